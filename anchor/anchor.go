@@ -1,0 +1,124 @@
+package anchor
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+)
+
+// Field is one named value of an anchor's archetype: the msgpack encoding of
+// the value and the HLC of the write that set it. Merges happen per field.
+type Field struct {
+	Value []byte `msgpack:"v"`
+	Stamp HLC    `msgpack:"s"`
+}
+
+// Anchor is one persisted graph object: a node, edge, walker or object.
+//
+// An Anchor value is plain data, not safe for concurrent mutation; stores and
+// walker memories hand out copies (see Clone).
+type Anchor struct {
+	ID     ID
+	Kind   Kind
+	Owner  ID     // the root that owns the anchor; it always has Write
+	Access Access // what other roots may do
+	Type   string // archetype name, e.g. "Profile" or "Follows"
+
+	Created     HLC // stamp of the write that created the anchor
+	Updated     HLC // stamp of the latest write that changed it
+	Deleted     HLC // tombstone stamp; zero while live
+	AccessStamp HLC // stamp of the latest access change (for replication)
+
+	// Endpoints, for edges only. They never change after creation.
+	Source     ID
+	Target     ID
+	Undirected bool
+
+	Fields map[string]Field
+}
+
+// Live reports whether the anchor is not a tombstone.
+func (a *Anchor) Live() bool { return a.Deleted == 0 }
+
+// Clone returns a deep copy of a.
+func (a *Anchor) Clone() *Anchor {
+	c := *a
+	c.Access = a.Access.Clone()
+	if a.Fields != nil {
+		c.Fields = make(map[string]Field, len(a.Fields))
+		for k, f := range a.Fields {
+			c.Fields[k] = Field{Value: bytes.Clone(f.Value), Stamp: f.Stamp}
+		}
+	}
+	return &c
+}
+
+// FieldNames returns the names of a's fields in sorted order.
+func (a *Anchor) FieldNames() []string {
+	names := make([]string, 0, len(a.Fields))
+	for k := range a.Fields {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Field decodes the named field into v (a pointer). A missing field yields
+// ErrNoField; a value that does not decode into v's type yields ErrFieldType;
+// both come wrapped in an *Error naming anchor and field.
+func (a *Anchor) Field(name string, v any) error {
+	f, ok := a.Fields[name]
+	if !ok {
+		return &Error{Op: "field", ID: a.ID, Field: name, Err: ErrNoField}
+	}
+	if err := DecodeValue(f.Value, v); err != nil {
+		return &Error{Op: "field", ID: a.ID, Field: name, Err: err}
+	}
+	return nil
+}
+
+// SetField encodes v and stores it as the named field with a zero stamp (the
+// store stamps it when the change is applied).
+func (a *Anchor) SetField(name string, v any) error {
+	b, err := EncodeValue(v)
+	if err != nil {
+		return &Error{Op: "set", ID: a.ID, Field: name, Err: err}
+	}
+	if a.Fields == nil {
+		a.Fields = make(map[string]Field)
+	}
+	a.Fields[name] = Field{Value: b, Stamp: a.Fields[name].Stamp}
+	return nil
+}
+
+// Allows reports whether root may act on a at level need. The system root
+// and the owner always may; anyone else gets the per-root grant if there is
+// one, else Access.All.
+func (a *Anchor) Allows(root ID, need Level) bool {
+	if need == NoAccess || root.IsZero() || root == a.Owner {
+		return true
+	}
+	lvl := a.Access.All
+	if l, ok := a.Access.Roots[root]; ok {
+		lvl = l
+	}
+	return lvl >= need
+}
+
+// Adjacency returns the adjacency rows an edge anchor induces: one on each
+// endpoint (a self-loop yields one row).
+func (a *Anchor) Adjacency() []Adj {
+	src, dst := Out, In
+	if a.Undirected {
+		src, dst = Both, Both
+	}
+	rows := []Adj{{Node: a.Source, Edge: a.ID, Peer: a.Target, Dir: src, Type: a.Type}}
+	if a.Target != a.Source {
+		rows = append(rows, Adj{Node: a.Target, Edge: a.ID, Peer: a.Source, Dir: dst, Type: a.Type})
+	}
+	return rows
+}
+
+func (a *Anchor) String() string {
+	return fmt.Sprintf("%s %s(%s)", a.Kind, a.Type, a.ID)
+}

@@ -1,0 +1,142 @@
+package anchor
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// FormatVersion is the version byte that starts every encoded anchor.
+// Decoders refuse any other value with ErrVersion.
+const FormatVersion byte = 1
+
+// headerLen: version byte + CRC-32C of the payload.
+const headerLen = 1 + 4
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// wire is the msgpack layout of an anchor. Short keys keep records small;
+// new fields must be added with omitempty so older records still decode.
+type wire struct {
+	ID          []byte           `msgpack:"i"`
+	Kind        Kind             `msgpack:"k"`
+	Owner       []byte           `msgpack:"o"`
+	Access      Access           `msgpack:"a"`
+	Type        string           `msgpack:"t"`
+	Created     HLC              `msgpack:"c"`
+	Updated     HLC              `msgpack:"u"`
+	Deleted     HLC              `msgpack:"d,omitempty"`
+	AccessStamp HLC              `msgpack:"as,omitempty"`
+	Source      []byte           `msgpack:"s,omitempty"`
+	Target      []byte           `msgpack:"g,omitempty"`
+	Undirected  bool             `msgpack:"n,omitempty"`
+	Fields      map[string]Field `msgpack:"f,omitempty"`
+}
+
+// Marshal encodes a into the versioned, checksummed on-disk format:
+// one version byte, a CRC-32C of the payload, then the msgpack payload.
+func Marshal(a *Anchor) ([]byte, error) {
+	w := wire{
+		ID: a.ID[:], Kind: a.Kind, Owner: a.Owner[:], Access: a.Access, Type: a.Type,
+		Created: a.Created, Updated: a.Updated, Deleted: a.Deleted, AccessStamp: a.AccessStamp,
+		Undirected: a.Undirected, Fields: a.Fields,
+	}
+	if a.Kind == KindEdge {
+		w.Source, w.Target = a.Source[:], a.Target[:]
+	}
+	var buf bytes.Buffer
+	buf.Write(make([]byte, headerLen))
+	enc := msgpack.NewEncoder(&buf)
+	enc.SetSortMapKeys(true)
+	if err := enc.Encode(&w); err != nil {
+		return nil, &Error{Op: "encode", ID: a.ID, Err: err}
+	}
+	b := buf.Bytes()
+	b[0] = FormatVersion
+	binary.LittleEndian.PutUint32(b[1:headerLen], crc32.Checksum(b[headerLen:], castagnoli))
+	return b, nil
+}
+
+// Unmarshal decodes a record written by Marshal. id is the key the record
+// was stored under; a record naming another ID is corrupt. Every failure is
+// an *Error naming id and wrapping ErrCorrupt or ErrVersion; Unmarshal never
+// panics, whatever the input.
+func Unmarshal(id ID, b []byte) (a *Anchor, err error) {
+	bad := func(format string, args ...any) error {
+		return &Error{Op: "decode", ID: id, Err: fmt.Errorf("%w: "+format, append([]any{ErrCorrupt}, args...)...)}
+	}
+	if len(b) < headerLen {
+		return nil, bad("record of %d bytes is shorter than its %d-byte header", len(b), headerLen)
+	}
+	// The header layout (version, CRC-32C) is fixed for every version, so a
+	// checksum failure means damage, and only an intact record of another
+	// version means "written by a newer build".
+	if want, got := binary.LittleEndian.Uint32(b[1:headerLen]), crc32.Checksum(b[headerLen:], castagnoli); want != got {
+		return nil, bad("checksum %08x, want %08x", got, want)
+	}
+	if b[0] != FormatVersion {
+		return nil, &Error{Op: "decode", ID: id, Err: fmt.Errorf("%w: record version %d, this build reads %d", ErrVersion, b[0], FormatVersion)}
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			a, err = nil, bad("decoder panic: %v", r)
+		}
+	}()
+	var w wire
+	if err := msgpack.Unmarshal(b[headerLen:], &w); err != nil {
+		return nil, bad("%v", err)
+	}
+	a = &Anchor{Kind: w.Kind, Access: w.Access, Type: w.Type, Created: w.Created, Updated: w.Updated,
+		Deleted: w.Deleted, AccessStamp: w.AccessStamp, Undirected: w.Undirected, Fields: w.Fields}
+	for _, p := range []struct {
+		dst  *ID
+		src  []byte
+		need bool
+	}{{&a.ID, w.ID, true}, {&a.Owner, w.Owner, true}, {&a.Source, w.Source, w.Kind == KindEdge}, {&a.Target, w.Target, w.Kind == KindEdge}} {
+		if len(p.src) == 0 && !p.need {
+			continue
+		}
+		if len(p.src) != len(ID{}) {
+			return nil, bad("id field of %d bytes", len(p.src))
+		}
+		copy(p.dst[:], p.src)
+	}
+	if a.ID != id {
+		return nil, bad("record holds anchor %s", a.ID)
+	}
+	if !a.Kind.Valid() {
+		return nil, bad("unknown kind %d", uint8(a.Kind))
+	}
+	return a, nil
+}
+
+// EncodeValue encodes a field value with msgpack.
+func EncodeValue(v any) ([]byte, error) {
+	b, err := msgpack.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("%w: encode %T: %v", ErrFieldType, v, err)
+	}
+	return b, nil
+}
+
+// DecodeValue decodes a msgpack field value into v (a pointer). A value that
+// does not fit v's type yields ErrFieldType.
+func DecodeValue(b []byte, v any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: decode into %T: %v", ErrFieldType, v, r)
+		}
+	}()
+	if err := msgpack.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%w: decode into %T: %v", ErrFieldType, v, err)
+	}
+	return nil
+}
+
+// IsNotFound reports whether err means the anchor does not exist or is a
+// tombstone.
+func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) || errors.Is(err, ErrDeleted) }

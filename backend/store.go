@@ -1,0 +1,61 @@
+package backend
+
+import (
+	"context"
+
+	"github.com/anchorage-db/anchorage/anchor"
+	"github.com/anchorage-db/anchorage/delta"
+)
+
+// Store is a durable tier. Every write goes through Apply, which runs
+// delta.Apply inside one write transaction.
+//
+// A Store is safe for concurrent use by any number of goroutines. After
+// Close returns, every method returns an error wrapping anchor.ErrClosed.
+type Store interface {
+	// Apply writes b atomically and durably. nil means the whole batch
+	// landed; an error means none of it did (except an error wrapping
+	// anchor.ErrOutcomeUnknown, which says exactly that the outcome is
+	// unknown). On success b.Stamp holds the batch's HLC.
+	Apply(ctx context.Context, b *delta.Batch) error
+	// View calls fn with a consistent read-only snapshot of committed state.
+	// The View must not be used after fn returns.
+	View(ctx context.Context, fn func(View) error) error
+	// Close releases the store. It waits for queued batches to be answered
+	// and is idempotent.
+	Close() error
+}
+
+// View is a consistent read-only snapshot of a store.
+//
+// A View is used by one goroutine, only during the View callback.
+type View interface {
+	delta.Reader
+	// Anchors calls fn for every stored record (tombstones included) in ID
+	// order. A record that does not decode is passed with a nil anchor and
+	// the decode error, so scans (Verify, export) can report it and go on.
+	Anchors(fn func(id anchor.ID, a *anchor.Anchor, err error) error) error
+	// Adjacency calls fn for every adjacency row of the store.
+	Adjacency(fn func(anchor.Adj) error) error
+	// Changes calls fn for each change-log entry with a sequence number
+	// greater than after, in sequence order. Each anchor appears once, at
+	// the sequence of its latest write.
+	Changes(after uint64, fn func(seq uint64, id anchor.ID) error) error
+	// Meta describes the store.
+	Meta() Meta
+}
+
+// Meta is a store's identity and clocks.
+type Meta struct {
+	Schema    int        // on-disk schema version
+	StoreID   anchor.ID  // random, fixed at creation
+	ReplicaID anchor.ID  // breaks HLC ties between replicas
+	HLC       anchor.HLC // greatest stamp issued; persisted, never goes backwards
+	Seq       uint64     // greatest change-log sequence number
+}
+
+// Sizer is an optional interface: stores that can report the size of their
+// file(s) in bytes.
+type Sizer interface {
+	Size() (int64, error)
+}

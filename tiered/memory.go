@@ -1,0 +1,372 @@
+package tiered
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/anchorage-db/anchorage/anchor"
+	"github.com/anchorage-db/anchorage/backend"
+	"github.com/anchorage-db/anchorage/delta"
+)
+
+// Options configures a Memory. Nil means the defaults.
+type Options struct {
+	// Optimistic makes Put and Commit fail with anchor.ErrConflict when a
+	// field this walker set was changed by someone else since the walker
+	// loaded it. By default the later commit wins, field by field.
+	Optimistic bool
+}
+
+// Memory is one walker's L1: an identity map of the anchors it has loaded
+// or created, each with the snapshot it was loaded as, over a shared
+// backend.Store.
+//
+// A Memory belongs to one walker. It is not safe for concurrent use: call
+// its methods from one goroutine at a time (hand it over with the usual
+// happens-before, e.g. a channel). Many Memories may share one Store from
+// any number of goroutines; that is the point. A Memory never sees other
+// walkers' uncommitted changes, and its copies of anchors may be stale:
+// that is harmless, because Put and Commit send only what this walker
+// changed, and the store merges it into the current state.
+type Memory struct {
+	store backend.Store
+	root  anchor.ID
+	opts  Options
+	l1    map[anchor.ID]*entry
+}
+
+type entry struct {
+	snap *anchor.Anchor // as loaded or last written; nil if never stored
+	cur  *anchor.Anchor // this walker's copy; Deleted != 0 once it deleted it
+}
+
+// New returns an empty Memory for a walker acting as root.
+func New(store backend.Store, root anchor.ID, opts *Options) *Memory {
+	m := &Memory{store: store, root: root, l1: make(map[anchor.ID]*entry)}
+	if opts != nil {
+		m.opts = *opts
+	}
+	return m
+}
+
+// Root returns the root this walker acts as.
+func (m *Memory) Root() anchor.ID { return m.root }
+
+// Store returns the durable tier.
+func (m *Memory) Store() backend.Store { return m.store }
+
+// load returns the L1 entry for id, reading it from the store (and checking
+// Read access) if needed.
+func (m *Memory) load(ctx context.Context, op string, id anchor.ID) (*entry, error) {
+	if e, ok := m.l1[id]; ok {
+		if !e.cur.Live() {
+			return nil, &anchor.Error{Op: op, ID: id, Err: anchor.ErrDeleted}
+		}
+		return e, nil
+	}
+	var a *anchor.Anchor
+	err := m.store.View(ctx, func(v backend.View) error {
+		var err error
+		a, err = v.Anchor(id)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !a.Live() {
+		return nil, &anchor.Error{Op: op, ID: id, Err: anchor.ErrDeleted}
+	}
+	if !a.Allows(m.root, anchor.Read) {
+		return nil, &anchor.Error{Op: op, ID: id, Need: anchor.Read, Root: m.root, Err: anchor.ErrAccessDenied}
+	}
+	e := &entry{snap: a, cur: a.Clone()}
+	m.l1[id] = e
+	return e, nil
+}
+
+// Get returns a copy of the anchor as this walker sees it: from L1 if it is
+// there, else from the store (which needs Read access). Changing the copy
+// changes nothing; use Set, Connect, Delete.
+func (m *Memory) Get(ctx context.Context, id anchor.ID) (*anchor.Anchor, error) {
+	e, err := m.load(ctx, "get", id)
+	if err != nil {
+		return nil, err
+	}
+	return e.cur.Clone(), nil
+}
+
+// Field decodes one field of the anchor, as this walker sees it, into v.
+func (m *Memory) Field(ctx context.Context, id anchor.ID, name string, v any) error {
+	e, err := m.load(ctx, "get", id)
+	if err != nil {
+		return err
+	}
+	return e.cur.Field(name, v)
+}
+
+// Create makes a new anchor of kind (node, walker or object; use Connect
+// for edges) owned by this walker's root, with a random ID. It is written
+// by the next Commit, or by Put.
+func (m *Memory) Create(kind anchor.Kind, typ string, fields map[string]any) (anchor.ID, error) {
+	id := anchor.NewID()
+	return id, m.CreateAt(id, kind, typ, fields)
+}
+
+// CreateAt is Create with a chosen ID (for example a user's root node,
+// created by the system root with the user's root ID).
+func (m *Memory) CreateAt(id anchor.ID, kind anchor.Kind, typ string, fields map[string]any) error {
+	if kind == anchor.KindEdge || !kind.Valid() {
+		return &anchor.Error{Op: "create", ID: id, Err: fmt.Errorf("%w: cannot create a %s with Create; edges are made by Connect", anchor.ErrIntegrity, kind)}
+	}
+	if _, ok := m.l1[id]; ok {
+		return &anchor.Error{Op: "create", ID: id, Err: anchor.ErrExists}
+	}
+	a := &anchor.Anchor{ID: id, Kind: kind, Owner: m.root, Type: typ}
+	if err := setFields(a, fields); err != nil {
+		return err
+	}
+	m.l1[id] = &entry{cur: a}
+	return nil
+}
+
+func setFields(a *anchor.Anchor, fields map[string]any) error {
+	for name, v := range fields {
+		if err := a.SetField(name, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Connect makes a directed edge src -> dst of archetype typ. Both ends must
+// be live nodes this walker can read; the store checks Connect access on
+// both when the edge is written.
+func (m *Memory) Connect(ctx context.Context, src, dst anchor.ID, typ string, fields map[string]any) (anchor.ID, error) {
+	return m.connect(ctx, src, dst, typ, false, fields)
+}
+
+// ConnectUndirected is Connect for an undirected edge.
+func (m *Memory) ConnectUndirected(ctx context.Context, a, b anchor.ID, typ string, fields map[string]any) (anchor.ID, error) {
+	return m.connect(ctx, a, b, typ, true, fields)
+}
+
+func (m *Memory) connect(ctx context.Context, src, dst anchor.ID, typ string, undirected bool, fields map[string]any) (anchor.ID, error) {
+	for _, end := range []anchor.ID{src, dst} {
+		e, err := m.load(ctx, "connect", end)
+		if err != nil {
+			return anchor.ID{}, err
+		}
+		if e.cur.Kind != anchor.KindNode {
+			return anchor.ID{}, &anchor.Error{Op: "connect", ID: end, Err: fmt.Errorf("%w: endpoint is a %s, not a node", anchor.ErrIntegrity, e.cur.Kind)}
+		}
+	}
+	a := &anchor.Anchor{ID: anchor.NewID(), Kind: anchor.KindEdge, Owner: m.root, Type: typ,
+		Source: src, Target: dst, Undirected: undirected}
+	if err := setFields(a, fields); err != nil {
+		return anchor.ID{}, err
+	}
+	m.l1[a.ID] = &entry{cur: a}
+	return a.ID, nil
+}
+
+// Disconnect removes an edge.
+func (m *Memory) Disconnect(ctx context.Context, edge anchor.ID) error {
+	e, err := m.load(ctx, "disconnect", edge)
+	if err != nil {
+		return err
+	}
+	if e.cur.Kind != anchor.KindEdge {
+		return &anchor.Error{Op: "disconnect", ID: edge, Err: fmt.Errorf("%w: %s is not an edge", anchor.ErrIntegrity, e.cur)}
+	}
+	return m.Delete(ctx, edge)
+}
+
+// Set sets one field of an anchor to v (encoded with msgpack). Only the
+// fields a walker sets are written; the store keeps every other field as
+// it stands, whoever wrote it.
+func (m *Memory) Set(ctx context.Context, id anchor.ID, field string, v any) error {
+	e, err := m.load(ctx, "set", id)
+	if err != nil {
+		return err
+	}
+	return e.cur.SetField(field, v)
+}
+
+// SetAccess replaces the anchor's access grants (Write needed at commit).
+func (m *Memory) SetAccess(ctx context.Context, id anchor.ID, acc anchor.Access) error {
+	e, err := m.load(ctx, "grant", id)
+	if err != nil {
+		return err
+	}
+	e.cur.Access = acc.Clone()
+	return nil
+}
+
+// Grant gives root the level on the anchor (NoAccess revokes, overriding
+// Access.All for that root).
+func (m *Memory) Grant(ctx context.Context, id, root anchor.ID, level anchor.Level) error {
+	e, err := m.load(ctx, "grant", id)
+	if err != nil {
+		return err
+	}
+	acc := e.cur.Access.Clone()
+	if acc.Roots == nil {
+		acc.Roots = make(map[anchor.ID]anchor.Level)
+	}
+	acc.Roots[root] = level
+	e.cur.Access = acc
+	return nil
+}
+
+// Delete deletes an anchor; deleting a node deletes its edges too (the
+// store does it in the same transaction). The walker's copies of the
+// node's edges are dropped from L1.
+func (m *Memory) Delete(ctx context.Context, id anchor.ID) error {
+	e, err := m.load(ctx, "delete", id)
+	if err != nil {
+		return err
+	}
+	if e.cur.Kind == anchor.KindNode {
+		for eid, x := range m.l1 {
+			if x.cur.Kind == anchor.KindEdge && (x.cur.Source == id || x.cur.Target == id) {
+				delete(m.l1, eid)
+			}
+		}
+	}
+	if e.snap == nil {
+		delete(m.l1, id) // never stored: nothing to write
+		return nil
+	}
+	e.cur.Deleted = 1 // any non-zero marks it; the store stamps the tombstone
+	return nil
+}
+
+// Edges returns node's edges as this walker sees them: the stored adjacency
+// without the edges it removed, plus the edges it added and has not yet
+// written. Rows are sorted by edge ID.
+func (m *Memory) Edges(ctx context.Context, node anchor.ID) ([]anchor.Adj, error) {
+	if _, err := m.load(ctx, "edges", node); err != nil {
+		return nil, err
+	}
+	var rows []anchor.Adj
+	err := m.store.View(ctx, func(v backend.View) error {
+		return v.Adjacent(node, func(r anchor.Adj) error {
+			if e, ok := m.l1[r.Edge]; ok && !e.cur.Live() {
+				return nil
+			}
+			rows = append(rows, r)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range m.l1 {
+		if e.snap != nil || e.cur.Kind != anchor.KindEdge {
+			continue
+		}
+		for _, r := range e.cur.Adjacency() {
+			if r.Node == node {
+				rows = append(rows, r)
+			}
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool { return string(rows[i].Edge[:]) < string(rows[j].Edge[:]) })
+	return rows, nil
+}
+
+// Put writes one anchor's changes now, together with what it needs to be
+// valid: for a new edge, its endpoints that were never stored. This is the
+// cascade-save path; it goes through the same Store.Apply -> delta.Apply
+// merge as Commit, so a stale copy can never erase what other walkers wrote.
+func (m *Memory) Put(ctx context.Context, id anchor.ID) error {
+	e, ok := m.l1[id]
+	if !ok {
+		return nil // nothing loaded, nothing changed
+	}
+	ids := []anchor.ID{id}
+	if e.snap == nil && e.cur.Kind == anchor.KindEdge {
+		for _, end := range []anchor.ID{e.cur.Source, e.cur.Target} {
+			if x, ok := m.l1[end]; ok && x.snap == nil && end != id {
+				ids = append(ids, end)
+			}
+		}
+	}
+	return m.write(ctx, ids)
+}
+
+// Commit writes every change this walker made, in one atomic batch. On error
+// nothing was written and L1 keeps the changes (retry with Commit, or drop
+// them with Abort).
+func (m *Memory) Commit(ctx context.Context) error {
+	ids := make([]anchor.ID, 0, len(m.l1))
+	for id := range m.l1 {
+		ids = append(ids, id)
+	}
+	return m.write(ctx, ids)
+}
+
+// Abort drops every uncommitted change and empties L1; later reads go to
+// the store and see its current state.
+func (m *Memory) Abort() { clear(m.l1) }
+
+// Forget drops one anchor from L1 (with any uncommitted change to it), so
+// the next read loads it fresh.
+func (m *Memory) Forget(id anchor.ID) { delete(m.l1, id) }
+
+// Dirty reports how many anchors have changes not yet written.
+func (m *Memory) Dirty() int {
+	n := 0
+	for _, e := range m.l1 {
+		if _, ok := delta.Diff(e.snap, e.cur); ok {
+			n++
+		}
+	}
+	return n
+}
+
+// write diffs the given anchors and applies them as one batch.
+func (m *Memory) write(ctx context.Context, ids []anchor.ID) error {
+	b := &delta.Batch{Root: m.root, Optimistic: m.opts.Optimistic}
+	for _, id := range ids {
+		e := m.l1[id]
+		if c, ok := delta.Diff(e.snap, e.cur); ok {
+			b.Changes = append(b.Changes, c)
+		}
+	}
+	if len(b.Changes) == 0 {
+		return nil
+	}
+	if err := m.store.Apply(ctx, b); err != nil {
+		return err
+	}
+	for _, c := range b.Changes {
+		m.written(c, b.Stamp)
+	}
+	return nil
+}
+
+// written makes the walker's copy of a just-written anchor its new snapshot,
+// with the stamps the store gave it.
+func (m *Memory) written(c delta.Change, stamp anchor.HLC) {
+	e := m.l1[c.ID]
+	if c.Delete {
+		delete(m.l1, c.ID)
+		return
+	}
+	cur := e.cur
+	if c.Create != nil {
+		cur.Created, cur.AccessStamp = stamp, stamp
+	}
+	if c.Access != nil {
+		cur.AccessStamp = stamp
+	}
+	cur.Updated = stamp
+	for name, f := range cur.Fields {
+		if _, set := c.Set[name]; set || c.Create != nil {
+			cur.Fields[name] = anchor.Field{Value: f.Value, Stamp: stamp}
+		}
+	}
+	e.snap = cur.Clone()
+}
