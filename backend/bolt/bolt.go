@@ -95,6 +95,9 @@ func Open(path string, opts *Options) (*Store, error) {
 			return nil, fmt.Errorf("anchorage: open %s: %w", path, err)
 		}
 	}
+	if err := precheck(path, o.ReadOnly); err != nil {
+		return nil, fmt.Errorf("anchorage: open %s: %w", path, err)
+	}
 	db, err := openDB(path, &bbolt.Options{Timeout: o.Timeout, ReadOnly: o.ReadOnly, NoSync: o.NoSync, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType})
 	if err != nil {
 		return nil, err
