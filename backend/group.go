@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -122,6 +123,9 @@ func (g *GroupCommitter) run() {
 	group := make([]*request, 0, g.max)
 	for r := range g.reqs {
 		group = append(group[:0], r)
+		// Let walkers that were just answered queue their next batch
+		// before draining: it costs microseconds and saves fsyncs.
+		runtime.Gosched()
 	drain:
 		for len(group) < g.max {
 			select {

@@ -1,0 +1,83 @@
+package delta_test
+
+import (
+	"errors"
+	"sort"
+
+	"github.com/anchorage-db/anchorage/anchor"
+)
+
+// memTx is an in-memory delta.Tx for unit tests: maps for anchors and
+// adjacency, a counter clock, and an optional injected write failure.
+type memTx struct {
+	anchors map[anchor.ID][]byte
+	adj     map[[2]anchor.ID]anchor.Adj
+	log     map[anchor.ID]uint64
+	seq     uint64
+	clock   anchor.HLC
+	failPut error // returned by PutAnchor when set
+	writes  int
+}
+
+func newMemTx() *memTx {
+	return &memTx{anchors: map[anchor.ID][]byte{}, adj: map[[2]anchor.ID]anchor.Adj{}, log: map[anchor.ID]uint64{}}
+}
+
+func (t *memTx) Anchor(id anchor.ID) (*anchor.Anchor, error) {
+	b, ok := t.anchors[id]
+	if !ok {
+		return nil, &anchor.Error{Op: "get", ID: id, Err: anchor.ErrNotFound}
+	}
+	return anchor.Unmarshal(id, b)
+}
+
+func (t *memTx) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
+	var rows []anchor.Adj
+	for k, r := range t.adj {
+		if k[0] == node {
+			rows = append(rows, r)
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool { return string(rows[i].Edge[:]) < string(rows[j].Edge[:]) })
+	for _, r := range rows {
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *memTx) Stamp() anchor.HLC { t.clock++; return t.clock }
+
+func (t *memTx) PutAnchor(a *anchor.Anchor) error {
+	if t.failPut != nil {
+		return t.failPut
+	}
+	b, err := anchor.Marshal(a)
+	if err != nil {
+		return err
+	}
+	t.writes++
+	t.anchors[a.ID] = b
+	return nil
+}
+
+func (t *memTx) PutAdj(r anchor.Adj) error { t.writes++; t.adj[[2]anchor.ID{r.Node, r.Edge}] = r; return nil }
+
+func (t *memTx) DeleteAdj(node, edge anchor.ID) error {
+	t.writes++
+	delete(t.adj, [2]anchor.ID{node, edge})
+	return nil
+}
+
+func (t *memTx) Logged(id anchor.ID) error { t.seq++; t.log[id] = t.seq; return nil }
+
+func (t *memTx) get(id anchor.ID) *anchor.Anchor {
+	a, err := t.Anchor(id)
+	if err != nil {
+		panic(err)
+	}
+	return a
+}
+
+var errDisk = errors.New("disk on fire")
