@@ -31,11 +31,11 @@ func (t *fakeTx) Anchor(id anchor.ID) (*anchor.Anchor, error) {
 	return nil, &anchor.Error{ID: id, Err: anchor.ErrNotFound}
 }
 func (t *fakeTx) Adjacent(anchor.ID, func(anchor.Adj) error) error { return nil }
-func (t *fakeTx) Stamp() anchor.HLC                                 { return t.clock.Now() }
-func (t *fakeTx) PutAnchor(a *anchor.Anchor) error                  { t.seen[a.ID] = a.Clone(); return nil }
-func (t *fakeTx) PutAdj(anchor.Adj) error                           { return nil }
-func (t *fakeTx) DeleteAdj(anchor.ID, anchor.ID) error              { return nil }
-func (t *fakeTx) Logged(anchor.ID) error                            { return nil }
+func (t *fakeTx) Stamp() anchor.HLC                                { return t.clock.Now() }
+func (t *fakeTx) PutAnchor(a *anchor.Anchor) error                 { t.seen[a.ID] = a.Clone(); return nil }
+func (t *fakeTx) PutAdj(anchor.Adj) error                          { return nil }
+func (t *fakeTx) DeleteAdj(anchor.ID, anchor.ID) error             { return nil }
+func (t *fakeTx) Logged(anchor.ID) error                           { return nil }
 
 func newBatch() *delta.Batch {
 	a := &anchor.Anchor{ID: anchor.NewID(), Kind: anchor.KindNode}

@@ -62,7 +62,11 @@ func (t *memTx) PutAnchor(a *anchor.Anchor) error {
 	return nil
 }
 
-func (t *memTx) PutAdj(r anchor.Adj) error { t.writes++; t.adj[[2]anchor.ID{r.Node, r.Edge}] = r; return nil }
+func (t *memTx) PutAdj(r anchor.Adj) error {
+	t.writes++
+	t.adj[[2]anchor.ID{r.Node, r.Edge}] = r
+	return nil
+}
 
 func (t *memTx) DeleteAdj(node, edge anchor.ID) error {
 	t.writes++
