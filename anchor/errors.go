@@ -53,6 +53,9 @@ var (
 	ErrNotStore = errors.New("anchorage: not an anchorage store")
 	// ErrReadOnly: a write was attempted on a store opened read-only.
 	ErrReadOnly = errors.New("anchorage: store is read-only")
+	// ErrFull: the disk (or the store's configured size limit) is full; the
+	// commit did not land and the store stays consistent.
+	ErrFull = errors.New("anchorage: store is full")
 	// ErrBusy: another writer held the database for longer than the
 	// caller's context allowed.
 	ErrBusy = errors.New("anchorage: database busy")

@@ -9,6 +9,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -56,6 +57,14 @@ type Options struct {
 	ReadOnly bool
 	// Now is the wall clock for HLC stamps. Default time.Now.
 	Now func() time.Time
+	// MaxSize caps the file size in bytes (0: no cap). A commit that would
+	// grow the file past it fails with anchor.ErrFull and leaves the store
+	// as it was; reopening with a larger cap lets writes continue.
+	MaxSize int64
+	// WriteFault, for fault-injection tests only, is called inside every
+	// write transaction after the batches are applied and before bbolt
+	// commits; a non-nil error aborts the transaction as an I/O error would.
+	WriteFault func() error
 }
 
 // Store is the bbolt durable tier: one file, held by one process at a time.
@@ -98,7 +107,7 @@ func Open(path string, opts *Options) (*Store, error) {
 	if err := precheck(path, o.ReadOnly); err != nil {
 		return nil, fmt.Errorf("anchorage: open %s: %w", path, err)
 	}
-	db, err := openDB(path, &bbolt.Options{Timeout: o.Timeout, ReadOnly: o.ReadOnly, NoSync: o.NoSync, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType})
+	db, err := openDB(path, &bbolt.Options{Timeout: o.Timeout, ReadOnly: o.ReadOnly, NoSync: o.NoSync, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType, MaxSize: int(o.MaxSize)})
 	if err != nil {
 		return nil, err
 	}
@@ -231,12 +240,24 @@ func (s *Store) Apply(ctx context.Context, b *delta.Batch) error {
 // commit runs fn in one bbolt write transaction and persists the clock
 // with it, so the HLC never goes backwards across restarts.
 func (s *Store) commit(fn func(delta.Tx) error) error {
-	return s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.db.Update(func(tx *bbolt.Tx) error {
 		if err := fn(newTx(s, tx)); err != nil {
 			return err
 		}
+		if s.opts.WriteFault != nil {
+			if err := s.opts.WriteFault(); err != nil {
+				return err
+			}
+		}
 		return tx.Bucket(bucketMeta).Put(keyHLC, u64(uint64(s.clock.Last())))
 	})
+	switch {
+	case errors.Is(err, berrors.ErrMaxSizeReached), errors.Is(err, syscall.ENOSPC):
+		return fmt.Errorf("anchorage: commit to %s: %w: %w", s.path, anchor.ErrFull, err)
+	case errors.Is(err, berrors.ErrDatabaseNotOpen):
+		return fmt.Errorf("anchorage: commit: %w", anchor.ErrClosed)
+	}
+	return err
 }
 
 // View runs fn in a bbolt read transaction.
