@@ -133,6 +133,7 @@ func Run(t *testing.T, open Opener) {
 		{"CreateRead", testCreateRead},
 		{"NotFound", testNotFound},
 		{"AccessDenied", testAccessDenied},
+		{"AccessTable", testAccessTable},
 		{"DanglingEdgeRefused", testDanglingEdge},
 		{"EdgeEndpointMustBeNode", testEdgeEndpointKind},
 		{"DeleteCascade", testDeleteCascade},
