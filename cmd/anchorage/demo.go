@@ -41,8 +41,8 @@ type demoResult struct {
 	Seconds       float64 `json:"seconds"`
 	CommitsPerSec float64 `json:"commits_per_sec"`
 	// The cascade-save walker's last "visits" value, and what is stored.
-	VisitsExpected int   `json:"visits_expected"`
-	VisitsStored   int   `json:"visits_stored"`
+	VisitsExpected int    `json:"visits_expected"`
+	VisitsStored   int    `json:"visits_stored"`
 	Errors         int64  `json:"errors"`
 	LastError      string `json:"last_error,omitempty"`
 }

@@ -110,7 +110,7 @@ func fail(err error) error {
 
 func errorMessage(err error) string {
 	msg := err.Error()
-	if !strings.HasPrefix(msg, "anchorage") {
+	if !strings.HasPrefix(msg, "anchorage: ") {
 		msg = "anchorage: " + msg
 	}
 	return msg
@@ -139,7 +139,7 @@ read-only and never modify it.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usageError("%s: %v (see %s --help)", c.CommandPath(), err, c.CommandPath())
+		return usageError("%s: %v (see %s --help)", c.Name(), err, c.CommandPath())
 	})
 	root.AddCommand(
 		newDemoCmd(),
