@@ -26,6 +26,9 @@ import (
 type Doc struct {
 	Fields map[string]any `msgpack:"f"`
 	Edges  []anchor.ID    `msgpack:"e"` // the node's edge list: the root of the bug
+	// Deleted marks a document its walker deleted. Like everything else
+	// in the document, the next whole write from a stale copy undoes it.
+	Deleted bool `msgpack:"d,omitempty"`
 }
 
 // Store keeps whole documents, in a bbolt file when opened with a path,
@@ -171,6 +174,21 @@ func (w *Walker) Touch(id anchor.ID) error {
 	if _, err := w.Load(id); err != nil {
 		return err
 	}
+	w.dirty[id] = true
+	return nil
+}
+
+// Delete marks the cached document deleted and empties its edge list; the
+// next Put or Commit writes it whole. Other walkers' cached copies still
+// hold the live document, and their next write of it resurrects it, with
+// whatever edges they added.
+func (w *Walker) Delete(id anchor.ID) error {
+	d, err := w.Load(id)
+	if err != nil {
+		return err
+	}
+	d.Deleted = true
+	d.Edges = nil
 	w.dirty[id] = true
 	return nil
 }
