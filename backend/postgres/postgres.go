@@ -1,0 +1,578 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/anchorage-db/anchorage/anchor"
+	"github.com/anchorage-db/anchorage/backend"
+	"github.com/anchorage-db/anchorage/delta"
+)
+
+// SchemaVersion is the table layout this build writes and reads.
+const SchemaVersion = 1
+
+const magic = "anchorage-postgres"
+
+// Options configures Open. The zero value (or nil) means the defaults.
+type Options struct {
+	// Schema is the PostgreSQL schema holding the store's tables; many
+	// stores may share one database under different schemas. Default
+	// "anchorage".
+	Schema string
+	// NoGroupCommit makes every Apply run its own transaction.
+	NoGroupCommit bool
+	// MaxGroup caps how many batches share one transaction. Default 64.
+	MaxGroup int
+	// MaxConns caps the connection pool. Default 8.
+	MaxConns int32
+	// CommitTimeout bounds one write transaction, retries included.
+	// Default 30s.
+	CommitTimeout time.Duration
+	// ReadOnly opens an existing store without creating or changing
+	// anything; Apply fails with anchor.ErrReadOnly.
+	ReadOnly bool
+	// Now is the wall clock for HLC stamps. Default time.Now.
+	Now func() time.Time
+}
+
+// Store is the PostgreSQL durable tier: many processes on many machines
+// may open the same schema at once.
+//
+// Store is safe for concurrent use. Within a process, concurrent Apply calls
+// are group-committed; across processes, write transactions serialise on
+// the store's meta row (SELECT ... FOR UPDATE), which also carries the HLC
+// and the change-log sequence, so stamps and sequence numbers are
+// store-wide and follow commit order. Reads run in REPEATABLE READ
+// read-only transactions and never block writers.
+type Store struct {
+	pool   *pgxpool.Pool
+	opts   Options
+	t      tables
+	clock  *anchor.Clock
+	meta   backend.Meta // StoreID, ReplicaID, Schema
+	gc     *backend.GroupCommitter
+	closed atomic.Bool
+	once   sync.Once
+}
+
+var _ backend.Store = (*Store)(nil)
+var _ backend.Sizer = (*Store)(nil)
+
+// tables holds the schema-qualified, quoted table names.
+type tables struct{ schema, meta, anchors, adj, log string }
+
+func newTables(schema string) tables {
+	q := func(name string) string { return pgx.Identifier{schema, name}.Sanitize() }
+	return tables{schema: pgx.Identifier{schema}.Sanitize(), meta: q("meta"), anchors: q("anchors"), adj: q("adj"), log: q("log")}
+}
+
+// Open connects to the database named by dsn (a libpq connection string or
+// URL) and opens the store in opts.Schema, creating it unless read-only.
+// A schema holding other tables yields anchor.ErrNotStore; a store of a
+// newer layout yields anchor.ErrVersion.
+func Open(dsn string, opts *Options) (*Store, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Schema == "" {
+		o.Schema = "anchorage"
+	}
+	if o.MaxConns <= 0 {
+		o.MaxConns = 8
+	}
+	if o.CommitTimeout <= 0 {
+		o.CommitTimeout = 30 * time.Second
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("anchorage: postgres dsn: %w", err)
+	}
+	cfg.MaxConns = o.MaxConns
+	ctx, cancel := context.WithTimeout(context.Background(), o.CommitTimeout)
+	defer cancel()
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("anchorage: postgres connect: %w", err)
+	}
+	s := &Store{pool: pool, opts: o, t: newTables(o.Schema), clock: anchor.NewClock(o.Now)}
+	if err := s.init(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("anchorage: open postgres schema %q: %w", o.Schema, err)
+	}
+	s.gc = backend.NewGroupCommitter(s.commit, !o.NoGroupCommit, o.MaxGroup)
+	return s, nil
+}
+
+func (s *Store) init(ctx context.Context) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if !s.opts.ReadOnly {
+			// Serialise concurrent first opens of the same schema.
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "anchorage:"+s.opts.Schema); err != nil {
+				return err
+			}
+		}
+		var nTables int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_schema = $1`, s.opts.Schema).Scan(&nTables); err != nil {
+			return err
+		}
+		var hasMeta bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'meta')`, s.opts.Schema).Scan(&hasMeta); err != nil {
+			return err
+		}
+		switch {
+		case nTables == 0 && s.opts.ReadOnly:
+			return fmt.Errorf("%w: schema has no store", anchor.ErrNotStore)
+		case nTables == 0:
+			if err := s.create(ctx, tx); err != nil {
+				return err
+			}
+		case !hasMeta:
+			return fmt.Errorf("%w: schema holds %d tables of something else", anchor.ErrNotStore, nTables)
+		}
+		var mg string
+		var schema int
+		var store, replica []byte
+		var hlc int64
+		err := tx.QueryRow(ctx, `SELECT magic, schema_version, store_id, replica_id, hlc FROM `+s.t.meta+` WHERE id = 1`).Scan(&mg, &schema, &store, &replica, &hlc)
+		if err != nil {
+			return fmt.Errorf("%w: meta row: %v", anchor.ErrNotStore, err)
+		}
+		if mg != magic {
+			return fmt.Errorf("%w: unknown magic %q", anchor.ErrNotStore, mg)
+		}
+		if schema != SchemaVersion {
+			return fmt.Errorf("%w: store layout %d, this build reads %d", anchor.ErrVersion, schema, SchemaVersion)
+		}
+		if s.meta.StoreID, err = anchor.IDFromBytes(store); err != nil {
+			return fmt.Errorf("%w: store id: %v", anchor.ErrCorrupt, err)
+		}
+		if s.meta.ReplicaID, err = anchor.IDFromBytes(replica); err != nil {
+			return fmt.Errorf("%w: replica id: %v", anchor.ErrCorrupt, err)
+		}
+		s.meta.Schema = schema
+		s.clock.Observe(anchor.HLC(hlc))
+		return nil
+	})
+}
+
+func (s *Store) create(ctx context.Context, tx pgx.Tx) error {
+	store, replica := anchor.NewID(), anchor.NewID()
+	stmts := []string{
+		`CREATE SCHEMA IF NOT EXISTS ` + s.t.schema,
+		`CREATE TABLE ` + s.t.meta + ` (id int PRIMARY KEY CHECK (id = 1), magic text NOT NULL,
+			schema_version int NOT NULL, store_id bytea NOT NULL, replica_id bytea NOT NULL,
+			hlc bigint NOT NULL, seq bigint NOT NULL)`,
+		`CREATE TABLE ` + s.t.anchors + ` (id bytea PRIMARY KEY, kind smallint NOT NULL, rec bytea NOT NULL)`,
+		// Adjacency: one row per (node, edge); adding or removing an edge
+		// is a key-level insert or delete, so concurrent edge changes commute.
+		`CREATE TABLE ` + s.t.adj + ` (node bytea NOT NULL, edge bytea NOT NULL, peer bytea NOT NULL,
+			dir smallint NOT NULL, type text NOT NULL, PRIMARY KEY (node, edge))`,
+		`CREATE TABLE ` + s.t.log + ` (id bytea PRIMARY KEY, seq bigint NOT NULL UNIQUE)`,
+	}
+	for _, q := range stmts {
+		if _, err := tx.Exec(ctx, q); err != nil {
+			return err
+		}
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO `+s.t.meta+` (id, magic, schema_version, store_id, replica_id, hlc, seq) VALUES (1, $1, $2, $3, $4, 0, 0)`,
+		magic, SchemaVersion, store[:], replica[:])
+	return err
+}
+
+// Apply writes b atomically and durably; see backend.Store.
+func (s *Store) Apply(ctx context.Context, b *delta.Batch) error {
+	if s.closed.Load() {
+		return fmt.Errorf("apply: %w", anchor.ErrClosed)
+	}
+	if s.opts.ReadOnly {
+		return fmt.Errorf("apply: %w", anchor.ErrReadOnly)
+	}
+	return s.gc.Apply(ctx, b)
+}
+
+// commit runs fn in one write transaction, retrying the whole transaction
+// with jittered backoff on serialisation failures and deadlocks (safe:
+// delta.Apply re-reads everything inside the transaction).
+func (s *Store) commit(fn func(delta.Tx) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.CommitTimeout)
+	defer cancel()
+	backoff := time.Millisecond
+	for attempt := 0; ; attempt++ {
+		err := s.commitOnce(ctx, fn)
+		if !retryable(err) || ctx.Err() != nil {
+			return err
+		}
+		sleep := backoff/2 + rand.N(backoff)
+		select {
+		case <-time.After(sleep):
+		case <-ctx.Done():
+			return err
+		}
+		backoff = min(2*backoff, 200*time.Millisecond)
+	}
+}
+
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01" || pe.Code == "55P03")
+}
+
+func (s *Store) commitOnce(ctx context.Context, fn func(delta.Tx) error) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return s.connErr(err)
+	}
+	defer tx.Rollback(context.Background())
+	var hlc, seq int64
+	// The meta row is the store-wide write lock: it orders every writer in
+	// every process, and carries the clock and sequence they share.
+	if err := tx.QueryRow(ctx, `SELECT hlc, seq FROM `+s.t.meta+` WHERE id = 1 FOR UPDATE`).Scan(&hlc, &seq); err != nil {
+		return s.connErr(err)
+	}
+	s.clock.Observe(anchor.HLC(hlc))
+	w := &wtx{s: s, ctx: ctx, tx: tx, seq: seq}
+	if err := fn(w); err != nil {
+		return err
+	}
+	if err := w.flush(); err != nil {
+		return &delta.WriteError{Err: err}
+	}
+	if _, err := tx.Exec(ctx, `UPDATE `+s.t.meta+` SET hlc = $1, seq = $2 WHERE id = 1`, int64(s.clock.Last()), w.seq); err != nil {
+		return s.connErr(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) {
+			return err // the server refused the commit: nothing landed
+		}
+		return fmt.Errorf("anchorage: postgres commit: %w: %w", anchor.ErrOutcomeUnknown, err)
+	}
+	return nil
+}
+
+func (s *Store) connErr(err error) error {
+	if s.closed.Load() {
+		return fmt.Errorf("anchorage: %w", anchor.ErrClosed)
+	}
+	return err
+}
+
+// View runs fn in a REPEATABLE READ, read-only transaction.
+func (s *Store) View(ctx context.Context, fn func(backend.View) error) error {
+	if s.closed.Load() {
+		return fmt.Errorf("view: %w", anchor.ErrClosed)
+	}
+	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		v := &view{rtx: rtx{s: s, ctx: ctx, q: tx}}
+		var hlc, seq int64
+		if err := tx.QueryRow(ctx, `SELECT hlc, seq FROM `+s.t.meta+` WHERE id = 1`).Scan(&hlc, &seq); err != nil {
+			return err
+		}
+		v.meta = s.meta
+		v.meta.HLC, v.meta.Seq = anchor.HLC(hlc), uint64(seq)
+		return fn(v)
+	})
+}
+
+// Size returns the on-disk size of the store's tables and indexes.
+func (s *Store) Size() (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(context.Background(), `SELECT coalesce(sum(pg_total_relation_size(format('%I.%I', table_schema, table_name))), 0)::bigint
+		FROM information_schema.tables WHERE table_schema = $1`, s.opts.Schema).Scan(&n)
+	return n, err
+}
+
+// Close answers queued batches, then closes the pool, waiting for
+// connections in use to be released. Idempotent.
+func (s *Store) Close() error {
+	s.once.Do(func() {
+		s.closed.Store(true)
+		if s.gc != nil {
+			s.gc.Close()
+		}
+		s.pool.Close()
+	})
+	return nil
+}
+
+// querier is what reads need: a pgx.Tx.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// rtx implements the reads of delta.Reader over a transaction.
+type rtx struct {
+	s   *Store
+	ctx context.Context
+	q   querier
+}
+
+func (r *rtx) Anchor(id anchor.ID) (*anchor.Anchor, error) {
+	var rec []byte
+	err := r.q.QueryRow(r.ctx, `SELECT rec FROM `+r.s.t.anchors+` WHERE id = $1`, id[:]).Scan(&rec)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, &anchor.Error{Op: "get", ID: id, Err: anchor.ErrNotFound}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return anchor.Unmarshal(id, rec)
+}
+
+// Adjacent reads node's rows first and calls fn after, so fn may query.
+func (r *rtx) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
+	rows, err := r.q.Query(r.ctx, `SELECT edge, peer, dir, type FROM `+r.s.t.adj+` WHERE node = $1 ORDER BY edge`, node[:])
+	if err != nil {
+		return err
+	}
+	var out []anchor.Adj
+	for rows.Next() {
+		a := anchor.Adj{Node: node}
+		if err := scanAdj(rows, &a, nil); err != nil {
+			rows.Close()
+			return err
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, a := range out {
+		if err := fn(a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scanAdj scans (edge, peer, dir, type), or with node non-nil
+// (node, edge, peer, dir, type).
+func scanAdj(rows pgx.Rows, a *anchor.Adj, node *[]byte) error {
+	var edge, peer []byte
+	var dir int16
+	dest := []any{&edge, &peer, &dir, &a.Type}
+	if node != nil {
+		dest = append([]any{node}, dest...)
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return err
+	}
+	var err1, err2, err3 error
+	a.Edge, err1 = anchor.IDFromBytes(edge)
+	a.Peer, err2 = anchor.IDFromBytes(peer)
+	if node != nil {
+		a.Node, err3 = anchor.IDFromBytes(*node)
+	}
+	a.Dir = anchor.Direction(dir)
+	if err := errors.Join(err1, err2, err3); err != nil || a.Dir < anchor.Out || a.Dir > anchor.Both {
+		return fmt.Errorf("%w: adjacency row %x/%x (dir %d): %v", anchor.ErrCorrupt, a.Node, edge, dir, err)
+	}
+	return nil
+}
+
+// wtx is the delta.Tx of a write transaction. Writes are queued and sent
+// in one pipelined round trip before the next read (and at the end), so a
+// group of batches costs few round trips while still reading its own writes.
+type wtx struct {
+	s       *Store
+	ctx     context.Context
+	tx      pgx.Tx
+	seq     int64
+	pending pgx.Batch
+}
+
+func (w *wtx) flush() error {
+	if w.pending.Len() == 0 {
+		return nil
+	}
+	err := w.tx.SendBatch(w.ctx, &w.pending).Close()
+	w.pending = pgx.Batch{}
+	return err
+}
+
+func (w *wtx) reader() (*rtx, error) {
+	if err := w.flush(); err != nil {
+		return nil, &delta.WriteError{Err: err}
+	}
+	return &rtx{s: w.s, ctx: w.ctx, q: w.tx}, nil
+}
+
+func (w *wtx) Anchor(id anchor.ID) (*anchor.Anchor, error) {
+	r, err := w.reader()
+	if err != nil {
+		return nil, err
+	}
+	return r.Anchor(id)
+}
+
+func (w *wtx) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
+	r, err := w.reader()
+	if err != nil {
+		return err
+	}
+	return r.Adjacent(node, fn)
+}
+
+func (w *wtx) Stamp() anchor.HLC { return w.s.clock.Now() }
+
+func (w *wtx) PutAnchor(a *anchor.Anchor) error {
+	rec, err := anchor.Marshal(a)
+	if err != nil {
+		return err
+	}
+	w.pending.Queue(`INSERT INTO `+w.s.t.anchors+` (id, kind, rec) VALUES ($1, $2, $3)
+		ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, rec = EXCLUDED.rec`, a.ID[:], int16(a.Kind), rec)
+	return nil
+}
+
+func (w *wtx) PutAdj(r anchor.Adj) error {
+	w.pending.Queue(`INSERT INTO `+w.s.t.adj+` (node, edge, peer, dir, type) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (node, edge) DO UPDATE SET peer = EXCLUDED.peer, dir = EXCLUDED.dir, type = EXCLUDED.type`,
+		r.Node[:], r.Edge[:], r.Peer[:], int16(r.Dir), r.Type)
+	return nil
+}
+
+func (w *wtx) DeleteAdj(node, edge anchor.ID) error {
+	w.pending.Queue(`DELETE FROM `+w.s.t.adj+` WHERE node = $1 AND edge = $2`, node[:], edge[:])
+	return nil
+}
+
+func (w *wtx) Logged(id anchor.ID) error {
+	w.seq++
+	w.pending.Queue(`INSERT INTO `+w.s.t.log+` (id, seq) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET seq = EXCLUDED.seq`, id[:], w.seq)
+	return nil
+}
+
+// view adds whole-store scans, read in key-ordered pages so callbacks may
+// query the view themselves.
+type view struct {
+	rtx
+	meta backend.Meta
+}
+
+const page = 1000
+
+func (v *view) Meta() backend.Meta { return v.meta }
+
+func (v *view) Anchors(fn func(anchor.ID, *anchor.Anchor, error) error) error {
+	last := []byte{}
+	for {
+		rows, err := v.q.Query(v.ctx, `SELECT id, rec FROM `+v.s.t.anchors+` WHERE id > $1 ORDER BY id LIMIT $2`, last, page)
+		if err != nil {
+			return err
+		}
+		type rec struct{ id, rec []byte }
+		var got []rec
+		for rows.Next() {
+			var r rec
+			if err := rows.Scan(&r.id, &r.rec); err != nil {
+				rows.Close()
+				return err
+			}
+			got = append(got, r)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, r := range got {
+			id, err := anchor.IDFromBytes(r.id)
+			var a *anchor.Anchor
+			if err == nil {
+				a, err = anchor.Unmarshal(id, r.rec)
+			} else {
+				err = fmt.Errorf("%w: anchor key of %d bytes", anchor.ErrCorrupt, len(r.id))
+			}
+			if err := fn(id, a, err); err != nil {
+				return err
+			}
+			last = r.id
+		}
+		if len(got) < page {
+			return nil
+		}
+	}
+}
+
+func (v *view) Adjacency(fn func(anchor.Adj) error) error {
+	lastNode, lastEdge := []byte{}, []byte{}
+	for {
+		rows, err := v.q.Query(v.ctx, `SELECT node, edge, peer, dir, type FROM `+v.s.t.adj+`
+			WHERE (node, edge) > ($1, $2) ORDER BY node, edge LIMIT $3`, lastNode, lastEdge, page)
+		if err != nil {
+			return err
+		}
+		var got []anchor.Adj
+		for rows.Next() {
+			var a anchor.Adj
+			var node []byte
+			if err := scanAdj(rows, &a, &node); err != nil {
+				rows.Close()
+				return err
+			}
+			got = append(got, a)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, a := range got {
+			if err := fn(a); err != nil {
+				return err
+			}
+			lastNode, lastEdge = append([]byte(nil), a.Node[:]...), append([]byte(nil), a.Edge[:]...)
+		}
+		if len(got) < page {
+			return nil
+		}
+	}
+}
+
+func (v *view) Changes(after uint64, fn func(uint64, anchor.ID) error) error {
+	last := int64(after)
+	for {
+		rows, err := v.q.Query(v.ctx, `SELECT seq, id FROM `+v.s.t.log+` WHERE seq > $1 ORDER BY seq LIMIT $2`, last, page)
+		if err != nil {
+			return err
+		}
+		type entry struct {
+			seq int64
+			id  []byte
+		}
+		var got []entry
+		for rows.Next() {
+			var e entry
+			if err := rows.Scan(&e.seq, &e.id); err != nil {
+				rows.Close()
+				return err
+			}
+			got = append(got, e)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, e := range got {
+			id, err := anchor.IDFromBytes(e.id)
+			if err != nil {
+				return fmt.Errorf("%w: change-log entry %d", anchor.ErrCorrupt, e.seq)
+			}
+			if err := fn(uint64(e.seq), id); err != nil {
+				return err
+			}
+			last = e.seq
+		}
+		if len(got) < page {
+			return nil
+		}
+	}
+}

@@ -1,0 +1,123 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/anchorage-db/anchorage/anchor"
+	"github.com/anchorage-db/anchorage/backend"
+	"github.com/anchorage-db/anchorage/backend/backendtest"
+	"github.com/anchorage-db/anchorage/backend/postgres"
+	"github.com/anchorage-db/anchorage/backend/postgres/pgtest"
+	"github.com/anchorage-db/anchorage/delta"
+)
+
+// server is the throwaway PostgreSQL server of this test binary, or nil
+// with skipWhy saying why there is none.
+var (
+	server  *pgtest.Server
+	skipWhy string
+)
+
+func TestMain(m *testing.M) {
+	var err error
+	server, err = pgtest.Start()
+	if err != nil {
+		if !errors.Is(err, pgtest.ErrNoBinaries) {
+			fmt.Fprintln(os.Stderr, "pgtest:", err)
+			os.Exit(1)
+		}
+		skipWhy = err.Error()
+	}
+	code := func() int {
+		if server != nil {
+			defer server.Stop()
+		}
+		return m.Run()
+	}()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func needServer(t testing.TB) {
+	if server == nil {
+		t.Skip("PostgreSQL tests skipped: " + skipWhy)
+	}
+}
+
+func opener(o postgres.Options) backendtest.Opener {
+	return func(t testing.TB, dir string) backend.Store {
+		needServer(t)
+		o.Schema = pgtest.SchemaFor(dir)
+		s, err := postgres.Open(server.DSN("postgres"), &o)
+		require.NoError(t, err)
+		return s
+	}
+}
+
+func TestConformance(t *testing.T) {
+	needServer(t)
+	backendtest.Run(t, opener(postgres.Options{}))
+}
+
+func TestConformanceNoGroupCommit(t *testing.T) {
+	needServer(t)
+	backendtest.Run(t, opener(postgres.Options{NoGroupCommit: true}))
+}
+
+func TestOpenRefusesForeignAndNewer(t *testing.T) {
+	needServer(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, server.DSN("postgres"))
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, `CREATE SCHEMA foreign_app; CREATE TABLE foreign_app.users (id int)`)
+	require.NoError(t, err)
+	_, err = postgres.Open(server.DSN("postgres"), &postgres.Options{Schema: "foreign_app"})
+	require.ErrorIs(t, err, anchor.ErrNotStore)
+	var n int
+	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_schema = 'foreign_app'`).Scan(&n))
+	require.Equal(t, 1, n, "a refused open creates nothing")
+
+	s, err := postgres.Open(server.DSN("postgres"), &postgres.Options{Schema: "newer"})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	_, err = conn.Exec(ctx, `UPDATE newer.meta SET schema_version = schema_version + 1`)
+	require.NoError(t, err)
+	_, err = postgres.Open(server.DSN("postgres"), &postgres.Options{Schema: "newer"})
+	require.ErrorIs(t, err, anchor.ErrVersion)
+
+	_, err = postgres.Open(server.DSN("postgres"), &postgres.Options{Schema: "absent", ReadOnly: true})
+	require.ErrorIs(t, err, anchor.ErrNotStore)
+	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM information_schema.schemata WHERE schema_name = 'absent'`).Scan(&n))
+	require.Zero(t, n, "a read-only open creates nothing")
+}
+
+func TestReadOnly(t *testing.T) {
+	needServer(t)
+	s, err := postgres.Open(server.DSN("postgres"), &postgres.Options{Schema: "ro"})
+	require.NoError(t, err)
+	root := backendtest.NewRootNode(t, s, anchor.Access{})
+	require.NoError(t, s.Close())
+	ro, err := postgres.Open(server.DSN("postgres"), &postgres.Options{Schema: "ro", ReadOnly: true})
+	require.NoError(t, err)
+	defer ro.Close()
+	require.Equal(t, "Root", backendtest.Stored(t, ro, root).Type)
+	err = ro.Apply(context.Background(), &delta.Batch{Changes: []delta.Change{{ID: root, Delete: true}}})
+	require.ErrorIs(t, err, anchor.ErrReadOnly)
+	size, err := ro.Size()
+	require.NoError(t, err)
+	require.Positive(t, size)
+}
