@@ -1,0 +1,116 @@
+package sqlite
+
+import (
+	"fmt"
+	"runtime"
+	"time"
+)
+
+// Synchronous selects how hard a commit pushes data to stable storage. It
+// sets SQLite's PRAGMA synchronous on the writer connection (the database
+// always runs in WAL mode).
+type Synchronous int
+
+const (
+	// SyncFull (the default) fsyncs the write-ahead log at every commit:
+	// once Apply returns nil, the batch survives a process crash, an OS
+	// crash and a power cut.
+	SyncFull Synchronous = iota
+	// SyncNormal fsyncs only when the log is checkpointed into the main
+	// file. A committed batch survives a crash of the process, but an OS
+	// crash or power cut may roll back the most recent commits (the
+	// database stays consistent: whole batches disappear, never parts of
+	// one). In exchange each commit skips an fsync.
+	SyncNormal
+)
+
+func (s Synchronous) String() string {
+	switch s {
+	case SyncFull:
+		return "FULL"
+	case SyncNormal:
+		return "NORMAL"
+	}
+	return fmt.Sprintf("Synchronous(%d)", int(s))
+}
+
+// Options configures Open. A nil *Options, and every zero field, means the
+// default. Open copies the options; changing them afterwards has no effect.
+type Options struct {
+	// Synchronous is the durability of a commit; see SyncFull (default)
+	// and SyncNormal.
+	Synchronous Synchronous
+
+	// NoGroupCommit makes every Apply run its own transaction in the
+	// caller's goroutine instead of sharing one with concurrent callers.
+	// Slower (one fsync per batch); the baseline for benchmarks.
+	NoGroupCommit bool
+	// MaxGroup caps how many batches share one transaction. Default 64.
+	MaxGroup int
+
+	// ReadOnly opens an existing store for reading only: nothing in the
+	// database file is changed, Apply fails with anchor.ErrReadOnly, and a
+	// missing file is an error rather than a new store. (SQLite may still
+	// create the -wal and -shm files next to a WAL database, as any reader
+	// does.)
+	ReadOnly bool
+
+	// ReadConns is the size of the read connection pool used by View.
+	// Default: GOMAXPROCS, at least 4.
+	ReadConns int
+
+	// BusyTimeout is how long one attempt waits, inside SQLite (PRAGMA
+	// busy_timeout), for a lock another connection holds before the
+	// whole transaction is retried after a backoff. It is not a limit on
+	// Apply: only the caller's context limits how long Apply waits.
+	// Default 100ms.
+	BusyTimeout time.Duration
+	// MaxBackoff bounds the randomised exponential pause between two
+	// attempts of a transaction that found the database locked. Default
+	// 50ms.
+	MaxBackoff time.Duration
+	// OpenTimeout is how long Open waits for other processes to release
+	// the locks it needs to create or check the schema. Default 10s.
+	OpenTimeout time.Duration
+
+	// Now is the wall clock for HLC stamps. Default time.Now.
+	Now func() time.Time
+}
+
+// withDefaults returns a copy of o (nil allowed) with every zero field
+// filled in, or an error wrapping ErrOptions.
+func withDefaults(o *Options) (Options, error) {
+	var c Options
+	if o != nil {
+		c = *o
+	}
+	switch {
+	case c.Synchronous != SyncFull && c.Synchronous != SyncNormal:
+		return c, fmt.Errorf("%w: unknown Synchronous %d", ErrOptions, int(c.Synchronous))
+	case c.MaxGroup < 0:
+		return c, fmt.Errorf("%w: MaxGroup %d is negative", ErrOptions, c.MaxGroup)
+	case c.ReadConns < 0:
+		return c, fmt.Errorf("%w: ReadConns %d is negative", ErrOptions, c.ReadConns)
+	case c.BusyTimeout < 0 || c.MaxBackoff < 0 || c.OpenTimeout < 0:
+		return c, fmt.Errorf("%w: negative timeout", ErrOptions)
+	}
+	if c.MaxGroup == 0 {
+		c.MaxGroup = 64
+	}
+	if c.ReadConns == 0 {
+		c.ReadConns = max(4, runtime.GOMAXPROCS(0))
+	}
+	if c.BusyTimeout == 0 {
+		c.BusyTimeout = 100 * time.Millisecond
+	}
+	if c.MaxBackoff == 0 {
+		c.MaxBackoff = 50 * time.Millisecond
+	}
+	if c.OpenTimeout == 0 {
+		c.OpenTimeout = 10 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c, nil
+}

@@ -1,0 +1,32 @@
+package sqlite_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/anchorage-db/anchorage/backend"
+	"github.com/anchorage-db/anchorage/backend/backendtest"
+	"github.com/anchorage-db/anchorage/backend/sqlite"
+)
+
+// opener returns a backendtest.Opener for stores with opts.
+func opener(opts sqlite.Options) backendtest.Opener {
+	return func(t testing.TB, dir string) backend.Store {
+		o := opts
+		s, err := sqlite.Open(filepath.Join(dir, "anchorage.sqlite"), &o)
+		require.NoError(t, err)
+		return s
+	}
+}
+
+func TestConformance(t *testing.T) { backendtest.Run(t, opener(sqlite.Options{})) }
+
+func TestConformanceNoGroupCommit(t *testing.T) {
+	backendtest.Run(t, opener(sqlite.Options{NoGroupCommit: true}))
+}
+
+func TestConformanceSyncNormal(t *testing.T) {
+	backendtest.Run(t, opener(sqlite.Options{Synchronous: sqlite.SyncNormal}))
+}

@@ -1,0 +1,200 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"math"
+
+	"github.com/anchorage-db/anchorage/anchor"
+	"github.com/anchorage-db/anchorage/backend"
+)
+
+// readers holds the statements of the read pool, prepared once on the
+// pool; each view binds the ones it uses to its transaction.
+type readers struct {
+	meta, anchor, anchors, adjacent, adjacency, changes *sql.Stmt
+}
+
+func prepareReaders(ctx context.Context, db *sql.DB) (*readers, error) {
+	r := &readers{}
+	for _, p := range []struct {
+		dst **sql.Stmt
+		sql string
+	}{
+		{&r.meta, sqlMeta}, {&r.anchor, sqlAnchor}, {&r.anchors, sqlAnchors},
+		{&r.adjacent, sqlAdjacent}, {&r.adjacency, sqlAdjacency}, {&r.changes, sqlChanges},
+	} {
+		st, err := db.PrepareContext(ctx, p.sql)
+		if err != nil {
+			r.close()
+			return nil, err
+		}
+		*p.dst = st
+	}
+	return r, nil
+}
+
+func (r *readers) close() {
+	for _, st := range []*sql.Stmt{r.meta, r.anchor, r.anchors, r.adjacent, r.adjacency, r.changes} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// view is a backend.View over one read transaction of the read pool: one
+// consistent snapshot (WAL mode fixes it at the first read, which start
+// does). It is used by one goroutine, during the View callback only.
+type view struct {
+	s    *Store
+	tx   *sql.Tx
+	ctx  context.Context
+	meta backend.Meta
+	st   map[*sql.Stmt]*sql.Stmt // pool statement -> bound to tx
+}
+
+var _ backend.View = (*view)(nil)
+
+func (v *view) stmt(pool *sql.Stmt) *sql.Stmt {
+	if st, ok := v.st[pool]; ok {
+		return st
+	}
+	st := v.tx.StmtContext(v.ctx, pool)
+	v.st[pool] = st
+	return st
+}
+
+// start reads meta, which also fixes the snapshot.
+func (v *view) start() error {
+	var hlc, seq int64
+	if err := v.stmt(v.s.r.meta).QueryRowContext(v.ctx).Scan(&hlc, &seq); err != nil {
+		return err
+	}
+	v.meta = v.s.meta
+	v.meta.HLC, v.meta.Seq = anchor.HLC(uint64(hlc)), uint64(seq)
+	return nil
+}
+
+func (v *view) Anchor(id anchor.ID) (*anchor.Anchor, error) {
+	a, err := readAnchor(v.ctx, v.stmt(v.s.r.anchor), id)
+	if err != nil {
+		return nil, v.s.readErr("get", err)
+	}
+	return a, nil
+}
+
+func (v *view) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
+	return v.s.readErr("adjacent", readAdjacent(v.ctx, v.stmt(v.s.r.adjacent), node, fn))
+}
+
+func (v *view) Anchors(fn func(anchor.ID, *anchor.Anchor, error) error) error {
+	rows, err := v.stmt(v.s.r.anchors).QueryContext(v.ctx)
+	if err != nil {
+		return v.s.readErr("scan", err)
+	}
+	defer rows.Close()
+	var (
+		vals [1 + nCols]any
+		ptrs [1 + nCols]any
+		key  []byte // the current anchor's key, as stored
+		id   anchor.ID
+		a    *anchor.Anchor
+		bad  error
+	)
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	flush := func() error {
+		if key == nil {
+			return nil
+		}
+		key = nil
+		return fn(id, a, bad)
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs[:]...); err != nil {
+			return v.s.readErr("scan", err)
+		}
+		k, _ := vals[0].([]byte)
+		if key == nil || !bytes.Equal(k, key) {
+			if err := flush(); err != nil {
+				return err
+			}
+			key = append(k[:0:0], k...)
+			if key == nil {
+				key = []byte{}
+			}
+			var err error
+			if id, err = anchor.IDFromBytes(k); err != nil {
+				a, bad = nil, corrupt(id, "anchor key %x: %v", k, err)
+				continue
+			}
+			a, bad = decodeHeader(id, vals[1:1+nHeader])
+		}
+		if bad == nil {
+			if bad = addField(a, vals[1+nHeader:]); bad != nil {
+				a = nil
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return v.s.readErr("scan", err)
+	}
+	return flush()
+}
+
+func (v *view) Adjacency(fn func(anchor.Adj) error) error {
+	rows, err := v.stmt(v.s.r.adjacency).QueryContext(v.ctx)
+	if err != nil {
+		return v.s.readErr("adjacency", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var node, edge, peer, dir, typ any
+		if err := rows.Scan(&node, &edge, &peer, &dir, &typ); err != nil {
+			return v.s.readErr("adjacency", err)
+		}
+		a, err := decodeAdj(node, edge, peer, dir, typ)
+		if err != nil {
+			return err
+		}
+		if err := fn(a); err != nil {
+			return err
+		}
+	}
+	return v.s.readErr("adjacency", rows.Err())
+}
+
+func (v *view) Changes(after uint64, fn func(uint64, anchor.ID) error) error {
+	if after >= math.MaxInt64 {
+		return nil
+	}
+	rows, err := v.stmt(v.s.r.changes).QueryContext(v.ctx, int64(after))
+	if err != nil {
+		return v.s.readErr("changes", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var seq int64
+		var raw any
+		if err := rows.Scan(&seq, &raw); err != nil {
+			return v.s.readErr("changes", err)
+		}
+		var id anchor.ID
+		if err := idCol(&id, raw); err != nil || seq <= 0 {
+			return corruptLog(seq, err)
+		}
+		if err := fn(uint64(seq), id); err != nil {
+			return err
+		}
+	}
+	return v.s.readErr("changes", rows.Err())
+}
+
+func corruptLog(seq int64, err error) error {
+	return fmt.Errorf("%w: change-log entry %d: %v", anchor.ErrCorrupt, seq, err)
+}
+
+func (v *view) Meta() backend.Meta { return v.meta }
