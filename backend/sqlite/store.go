@@ -121,12 +121,7 @@ func (s *Store) open(ctx context.Context) error {
 		if s.rdb, err = s.pool(s.dsn("ro", "query_only(1)")); err != nil {
 			return err
 		}
-		r, err := prepareReaders(ctx, s.rdb)
-		if err != nil {
-			return s.openErr(err)
-		}
-		s.r = r
-		return s.retryOpen(ctx, func() error {
+		err = s.retryOpen(ctx, func() error {
 			tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 			if err != nil {
 				return err
@@ -143,6 +138,11 @@ func (s *Store) open(ctx context.Context) error {
 			}
 			return s.loadMeta(ctx, tx)
 		})
+		if err != nil {
+			return err
+		}
+		s.r, err = prepareReaders(ctx, s.rdb)
+		return s.openErr(err)
 	}
 
 	var err error

@@ -1,0 +1,92 @@
+// Package sqlite is the SQLite durable tier of Anchorage: one database file,
+// shared by any number of goroutines and any number of OS processes, on
+// modernc.org/sqlite (pure Go, no cgo).
+//
+//	s, err := sqlite.Open("graph.sqlite", nil) // nil: defaults
+//	if err != nil { ... }
+//	defer s.Close()
+//	w := tiered.New(s, userRoot, nil)           // one Memory per walker
+//
+// # Schema
+//
+// The graph lives in five tables (see migrations in schema.go):
+//
+//   - anchors: one row per anchor, tombstones included: kind, owner, type,
+//     the created/updated/deleted/access stamps, the access grants, and an
+//     edge's source, target and direction.
+//   - fields: one row per (anchor, field name): the msgpack value and the
+//     stamp of the write that set it. A merge writes only the fields that
+//     changed.
+//   - adj: the adjacency index, PRIMARY KEY (node, edge), WITHOUT ROWID.
+//     Adding or removing an edge inserts or deletes its rows by key, so
+//     concurrent edge changes commute, and adding an edge to a node with a
+//     million edges touches nothing else of the node.
+//   - log: the change log, seq INTEGER PRIMARY KEY and id UNIQUE: each
+//     anchor appears once, at the sequence of its latest write.
+//   - meta: magic, store and replica IDs, the persisted HLC and sequence.
+//
+// The schema version is PRAGMA user_version, and PRAGMA application_id
+// marks the file as Anchorage's. Open refuses, without changing the file,
+// a file that is not a SQLite database and a SQLite database of another
+// application (anchor.ErrNotStore), a store of a newer schema
+// (anchor.ErrVersion) and a damaged file (anchor.ErrCorrupt). An older
+// schema is migrated forward when opened read-write. A row that does not
+// decode is reported as an *anchor.Error naming the anchor and wrapping
+// anchor.ErrCorrupt; View.Anchors passes it on as (id, nil, err).
+//
+// # Writes
+//
+// Each Store has one writer connection, used by one transaction at a time.
+// Every write transaction starts with BEGIN IMMEDIATE, so it holds the
+// database's write lock from its first read: delta.Apply's re-read, checks
+// and merge all see the state the commit will be applied to. By default
+// concurrent Apply calls are group-committed (backend.GroupCommitter): one
+// transaction, one fsync, many batches, each checked and applied in queue
+// order. Options.NoGroupCommit gives each Apply its own transaction instead.
+//
+// Stamps and sequence numbers come from the database, not from process
+// memory: each transaction first reads the persisted HLC and change-log
+// sequence (inside the IMMEDIATE transaction, so no other process can move
+// them meanwhile), moves the Store's clock past the HLC, and writes both
+// back before COMMIT. Stamps therefore grow with commit order across all
+// processes sharing the file.
+//
+// # Durability
+//
+// The database runs in WAL mode. With SyncFull (the default) the log is
+// fsynced at every commit: an Apply that returned nil survives a power cut.
+// SyncNormal syncs only at checkpoints: a crash of the process loses
+// nothing, but an OS crash or power cut may roll back the latest commits
+// (whole batches, never parts of one).
+//
+// # Many processes
+//
+// Processes coordinate through SQLite's file locks. A transaction that
+// finds the database locked waits under SQLite's busy_timeout
+// (Options.BusyTimeout), then rolls back and retries the whole
+// transaction after a randomised exponential backoff (capped at
+// Options.MaxBackoff). Re-running is safe: each attempt starts from
+// scratch inside its own transaction, and nothing of a rolled-back
+// attempt, stamp included, is kept. The retries go on for as long as the
+// caller's context allows; "database is locked" never reaches a caller.
+// Only a caller whose context is done gets a *BusyError, which wraps
+// anchor.ErrBusy and the context's error and names the file and how long
+// the caller waited; nothing of its batch landed.
+//
+// With group commit a batch the committer has already taken into a
+// transaction cannot be withdrawn: its caller waits for the true outcome.
+// The committer stops waiting for the lock once every caller then inside
+// Apply has a done context, and answers the group with *BusyError.
+//
+// # Reads
+//
+// View runs on a pool of read connections (PRAGMA query_only), each View
+// one read transaction: one consistent snapshot of committed state. In WAL
+// mode readers neither wait for writers nor hold them up.
+//
+// # Read-only
+//
+// Options.ReadOnly opens an existing store without ever writing to the
+// database file (tools such as the anchorage command use it to inspect a
+// store in use). Apply then fails with anchor.ErrReadOnly.
+package sqlite
