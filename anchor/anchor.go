@@ -7,10 +7,13 @@ import (
 )
 
 // Field is one named value of an anchor's archetype: the msgpack encoding of
-// the value and the HLC of the write that set it. Merges happen per field.
+// the value, the HLC of the write that set it, and the replica that wrote
+// it (zero: this store's own replica). Merges happen per field; between
+// replicas the greater (Stamp, Origin) wins.
 type Field struct {
-	Value []byte `msgpack:"v"`
-	Stamp HLC    `msgpack:"s"`
+	Value  []byte `msgpack:"v"`
+	Stamp  HLC    `msgpack:"s"`
+	Origin ID     `msgpack:"o,omitempty"`
 }
 
 // Anchor is one persisted graph object: a node, edge, walker or object.
@@ -47,7 +50,7 @@ func (a *Anchor) Clone() *Anchor {
 	if a.Fields != nil {
 		c.Fields = make(map[string]Field, len(a.Fields))
 		for k, f := range a.Fields {
-			c.Fields[k] = Field{Value: bytes.Clone(f.Value), Stamp: f.Stamp}
+			c.Fields[k] = Field{Value: bytes.Clone(f.Value), Stamp: f.Stamp, Origin: f.Origin}
 		}
 	}
 	return &c
@@ -87,7 +90,8 @@ func (a *Anchor) SetField(name string, v any) error {
 	if a.Fields == nil {
 		a.Fields = make(map[string]Field)
 	}
-	a.Fields[name] = Field{Value: b, Stamp: a.Fields[name].Stamp}
+	old := a.Fields[name]
+	a.Fields[name] = Field{Value: b, Stamp: old.Stamp, Origin: old.Origin}
 	return nil
 }
 

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"maps"
+	"slices"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -21,38 +23,64 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // wire is the msgpack layout of an anchor. Short keys keep records small;
 // new fields must be added with omitempty so older records still decode.
+// Maps are written as slices sorted by key, so equal anchors encode to
+// equal bytes.
 type wire struct {
-	ID          []byte           `msgpack:"i"`
-	Kind        Kind             `msgpack:"k"`
-	Owner       []byte           `msgpack:"o"`
-	Access      Access           `msgpack:"a"`
-	Type        string           `msgpack:"t"`
-	Created     HLC              `msgpack:"c"`
-	Updated     HLC              `msgpack:"u"`
-	Deleted     HLC              `msgpack:"d,omitempty"`
-	AccessStamp HLC              `msgpack:"as,omitempty"`
-	Source      []byte           `msgpack:"s,omitempty"`
-	Target      []byte           `msgpack:"g,omitempty"`
-	Undirected  bool             `msgpack:"n,omitempty"`
-	Fields      map[string]Field `msgpack:"f,omitempty"`
+	ID          []byte      `msgpack:"i"`
+	Kind        Kind        `msgpack:"k"`
+	Owner       []byte      `msgpack:"o"`
+	All         Level       `msgpack:"a"`
+	Grants      []wireGrant `msgpack:"r,omitempty"`
+	Type        string      `msgpack:"t"`
+	Created     HLC         `msgpack:"c"`
+	Updated     HLC         `msgpack:"u"`
+	Deleted     HLC         `msgpack:"d,omitempty"`
+	AccessStamp HLC         `msgpack:"as,omitempty"`
+	Source      []byte      `msgpack:"s,omitempty"`
+	Target      []byte      `msgpack:"g,omitempty"`
+	Undirected  bool        `msgpack:"n,omitempty"`
+	Fields      []wireField `msgpack:"f,omitempty"`
+}
+
+type wireGrant struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	Root     []byte
+	Level    Level
+}
+
+type wireField struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	Name     string
+	Value    []byte
+	Stamp    HLC
+	Origin   []byte
 }
 
 // Marshal encodes a into the versioned, checksummed on-disk format:
 // one version byte, a CRC-32C of the payload, then the msgpack payload.
 func Marshal(a *Anchor) ([]byte, error) {
 	w := wire{
-		ID: a.ID[:], Kind: a.Kind, Owner: a.Owner[:], Access: a.Access, Type: a.Type,
+		ID: a.ID[:], Kind: a.Kind, Owner: a.Owner[:], All: a.Access.All, Type: a.Type,
 		Created: a.Created, Updated: a.Updated, Deleted: a.Deleted, AccessStamp: a.AccessStamp,
-		Undirected: a.Undirected, Fields: a.Fields,
+		Undirected: a.Undirected,
+	}
+	for _, root := range slices.SortedFunc(maps.Keys(a.Access.Roots), func(x, y ID) int { return bytes.Compare(x[:], y[:]) }) {
+		w.Grants = append(w.Grants, wireGrant{Root: root[:], Level: a.Access.Roots[root]})
+	}
+	for _, name := range a.FieldNames() {
+		f := a.Fields[name]
+		wf := wireField{Name: name, Value: f.Value, Stamp: f.Stamp}
+		if !f.Origin.IsZero() {
+			wf.Origin = f.Origin[:]
+		}
+		w.Fields = append(w.Fields, wf)
 	}
 	if a.Kind == KindEdge {
 		w.Source, w.Target = a.Source[:], a.Target[:]
 	}
 	var buf bytes.Buffer
 	buf.Write(make([]byte, headerLen))
-	enc := msgpack.NewEncoder(&buf)
-	enc.SetSortMapKeys(true)
-	if err := enc.Encode(&w); err != nil {
+	if err := msgpack.NewEncoder(&buf).Encode(&w); err != nil {
 		return nil, &Error{Op: "encode", ID: a.ID, Err: err}
 	}
 	b := buf.Bytes()
@@ -86,12 +114,41 @@ func Unmarshal(id ID, b []byte) (a *Anchor, err error) {
 			a, err = nil, bad("decoder panic: %v", r)
 		}
 	}()
+	if err := checkMsgpack(b[headerLen:]); err != nil {
+		return nil, bad("%v", err)
+	}
 	var w wire
 	if err := msgpack.Unmarshal(b[headerLen:], &w); err != nil {
 		return nil, bad("%v", err)
 	}
-	a = &Anchor{Kind: w.Kind, Access: w.Access, Type: w.Type, Created: w.Created, Updated: w.Updated,
-		Deleted: w.Deleted, AccessStamp: w.AccessStamp, Undirected: w.Undirected, Fields: w.Fields}
+	a = &Anchor{Kind: w.Kind, Access: Access{All: w.All}, Type: w.Type, Created: w.Created, Updated: w.Updated,
+		Deleted: w.Deleted, AccessStamp: w.AccessStamp, Undirected: w.Undirected}
+	for _, g := range w.Grants {
+		root, err := IDFromBytes(g.Root)
+		if err != nil {
+			return nil, bad("grant root: %v", err)
+		}
+		if a.Access.Roots == nil {
+			a.Access.Roots = make(map[ID]Level, len(w.Grants))
+		}
+		a.Access.Roots[root] = g.Level
+	}
+	for _, f := range w.Fields {
+		var origin ID
+		if len(f.Origin) > 0 {
+			var err error
+			if origin, err = IDFromBytes(f.Origin); err != nil {
+				return nil, bad("field %q origin: %v", f.Name, err)
+			}
+		}
+		if a.Fields == nil {
+			a.Fields = make(map[string]Field, len(w.Fields))
+		}
+		if f.Value == nil {
+			f.Value = []byte{}
+		}
+		a.Fields[f.Name] = Field{Value: f.Value, Stamp: f.Stamp, Origin: origin}
+	}
 	for _, p := range []struct {
 		dst  *ID
 		src  []byte
@@ -131,6 +188,9 @@ func DecodeValue(b []byte, v any) (err error) {
 			err = fmt.Errorf("%w: decode into %T: %v", ErrFieldType, v, r)
 		}
 	}()
+	if err := checkMsgpack(b); err != nil {
+		return fmt.Errorf("%w: decode into %T: %v", ErrFieldType, v, err)
+	}
 	if err := msgpack.Unmarshal(b, v); err != nil {
 		return fmt.Errorf("%w: decode into %T: %v", ErrFieldType, v, err)
 	}
