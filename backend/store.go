@@ -59,3 +59,11 @@ type Meta struct {
 type Sizer interface {
 	Size() (int64, error)
 }
+
+// MetaView is an optional interface of a View: small named values kept next
+// to the data, written by delta.Apply from Batch.Meta in the same
+// transaction as the batch (replication keeps its import cursors there).
+type MetaView interface {
+	// MetaValue returns the value stored under key, or nil.
+	MetaValue(key string) ([]byte, error)
+}

@@ -30,7 +30,15 @@ import (
 // and deletes. So a batch may create two nodes and the edge between them in
 // any order, and may delete a node and disconnect one of its edges.
 func Apply(tx Tx, b *Batch) error {
+	var mt MetaTx
+	if len(b.Meta) > 0 || b.hasRemote() {
+		var ok bool
+		if mt, ok = tx.(MetaTx); !ok {
+			return fmt.Errorf("%w: this backend's transactions cannot merge replicated state (no MetaTx)", anchor.ErrIntegrity)
+		}
+	}
 	p := &plan{tx: tx, root: b.Root, optimistic: b.Optimistic, stamp: tx.Stamp(),
+		remote: b.From, local: b.Local, maxRemote: b.MaxRemote,
 		cache: make(map[anchor.ID]*anchor.Anchor), adj: make(map[adjKey]*anchor.Adj)}
 	for phase := range phaseCount {
 		for i := range b.Changes {
@@ -46,8 +54,25 @@ func Apply(tx Tx, b *Batch) error {
 	if err := p.flush(); err != nil {
 		return &WriteError{Err: err}
 	}
-	b.Stamp = p.stamp
+	if mt != nil {
+		for _, k := range metaKeys(b.Meta) {
+			if err := mt.PutMeta(k, b.Meta[k]); err != nil {
+				return &WriteError{Err: err}
+			}
+		}
+		mt.Observe(p.stats.MaxStamp)
+	}
+	b.Stamp, b.Stats = p.stamp, p.stats
 	return nil
+}
+
+func (b *Batch) hasRemote() bool {
+	for i := range b.Changes {
+		if b.Changes[i].Remote != nil {
+			return true
+		}
+	}
+	return false
 }
 
 const (
@@ -61,6 +86,10 @@ const (
 // phase orders changes so that what a change depends on comes first.
 func (c *Change) phase() int {
 	switch {
+	case c.Remote != nil && c.Remote.Kind == anchor.KindEdge:
+		return phaseCreateEdge
+	case c.Remote != nil:
+		return phaseCreate
 	case c.Create != nil && c.Create.Kind == anchor.KindEdge:
 		return phaseCreateEdge
 	case c.Create != nil:
@@ -81,6 +110,10 @@ type plan struct {
 	root       anchor.ID
 	optimistic bool
 	stamp      anchor.HLC
+
+	remote, local anchor.ID  // replicas, for Remote changes
+	maxRemote     anchor.HLC // bound on remote stamps (0: none)
+	stats         MergeStats
 
 	cache map[anchor.ID]*anchor.Anchor // anchors read or written, copies
 	dirty []anchor.ID                  // anchors to write, in first-dirtied order
@@ -124,8 +157,11 @@ func (p *plan) live(op string, id anchor.ID) (*anchor.Anchor, error) {
 	return a, nil
 }
 
-func (p *plan) markDirty(a *anchor.Anchor) {
-	a.Updated = p.stamp
+func (p *plan) markDirty(a *anchor.Anchor) { p.markDirtyAt(a, p.stamp) }
+
+// markDirtyAt queues a for writing with Updated = stamp.
+func (p *plan) markDirtyAt(a *anchor.Anchor, stamp anchor.HLC) {
+	a.Updated = stamp
 	if p.isDir == nil {
 		p.isDir = make(map[anchor.ID]bool)
 	}
@@ -144,6 +180,8 @@ func (p *plan) need(op string, a *anchor.Anchor, lvl anchor.Level) error {
 
 func (p *plan) change(c *Change) error {
 	switch {
+	case c.Remote != nil:
+		return p.merge(c)
 	case c.Create != nil:
 		return p.create(c)
 	case c.Delete:
@@ -298,13 +336,19 @@ func (p *plan) delete(id anchor.ID) error {
 
 // tombstone marks a deleted and, for an edge, drops its adjacency rows.
 func (p *plan) tombstone(a *anchor.Anchor) {
-	a.Deleted = p.stamp
+	p.tombstoneAt(a, p.stamp)
+	p.markDirty(a)
+}
+
+// tombstoneAt sets a's tombstone stamp and drops an edge's adjacency rows;
+// the caller marks a dirty.
+func (p *plan) tombstoneAt(a *anchor.Anchor, stamp anchor.HLC) {
+	a.Deleted = stamp
 	if a.Kind == anchor.KindEdge {
 		for _, row := range a.Adjacency() {
 			p.adj[adjKey{row.Node, row.Edge}] = nil
 		}
 	}
-	p.markDirty(a)
 }
 
 // adjacent returns node's adjacency rows as they stand in this batch.

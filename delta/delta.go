@@ -25,11 +25,15 @@ type Change struct {
 	Base map[string]anchor.HLC
 	// Access, if non-nil, replaces the stored access grants.
 	Access *anchor.Access
+	// Remote, if non-nil, is another replica's whole state of the anchor,
+	// merged by replication rules (see merge.go); the other fields are
+	// then ignored.
+	Remote *anchor.Anchor
 }
 
 // Empty reports whether c changes nothing.
 func (c *Change) Empty() bool {
-	return c.Create == nil && !c.Delete && len(c.Set) == 0 && c.Access == nil
+	return c.Create == nil && !c.Delete && len(c.Set) == 0 && c.Access == nil && c.Remote == nil
 }
 
 // Batch is the unit of writing: every change of one Put or Commit, applied
@@ -42,9 +46,18 @@ type Batch struct {
 	Optimistic bool
 	Changes    []Change
 
+	// Replication (Remote changes; see merge.go).
+	From      anchor.ID         // the replica the Remote changes come from
+	Local     anchor.ID         // the replica of the store applying the batch
+	MaxRemote anchor.HLC        // refuse remote anchors stamped later than this (0: no bound)
+	Meta      map[string][]byte // small values written in the same transaction (import cursors)
+
 	// Stamp is set by Apply when the batch lands: the HLC given to every
 	// field, header and tombstone the batch wrote.
 	Stamp anchor.HLC
+	// Stats is set by Apply when the batch lands: what the merge did with
+	// the Remote changes.
+	Stats MergeStats
 }
 
 // Diff returns the change that turns snapshot (the anchor as the walker

@@ -84,8 +84,15 @@ type Store struct {
 	cerr   error
 }
 
-var _ backend.Store = (*Store)(nil)
-var _ backend.Sizer = (*Store)(nil)
+var (
+	_ backend.Store    = (*Store)(nil)
+	_ backend.Sizer    = (*Store)(nil)
+	_ delta.MetaTx     = (*rtx)(nil)
+	_ backend.MetaView = (*view)(nil)
+)
+
+// metaPrefix keeps Batch.Meta keys apart from the store's own meta keys.
+const metaPrefix = "x/"
 
 // Open opens (creating if needed, unless read-only) the store at path.
 // A file held by another process yields anchor.ErrLocked after
@@ -368,6 +375,16 @@ func (t *rtx) Logged(id anchor.ID) error {
 	return t.logIdx.Put(id[:], u64(seq))
 }
 
+func (t *rtx) Meta(key string) ([]byte, error) {
+	return bytes.Clone(t.tx.Bucket(bucketMeta).Get([]byte(metaPrefix + key))), nil
+}
+
+func (t *rtx) PutMeta(key string, value []byte) error {
+	return t.tx.Bucket(bucketMeta).Put([]byte(metaPrefix+key), value)
+}
+
+func (t *rtx) Observe(h anchor.HLC) { t.s.clock.Observe(h) }
+
 func adjKey(node, edge anchor.ID) []byte {
 	k := make([]byte, 32)
 	copy(k, node[:])
@@ -433,6 +450,8 @@ func (v *view) Changes(after uint64, fn func(uint64, anchor.ID) error) error {
 	}
 	return nil
 }
+
+func (v *view) MetaValue(key string) ([]byte, error) { return v.rtx.Meta(key) }
 
 func (v *view) Meta() backend.Meta {
 	m := v.rtx.s.meta

@@ -65,15 +65,19 @@ type Store struct {
 	once   sync.Once
 }
 
-var _ backend.Store = (*Store)(nil)
-var _ backend.Sizer = (*Store)(nil)
+var (
+	_ backend.Store    = (*Store)(nil)
+	_ backend.Sizer    = (*Store)(nil)
+	_ delta.MetaTx     = (*wtx)(nil)
+	_ backend.MetaView = (*view)(nil)
+)
 
 // tables holds the schema-qualified, quoted table names.
-type tables struct{ schema, meta, anchors, adj, log string }
+type tables struct{ schema, meta, anchors, adj, log, kv string }
 
 func newTables(schema string) tables {
 	q := func(name string) string { return pgx.Identifier{schema, name}.Sanitize() }
-	return tables{schema: pgx.Identifier{schema}.Sanitize(), meta: q("meta"), anchors: q("anchors"), adj: q("adj"), log: q("log")}
+	return tables{schema: pgx.Identifier{schema}.Sanitize(), meta: q("meta"), anchors: q("anchors"), adj: q("adj"), log: q("log"), kv: q("kv")}
 }
 
 // Open connects to the database named by dsn (a libpq connection string or
@@ -179,6 +183,8 @@ func (s *Store) create(ctx context.Context, tx pgx.Tx) error {
 		`CREATE TABLE ` + s.t.adj + ` (node bytea NOT NULL, edge bytea NOT NULL, peer bytea NOT NULL,
 			dir smallint NOT NULL, type text NOT NULL, PRIMARY KEY (node, edge))`,
 		`CREATE TABLE ` + s.t.log + ` (id bytea PRIMARY KEY, seq bigint NOT NULL UNIQUE)`,
+		// Small named values written with batches (import cursors).
+		`CREATE TABLE ` + s.t.kv + ` (key text PRIMARY KEY, value bytea NOT NULL)`,
 	}
 	for _, q := range stmts {
 		if _, err := tx.Exec(ctx, q); err != nil {
@@ -319,6 +325,16 @@ type rtx struct {
 	q   querier
 }
 
+// MetaValue returns the value stored under key, or nil.
+func (r *rtx) MetaValue(key string) ([]byte, error) {
+	var v []byte
+	err := r.q.QueryRow(r.ctx, `SELECT value FROM `+r.s.t.kv+` WHERE key = $1`, key).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	return v, err
+}
+
 func (r *rtx) Anchor(id anchor.ID) (*anchor.Anchor, error) {
 	var rec []byte
 	err := r.q.QueryRow(r.ctx, `SELECT rec FROM `+r.s.t.anchors+` WHERE id = $1`, id[:]).Scan(&rec)
@@ -426,6 +442,22 @@ func (w *wtx) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
 }
 
 func (w *wtx) Stamp() anchor.HLC { return w.s.clock.Now() }
+
+func (w *wtx) Meta(key string) ([]byte, error) {
+	r, err := w.reader()
+	if err != nil {
+		return nil, err
+	}
+	return r.MetaValue(key)
+}
+
+func (w *wtx) PutMeta(key string, value []byte) error {
+	w.pending.Queue(`INSERT INTO `+w.s.t.kv+` (key, value) VALUES ($1, $2)
+		ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, key, value)
+	return nil
+}
+
+func (w *wtx) Observe(h anchor.HLC) { w.s.clock.Observe(h) }
 
 func (w *wtx) PutAnchor(a *anchor.Anchor) error {
 	rec, err := anchor.Marshal(a)
