@@ -101,10 +101,10 @@ func withDefaults(o *Options) (Options, error) {
 		c.ReadConns = max(4, runtime.GOMAXPROCS(0))
 	}
 	if c.BusyTimeout == 0 {
-		c.BusyTimeout = 100 * time.Millisecond
+		c.BusyTimeout = 10 * time.Millisecond
 	}
 	if c.MaxBackoff == 0 {
-		c.MaxBackoff = 50 * time.Millisecond
+		c.MaxBackoff = 10 * time.Millisecond
 	}
 	if c.OpenTimeout == 0 {
 		c.OpenTimeout = 10 * time.Second
