@@ -19,6 +19,7 @@ import (
 	"github.com/anchorage-db/anchorage/backend"
 	"github.com/anchorage-db/anchorage/backend/backendtest"
 	"github.com/anchorage-db/anchorage/backend/bolt"
+	"github.com/anchorage-db/anchorage/backend/sqlite"
 	"github.com/anchorage-db/anchorage/internal/naive"
 	"github.com/anchorage-db/anchorage/tiered"
 )
@@ -40,10 +41,20 @@ func boltOpener(opts bolt.Options) backendtest.Opener {
 	}
 }
 
-// engineBackends lists the backends every scenario runs against.
+func sqliteOpener(opts sqlite.Options) backendtest.Opener {
+	return func(t testing.TB, dir string) backend.Store {
+		s, err := sqlite.Open(filepath.Join(dir, "anchorage.sqlite"), &opts)
+		require.NoError(t, err)
+		return s
+	}
+}
+
+// engineBackends lists the backends every scenario runs against, each with
+// its cheaper durability setting (TestMinimalRepro also runs the defaults).
 func engineBackends() []backendCase {
 	return []backendCase{
 		{name: "bolt", open: boltOpener(bolt.Options{NoSync: true})},
+		{name: "sqlite", open: sqliteOpener(sqlite.Options{Synchronous: sqlite.SyncNormal})},
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/anchorage-db/anchorage/anchor"
 	"github.com/anchorage-db/anchorage/backend/bolt"
+	"github.com/anchorage-db/anchorage/backend/sqlite"
 )
 
 const (
@@ -26,9 +27,12 @@ const (
 // writes; half the touchers commit strictly after the item edge landed (so
 // the naive writer loses the edge every round, not by luck), the other half
 // race with it. 10 rounds. Through the engine every item edge survives, on
-// bolt without and with fsync.
+// bolt and sqlite, with their cheaper
+// durability settings and with the defaults (fsync at every commit).
 func TestMinimalRepro(t *testing.T) {
-	backends := append(engineBackends(), backendCase{name: "bolt-sync", open: boltOpener(bolt.Options{})})
+	backends := append(engineBackends(),
+		backendCase{name: "bolt-sync", open: boltOpener(bolt.Options{})},
+		backendCase{name: "sqlite-sync", open: sqliteOpener(sqlite.Options{})})
 	runScenario(t, backends, minimalRepro)
 }
 
