@@ -14,11 +14,11 @@ import (
 // field columns of fields (alias f, LEFT JOINed: NULL for an anchor without
 // fields).
 const anchorCols = `a.kind, a.owner, a.type, a.created, a.updated, a.deleted, a.access_stamp,
-	a.access, a.source, a.target, a.undirected, f.name, f.value, f.stamp`
+	a.access, a.source, a.target, a.undirected, f.name, f.value, f.stamp, f.origin`
 
 const (
 	nHeader = 11 // header columns in anchorCols
-	nCols   = 14 // all columns in anchorCols
+	nCols   = 15 // all columns in anchorCols
 )
 
 const (
@@ -29,6 +29,7 @@ const (
 	sqlAdjacent  = `SELECT edge, peer, dir, type FROM adj WHERE node = ? ORDER BY edge`
 	sqlAdjacency = `SELECT node, edge, peer, dir, type FROM adj ORDER BY node, edge`
 	sqlChanges   = `SELECT seq, id FROM log WHERE seq > ? ORDER BY seq`
+	sqlKV        = `SELECT value FROM kv WHERE key = ?`
 	sqlMeta      = `SELECT (SELECT value FROM meta WHERE key = 'hlc'), (SELECT value FROM meta WHERE key = 'seq')`
 )
 
@@ -93,8 +94,8 @@ func decodeHeader(id anchor.ID, c []any) (*anchor.Anchor, error) {
 	return a, nil
 }
 
-// addField adds the field held by the field columns (name, value, stamp)
-// to a; a NULL name means the LEFT JOIN found no field.
+// addField adds the field held by the field columns (name, value, stamp,
+// origin) to a; a NULL name means the LEFT JOIN found no field.
 func addField(a *anchor.Anchor, c []any) error {
 	if c[0] == nil {
 		return nil
@@ -115,10 +116,16 @@ func addField(a *anchor.Anchor, c []any) error {
 	if !ok {
 		return &anchor.Error{Op: "decode", ID: a.ID, Field: name, Err: fmt.Errorf("%w: field stamp holds %T", anchor.ErrCorrupt, c[2])}
 	}
+	f := anchor.Field{Value: value, Stamp: anchor.HLC(uint64(stamp))}
+	if c[3] != nil {
+		if err := idCol(&f.Origin, c[3]); err != nil {
+			return &anchor.Error{Op: "decode", ID: a.ID, Field: name, Err: fmt.Errorf("%w: field origin %v", anchor.ErrCorrupt, err)}
+		}
+	}
 	if a.Fields == nil {
 		a.Fields = make(map[string]anchor.Field)
 	}
-	a.Fields[name] = anchor.Field{Value: value, Stamp: anchor.HLC(uint64(stamp))}
+	a.Fields[name] = f
 	return nil
 }
 
@@ -204,6 +211,14 @@ func decodeAdj(node, edge, peer, dir, typ any) (anchor.Adj, error) {
 // edge, NULL otherwise.
 func nullID(a *anchor.Anchor, id anchor.ID) any {
 	if a.Kind != anchor.KindEdge {
+		return nil
+	}
+	return id[:]
+}
+
+// nullOrigin is the origin column value of a field: NULL for this replica.
+func nullOrigin(id anchor.ID) any {
+	if id.IsZero() {
 		return nil
 	}
 	return id[:]

@@ -37,6 +37,9 @@ var migrations = []string{
 	// (node, edge), so adding or removing an edge is a key-level insert or
 	// delete that commutes with every other edge change. log is the change
 	// log: each anchor appears once, at the sequence of its latest write.
+	// A field's origin is the replica that wrote it (NULL: this one). kv
+	// holds small values written with batches (replication's import
+	// cursors), apart from the store's own meta.
 	`
 CREATE TABLE meta (
 	key   TEXT PRIMARY KEY NOT NULL,
@@ -59,8 +62,9 @@ CREATE TABLE anchors (
 CREATE TABLE fields (
 	id    BLOB NOT NULL,
 	name  TEXT NOT NULL,
-	value BLOB,
-	stamp INTEGER NOT NULL,
+	value  BLOB,
+	stamp  INTEGER NOT NULL,
+	origin BLOB,
 	PRIMARY KEY (id, name)
 ) WITHOUT ROWID;
 CREATE TABLE adj (
@@ -75,11 +79,15 @@ CREATE TABLE log (
 	seq INTEGER PRIMARY KEY,
 	id  BLOB NOT NULL UNIQUE
 );
+CREATE TABLE kv (
+	key   TEXT PRIMARY KEY NOT NULL,
+	value BLOB NOT NULL
+) WITHOUT ROWID;
 `,
 }
 
 // Tables every schema version has; checked on open.
-var tables = []string{"meta", "anchors", "fields", "adj", "log"}
+var tables = []string{"meta", "anchors", "fields", "adj", "log", "kv"}
 
 // sqliteHeader starts every SQLite database file.
 const sqliteHeader = "SQLite format 3\x00"

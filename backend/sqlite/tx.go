@@ -90,6 +90,7 @@ type writer struct {
 	anchor, adjacent                         *sql.Stmt
 	putAnchor, putField, delField, delFields *sql.Stmt
 	putAdj, delAdj, logged                   *sql.Stmt
+	kv, putKV                                *sql.Stmt
 }
 
 func prepareWriter(ctx context.Context, conn *sql.Conn) (*writer, error) {
@@ -107,13 +108,15 @@ func prepareWriter(ctx context.Context, conn *sql.Conn) (*writer, error) {
 		{&w.adjacent, sqlAdjacent},
 		{&w.putAnchor, `INSERT OR REPLACE INTO anchors (id, kind, owner, type, created, updated, deleted,
 			access_stamp, access, source, target, undirected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&w.putField, "INSERT OR REPLACE INTO fields (id, name, value, stamp) VALUES (?, ?, ?, ?)"},
+		{&w.putField, "INSERT OR REPLACE INTO fields (id, name, value, stamp, origin) VALUES (?, ?, ?, ?, ?)"},
 		{&w.delField, "DELETE FROM fields WHERE id = ? AND name = ?"},
 		{&w.delFields, "DELETE FROM fields WHERE id = ?"},
 		{&w.putAdj, "INSERT OR REPLACE INTO adj (node, edge, peer, dir, type) VALUES (?, ?, ?, ?, ?)"},
 		{&w.delAdj, "DELETE FROM adj WHERE node = ? AND edge = ?"},
 		// id is UNIQUE: REPLACE drops the anchor's previous log entry.
 		{&w.logged, "INSERT OR REPLACE INTO log (seq, id) VALUES (?, ?)"},
+		{&w.kv, sqlKV},
+		{&w.putKV, "INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)"},
 	} {
 		st, err := conn.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -127,7 +130,7 @@ func prepareWriter(ctx context.Context, conn *sql.Conn) (*writer, error) {
 
 func (w *writer) close() {
 	for _, st := range []*sql.Stmt{w.begin, w.commit, w.rollback, w.meta, w.setMeta, w.anchor, w.adjacent,
-		w.putAnchor, w.putField, w.delField, w.delFields, w.putAdj, w.delAdj, w.logged} {
+		w.putAnchor, w.putField, w.delField, w.delFields, w.putAdj, w.delAdj, w.logged, w.kv, w.putKV} {
 		if st != nil {
 			st.Close()
 		}
@@ -157,7 +160,7 @@ type wtx struct {
 	seen map[anchor.ID]*anchor.Anchor
 }
 
-var _ delta.Tx = (*wtx)(nil)
+var _ delta.MetaTx = (*wtx)(nil)
 
 // start reads the persisted clock and sequence inside the transaction:
 // other processes may have written since this one last did.
@@ -264,11 +267,11 @@ func (t *wtx) PutAnchor(a *anchor.Anchor) error {
 	}
 	for name, f := range a.Fields {
 		if prev != nil {
-			if p, ok := prev.Fields[name]; ok && p.Stamp == f.Stamp && bytes.Equal(p.Value, f.Value) {
+			if p, ok := prev.Fields[name]; ok && p.Stamp == f.Stamp && p.Origin == f.Origin && bytes.Equal(p.Value, f.Value) {
 				continue
 			}
 		}
-		if err := t.exec(t.w.putField, a.ID[:], name, f.Value, int64(f.Stamp)); err != nil {
+		if err := t.exec(t.w.putField, a.ID[:], name, f.Value, int64(f.Stamp), nullOrigin(f.Origin)); err != nil {
 			return err
 		}
 	}
@@ -300,4 +303,40 @@ func (t *wtx) Logged(id anchor.ID) error {
 	t.seq++
 	t.seqChanged = true
 	return nil
+}
+
+// Meta returns the value stored under key by PutMeta, or nil.
+func (t *wtx) Meta(key string) ([]byte, error) {
+	if t.err != nil {
+		return nil, t.err
+	}
+	v, err := readKV(t.ctx, t.w.kv, key)
+	if err != nil {
+		return nil, t.fail(err)
+	}
+	return v, nil
+}
+
+// PutMeta stores value under key in this transaction.
+func (t *wtx) PutMeta(key string, value []byte) error {
+	if value == nil {
+		value = []byte{}
+	}
+	return t.exec(t.w.putKV, key, value)
+}
+
+// Observe moves the store's clock to at least h; the transaction persists
+// the clock when it commits.
+func (t *wtx) Observe(h anchor.HLC) { t.s.clock.Observe(h) }
+
+func readKV(ctx context.Context, stmt *sql.Stmt, key string) ([]byte, error) {
+	var v []byte
+	err := stmt.QueryRowContext(ctx, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err == nil && v == nil {
+		v = []byte{}
+	}
+	return v, err
 }

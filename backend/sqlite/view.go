@@ -14,7 +14,7 @@ import (
 // readers holds the statements of the read pool, prepared once on the
 // pool; each view binds the ones it uses to its transaction.
 type readers struct {
-	meta, anchor, anchors, adjacent, adjacency, changes *sql.Stmt
+	meta, anchor, anchors, adjacent, adjacency, changes, kv *sql.Stmt
 }
 
 func prepareReaders(ctx context.Context, db *sql.DB) (*readers, error) {
@@ -24,7 +24,7 @@ func prepareReaders(ctx context.Context, db *sql.DB) (*readers, error) {
 		sql string
 	}{
 		{&r.meta, sqlMeta}, {&r.anchor, sqlAnchor}, {&r.anchors, sqlAnchors},
-		{&r.adjacent, sqlAdjacent}, {&r.adjacency, sqlAdjacency}, {&r.changes, sqlChanges},
+		{&r.adjacent, sqlAdjacent}, {&r.adjacency, sqlAdjacency}, {&r.changes, sqlChanges}, {&r.kv, sqlKV},
 	} {
 		st, err := db.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -37,7 +37,7 @@ func prepareReaders(ctx context.Context, db *sql.DB) (*readers, error) {
 }
 
 func (r *readers) close() {
-	for _, st := range []*sql.Stmt{r.meta, r.anchor, r.anchors, r.adjacent, r.adjacency, r.changes} {
+	for _, st := range []*sql.Stmt{r.meta, r.anchor, r.anchors, r.adjacent, r.adjacency, r.changes, r.kv} {
 		if st != nil {
 			st.Close()
 		}
@@ -55,7 +55,10 @@ type view struct {
 	st   map[*sql.Stmt]*sql.Stmt // pool statement -> bound to tx
 }
 
-var _ backend.View = (*view)(nil)
+var (
+	_ backend.View     = (*view)(nil)
+	_ backend.MetaView = (*view)(nil)
+)
 
 func (v *view) stmt(pool *sql.Stmt) *sql.Stmt {
 	if st, ok := v.st[pool]; ok {
@@ -198,3 +201,9 @@ func corruptLog(seq int64, err error) error {
 }
 
 func (v *view) Meta() backend.Meta { return v.meta }
+
+// MetaValue returns the value a batch stored under key (Batch.Meta), or nil.
+func (v *view) MetaValue(key string) ([]byte, error) {
+	b, err := readKV(v.ctx, v.stmt(v.s.r.kv), key)
+	return b, v.s.readErr("meta", err)
+}
