@@ -25,7 +25,8 @@ var (
 // effect.
 //
 // errors.Is(err, anchor.ErrBusy) reports true, as does errors.Is with the
-// context's error (context.DeadlineExceeded or context.Canceled).
+// context's error (context.DeadlineExceeded or context.Canceled). A
+// BusyError is an immutable value, safe to share between goroutines.
 type BusyError struct {
 	Op     string        // "apply", "view" or "open"
 	Path   string        // the database file

@@ -35,7 +35,8 @@ func (s Synchronous) String() string {
 }
 
 // Options configures Open. A nil *Options, and every zero field, means the
-// default. Open copies the options; changing them afterwards has no effect.
+// default. Options is plain data: Open copies it, so one value may serve
+// several Opens, and changing it afterwards has no effect on a Store.
 type Options struct {
 	// Synchronous is the durability of a commit; see SyncFull (default)
 	// and SyncNormal.

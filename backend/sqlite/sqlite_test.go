@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/anchorage-db/anchorage/backend"
 	"github.com/anchorage-db/anchorage/backend/backendtest"
@@ -20,6 +21,10 @@ func opener(opts sqlite.Options) backendtest.Opener {
 		return s
 	}
 }
+
+// TestMain fails the run if a test leaves goroutines behind: a closed Store
+// must have stopped its committer, connection pools and context watchers.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestConformance(t *testing.T) { backendtest.Run(t, opener(sqlite.Options{})) }
 

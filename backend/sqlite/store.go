@@ -328,8 +328,11 @@ func isBusy(err error) bool {
 	if !errors.As(err, &se) {
 		return false
 	}
-	c := se.Code() & 0xff
-	return c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED
+	// SQLITE_BUSY and its extended codes (BUSY_RECOVERY, BUSY_SNAPSHOT,
+	// BUSY_TIMEOUT): another connection holds a lock; it will let go.
+	// SQLITE_LOCKED is not among them: without a shared cache it means a
+	// conflict inside one connection, which waiting does not cure.
+	return se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 func isCanceled(err error) bool {
