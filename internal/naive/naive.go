@@ -13,7 +13,11 @@
 package naive
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -32,9 +36,10 @@ type Doc struct {
 }
 
 // Store keeps whole documents, in a bbolt file when opened with a path,
-// else in memory.
+// in one file per document when opened with OpenDir, else in memory.
 type Store struct {
 	db  *bbolt.DB
+	dir string
 	mu  sync.Mutex
 	mem map[anchor.ID][]byte
 }
@@ -58,6 +63,18 @@ func Open(path string, noSync bool) (*Store, error) {
 	return &Store{db: db}, nil
 }
 
+// OpenDir returns a naive store that keeps each document in its own file in
+// dir (created if needed), so several processes can share it, as the
+// broken runtime's worker processes shared one database. Every write
+// replaces the whole file (a temporary file renamed over it): each write is
+// atomic, and the last one wins, whole.
+func OpenDir(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("naive: %w", err)
+	}
+	return &Store{dir: dir}, nil
+}
+
 // Close closes the file, if any. Idempotent.
 func (s *Store) Close() error {
 	if s.db == nil {
@@ -70,15 +87,24 @@ func (s *Store) Close() error {
 
 func (s *Store) load(id anchor.ID) (*Doc, error) {
 	var raw []byte
-	if s.db == nil {
+	switch {
+	case s.dir != "":
+		var err error
+		raw, err = os.ReadFile(filepath.Join(s.dir, id.String()))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+	case s.db == nil:
 		s.mu.Lock()
 		raw = s.mem[id]
 		s.mu.Unlock()
-	} else if err := s.db.View(func(tx *bbolt.Tx) error {
-		raw = append([]byte(nil), tx.Bucket(bucket).Get(id[:])...)
-		return nil
-	}); err != nil {
-		return nil, err
+	default:
+		if err := s.db.View(func(tx *bbolt.Tx) error {
+			raw = append([]byte(nil), tx.Bucket(bucket).Get(id[:])...)
+			return nil
+		}); err != nil {
+			return nil, err
+		}
 	}
 	d := &Doc{Fields: map[string]any{}}
 	if len(raw) > 0 {
@@ -95,13 +121,31 @@ func (s *Store) store(id anchor.ID, d *Doc) error {
 	if err != nil {
 		return err
 	}
-	if s.db == nil {
+	switch {
+	case s.dir != "":
+		return replaceFile(filepath.Join(s.dir, id.String()), raw)
+	case s.db == nil:
 		s.mu.Lock()
 		s.mem[id] = raw
 		s.mu.Unlock()
 		return nil
 	}
 	return s.db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucket).Put(id[:], raw) })
+}
+
+// replaceFile writes b to a temporary file in path's directory and renames
+// it over path.
+func replaceFile(path string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	_, werr := f.Write(b)
+	if err := errors.Join(werr, f.Close()); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }
 
 // Edges returns the stored edge count of node.
