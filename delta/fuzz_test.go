@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/anchorage-db/anchorage/anchor"
 	"github.com/anchorage-db/anchorage/delta"
 )
@@ -609,8 +611,8 @@ func (h *fuzzHarness) compare() {
 		chk(len(a.Fields) == len(m.fields), "field count", len(a.Fields), len(m.fields))
 		for name, f := range m.fields {
 			g := a.Fields[name]
-			chk(bytes.Equal(g.Value, f.Value) && g.Stamp == f.Stamp, "field "+name,
-				fmt.Sprintf("%x@%d", g.Value, g.Stamp), fmt.Sprintf("%x@%d", f.Value, f.Stamp))
+			chk(bytes.Equal(g.Value, f.Value) && g.Stamp == f.Stamp && g.Origin == f.Origin, "field "+name,
+				fmt.Sprintf("%x@%d/%s", g.Value, g.Stamp, g.Origin), fmt.Sprintf("%x@%d/%s", f.Value, f.Stamp, f.Origin))
 		}
 		if d != nil {
 			h.fail("anchor %s differs from the model: %s", id, strings.Join(d, "; "))
@@ -697,4 +699,30 @@ func sortedKeys[V any](m map[string]V) []string {
 	ks := slices.Collect(maps.Keys(m))
 	sort.Strings(ks)
 	return ks
+}
+
+// TestDiffSameMapValue pins a bug: anchor.EncodeValue does not sort map
+// keys (anchor's TestEncodeValueDeterministic), so setting a map-valued
+// field to the value it already holds yields other bytes; Diff sees a
+// change and Apply re-stamps and re-logs the field, though DESIGN.md says
+// nothing unchanged is re-stamped or re-logged.
+func TestDiffSameMapValue(t *testing.T) {
+	v := map[string]any{"a": 1, "b": 2, "c": 3, "d": 4}
+	snap := node(anchor.NewID(), map[string]any{"prefs": v})
+	tx := newMemTx()
+	require.NoError(t, delta.Apply(tx, &delta.Batch{Changes: []delta.Change{create(snap)}}))
+	seq := tx.seq
+	for range 20 {
+		cur := snap.Clone()
+		require.NoError(t, cur.SetField("prefs", v))
+		if c, ok := delta.Diff(snap, cur); ok {
+			t.Errorf("setting field prefs to the value it holds diffs to a change: %x", c.Set["prefs"])
+		}
+		b, err := anchor.EncodeValue(v)
+		require.NoError(t, err)
+		require.NoError(t, delta.Apply(tx, &delta.Batch{Changes: []delta.Change{{ID: snap.ID, Set: map[string][]byte{"prefs": b}}}}))
+		if tx.seq != seq {
+			t.Fatalf("writing the value prefs already holds re-stamped and re-logged it (log sequence %d -> %d)", seq, tx.seq)
+		}
+	}
 }

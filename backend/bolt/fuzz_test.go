@@ -1,0 +1,286 @@
+package bolt_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/anchorage-db/anchorage/anchor"
+	"github.com/anchorage-db/anchorage/backend"
+	"github.com/anchorage-db/anchorage/backend/bolt"
+	"github.com/anchorage-db/anchorage/delta"
+	"github.com/anchorage-db/anchorage/tiered"
+)
+
+// The raw layout FuzzStoredRows damages, as bolt.go writes it.
+var rawBuckets = []string{"anchors", "adj", "log"}
+
+// fuzzStore is a small real store (a root, two nodes, a directed and an
+// undirected edge) kept as file bytes, with its raw rows.
+type fuzzStore struct {
+	file  []byte
+	nodes []anchor.ID            // root first
+	rows  map[string][][2][]byte // bucket -> (key, value) pairs
+}
+
+func buildFuzzStore(f *testing.F) *fuzzStore {
+	path := filepath.Join(f.TempDir(), "template.db")
+	s, err := bolt.Open(path, &bolt.Options{NoSync: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	ctx := context.Background()
+	root := anchor.NewID()
+	err = s.Apply(ctx, &delta.Batch{Changes: []delta.Change{{ID: root, Create: &anchor.Anchor{ID: root, Kind: anchor.KindNode, Owner: root, Type: "Root"}}}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	m := tiered.New(s, root, nil)
+	n1, _ := m.Create(anchor.KindNode, "Profile", map[string]any{"name": "ada", "age": 36})
+	n2, _ := m.Create(anchor.KindNode, "Post", map[string]any{"tags": []string{"a", "b"}})
+	if _, err := m.Connect(ctx, root, n1, "HasProfile", map[string]any{"since": 2024}); err != nil {
+		f.Fatal(err)
+	}
+	if _, err := m.ConnectUndirected(ctx, n1, n2, "Wrote", nil); err != nil {
+		f.Fatal(err)
+	}
+	if err := m.Commit(ctx); err != nil {
+		f.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		f.Fatal(err)
+	}
+	fs := &fuzzStore{nodes: []anchor.ID{root, n1, n2}, rows: map[string][][2][]byte{}}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	err = db.View(func(tx *bbolt.Tx) error {
+		for _, b := range rawBuckets {
+			err := tx.Bucket([]byte(b)).ForEach(func(k, v []byte) error {
+				fs.rows[b] = append(fs.rows[b], [2][]byte{bytes.Clone(k), bytes.Clone(v)})
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		f.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		f.Fatal(err)
+	}
+	if fs.file, err = os.ReadFile(path); err != nil {
+		f.Fatal(err)
+	}
+	return fs
+}
+
+// typed reports whether err carries one of Anchorage's sentinels.
+func typed(err error) bool {
+	for _, s := range []error{anchor.ErrCorrupt, anchor.ErrVersion, anchor.ErrNotFound, anchor.ErrDeleted,
+		anchor.ErrIntegrity, anchor.ErrAccessDenied, anchor.ErrExists} {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// FuzzStoredRows writes fuzz bytes as one raw row of a real store file (an
+// anchor record, an adjacency row or a change-log entry, under a new key or
+// over an existing one), then opens the store with bolt.Open and reads and
+// writes through it. Nothing may panic; every failure must be a typed
+// error; Verify must list a row that does not decode (and an adjacency row
+// that disagrees with the edges); a read of a damaged anchor or adjacency
+// list must fail with ErrCorrupt or ErrVersion; and a write that trips over
+// the damage must fail without writing anything.
+//
+// bucket picks anchors/adj/log; a one-byte key picks an existing key of
+// that bucket (so the value replaces a real row), any other key is used as
+// is.
+//
+//	go test -run='^$' -fuzz='^FuzzStoredRows$' -fuzztime=10m ./backend/bolt/
+func FuzzStoredRows(f *testing.F) {
+	fs := buildFuzzStore(f)
+	for bi, b := range rawBuckets {
+		for i, kv := range fs.rows[b] {
+			v := kv[1]
+			f.Add(uint8(bi), []byte{byte(i)}, v)                  // the row itself: no damage
+			f.Add(uint8(bi), []byte{byte(i)}, v[:len(v)/2])       // truncated
+			f.Add(uint8(bi), kv[0], append(bytes.Clone(v), 0x00)) // one byte longer
+			flipped := bytes.Clone(v)
+			flipped[len(flipped)-1] ^= 0x20
+			f.Add(uint8(bi), []byte{byte(i)}, flipped)
+		}
+	}
+	f.Add(uint8(0), fs.nodes[1][:], fs.rows["anchors"][0][1]) // another anchor's record under this key
+	f.Add(uint8(0), []byte("short"), []byte("not a record"))
+	f.Add(uint8(1), append(fs.nodes[2][:], fs.nodes[1][:]...), append(fs.nodes[0][:], 0x01, 'X')) // a row for a node, not an edge
+	f.Add(uint8(1), []byte{0}, append(fs.nodes[0][:], 0x07))                                      // unknown direction
+	f.Add(uint8(2), []byte{0, 0, 0, 0, 0, 0, 0, 99}, fs.nodes[1][:])                              // log entry ahead of meta
+
+	f.Fuzz(func(t *testing.T, bucket uint8, key, val []byte) {
+		b := rawBuckets[int(bucket)%len(rawBuckets)]
+		rows := fs.rows[b]
+		if len(key) <= 1 && len(rows) > 0 {
+			i := 0
+			if len(key) == 1 {
+				i = int(key[0]) % len(rows)
+			}
+			key = rows[i][0]
+		}
+		if len(key) == 0 || len(key) > bbolt.MaxKeySize || len(val) > 1<<20 {
+			t.Skip("bbolt cannot store this key or value")
+		}
+		var orig []byte
+		for _, kv := range rows {
+			if bytes.Equal(kv[0], key) {
+				orig = kv[1]
+			}
+		}
+
+		path := filepath.Join(t.TempDir(), "fuzz.db")
+		if err := os.WriteFile(path, fs.file, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		db, err := bbolt.Open(path, 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Update(func(tx *bbolt.Tx) error { return tx.Bucket([]byte(b)).Put(key, val) }); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+
+		s, err := bolt.Open(path, &bolt.Options{NoSync: true})
+		if err != nil {
+			t.Fatalf("a damaged %s row must not stop the store from opening: %v", b, err)
+		}
+		defer s.Close()
+		ctx := context.Background()
+		rep, err := backend.Verify(ctx, s)
+		if err != nil {
+			t.Fatalf("Verify: %v", err)
+		}
+		has := func(kind string, id anchor.ID) bool {
+			for _, p := range rep.Problems {
+				if p.Kind == kind && p.ID == id {
+					return true
+				}
+			}
+			return false
+		}
+		changed := !bytes.Equal(orig, val) || orig == nil
+
+		switch b {
+		case "anchors":
+			if len(key) != 16 {
+				if !has(backend.ProblemCorrupt, anchor.ID{}) {
+					t.Fatalf("an anchor under a %d-byte key is not reported: %v", len(key), rep.Problems)
+				}
+				break
+			}
+			id := anchor.ID(key)
+			_, derr := anchor.Unmarshal(id, val)
+			if derr != nil && !has(backend.ProblemCorrupt, id) {
+				t.Fatalf("record %s does not decode (%v) but Verify does not list it: %v", id, derr, rep.Problems)
+			}
+			_, gerr := tiered.New(s, anchor.SystemRoot, nil).Get(ctx, id)
+			if derr != nil && !errors.Is(gerr, anchor.ErrCorrupt) && !errors.Is(gerr, anchor.ErrVersion) {
+				t.Fatalf("reading damaged anchor %s: got %v, want ErrCorrupt or ErrVersion", id, gerr)
+			}
+			if derr != nil {
+				set := &delta.Batch{Changes: []delta.Change{{ID: id, Set: map[string][]byte{"x": {0x01}}}}}
+				requireFailsCleanly(t, s, rep, set, "a field set on the damaged anchor")
+			}
+		case "adj":
+			valid := len(key) == 32 && len(val) >= 17 && val[16] >= byte(anchor.Out) && val[16] <= byte(anchor.Both)
+			switch {
+			case !valid && !has(backend.ProblemCorrupt, anchor.ID{}):
+				t.Fatalf("an adjacency row that does not decode is not reported: %v", rep.Problems)
+			case valid && changed && rep.Clean():
+				t.Fatalf("an adjacency row that no edge accounts for (%x -> %x) is not reported", key, val)
+			}
+			if !valid && len(key) >= 16 {
+				node := anchor.ID(key[:16])
+				for _, n := range fs.nodes {
+					if n != node {
+						continue
+					}
+					_, err := tiered.New(s, anchor.SystemRoot, nil).Edges(ctx, node)
+					if !errors.Is(err, anchor.ErrCorrupt) {
+						t.Fatalf("listing the edges of %s over a damaged row: got %v, want ErrCorrupt", node, err)
+					}
+					del := &delta.Batch{Changes: []delta.Change{{ID: node, Delete: true}}}
+					requireFailsCleanly(t, s, rep, del, "deleting a node whose adjacency is damaged")
+				}
+			}
+		case "log":
+			if len(key) == 8 && binary.BigEndian.Uint64(key) > 0 && changed && rep.Clean() {
+				t.Fatalf("a changed change-log entry (%x -> %x) is not reported", key, val)
+			}
+		}
+		if !changed && !rep.Clean() {
+			t.Fatalf("the undamaged store is reported: %v", rep.Problems)
+		}
+
+		// Whatever the damage: every read and write either works or fails
+		// with a typed error, and nothing panics.
+		for _, n := range fs.nodes {
+			m := tiered.New(s, anchor.SystemRoot, nil)
+			if _, err := m.Get(ctx, n); err != nil && !typed(err) {
+				t.Fatalf("Get %s: untyped error %v", n, err)
+			}
+			if _, err := m.Edges(ctx, n); err != nil && !typed(err) {
+				t.Fatalf("Edges %s: untyped error %v", n, err)
+			}
+		}
+		m := tiered.New(s, anchor.SystemRoot, nil)
+		for _, n := range fs.nodes {
+			_ = m.Set(ctx, n, "touched", true)
+		}
+		if err := m.Commit(ctx); err != nil && !typed(err) {
+			t.Fatalf("Commit: untyped error %v", err)
+		}
+		if err := s.View(ctx, func(v backend.View) error {
+			_ = v.Changes(0, func(uint64, anchor.ID) error { return nil })
+			return nil
+		}); err != nil {
+			t.Fatalf("View: %v", err)
+		}
+	})
+}
+
+// requireFailsCleanly applies b and requires a typed failure that leaves the
+// store exactly as Verify saw it before (rep).
+func requireFailsCleanly(t *testing.T, s backend.Store, rep *backend.Report, b *delta.Batch, what string) {
+	t.Helper()
+	ctx := context.Background()
+	var before backend.Meta
+	_ = s.View(ctx, func(v backend.View) error { before = v.Meta(); return nil })
+	err := s.Apply(ctx, b)
+	if !errors.Is(err, anchor.ErrCorrupt) && !errors.Is(err, anchor.ErrVersion) {
+		t.Fatalf("%s: got %v, want ErrCorrupt or ErrVersion", what, err)
+	}
+	after, verr := backend.Verify(ctx, s)
+	if verr != nil {
+		t.Fatal(verr)
+	}
+	var meta backend.Meta
+	_ = s.View(ctx, func(v backend.View) error { meta = v.Meta(); return nil })
+	if meta.Seq != before.Seq || after.Anchors != rep.Anchors || after.Adjacency != rep.Adjacency || len(after.Problems) != len(rep.Problems) {
+		t.Fatalf("%s failed but changed the store: seq %d -> %d, problems %d -> %d", what, before.Seq, meta.Seq, len(rep.Problems), len(after.Problems))
+	}
+}
