@@ -16,6 +16,7 @@ import (
 	"github.com/anchorage-db/anchorage/anchor"
 	"github.com/anchorage-db/anchorage/backend"
 	"github.com/anchorage-db/anchorage/backend/bolt"
+	"github.com/anchorage-db/anchorage/backend/sqlite"
 	"github.com/anchorage-db/anchorage/tiered"
 )
 
@@ -29,6 +30,7 @@ type durable struct {
 
 var durables = []durable{
 	{name: "bolt", file: "anchorage.db", open: func(p string) (backend.Store, error) { return bolt.Open(p, nil) }},
+	{name: "sqlite", file: "anchorage.sqlite", open: func(p string) (backend.Store, error) { return sqlite.Open(p, nil) }},
 }
 
 func lookup(name string) (durable, bool) {
