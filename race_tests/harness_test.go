@@ -78,14 +78,14 @@ func soakFor(t testing.TB) time.Duration {
 	return d
 }
 
-// repeat runs fn for at least min rounds and, under ANCHORAGE_SOAK, until
-// the soak duration has passed. It stops early once the test has failed. It
-// returns the number of rounds run.
-func repeat(t testing.TB, min int, fn func(round int)) int {
+// repeat runs fn for at least atLeast rounds and, under ANCHORAGE_SOAK,
+// until the soak duration has passed. It stops early once the test has
+// failed. It returns the number of rounds run.
+func repeat(t testing.TB, atLeast int, fn func(round int)) int {
 	soak := soakFor(t)
 	start := time.Now()
 	n := 0
-	for ; n < min || time.Since(start) < soak; n++ {
+	for ; n < atLeast || time.Since(start) < soak; n++ {
 		if t.Failed() {
 			break
 		}
@@ -302,7 +302,6 @@ func logged(h *history, who string, err error, format string, args ...any) error
 type engineGraph struct {
 	store backend.Store
 	rec   *recorder
-	opts  *tiered.Options
 }
 
 // openEngine opens a store of backend b through the conformance harness
@@ -319,7 +318,7 @@ func openEngine(t testing.TB, b backendCase) *engineGraph {
 func (g *engineGraph) log() *history { return g.rec.hist }
 
 func (g *engineGraph) walker(root anchor.ID, name string) walker {
-	return &engineWalker{m: tiered.New(g.store, root, g.opts), h: g.rec.hist, name: name}
+	return &engineWalker{m: tiered.New(g.store, root, nil), h: g.rec.hist, name: name}
 }
 
 func (g *engineGraph) newRoot(t testing.TB) anchor.ID {
