@@ -171,13 +171,18 @@ func Unmarshal(id ID, b []byte) (a *Anchor, err error) {
 	return a, nil
 }
 
-// EncodeValue encodes a field value with msgpack.
+// EncodeValue encodes a field value with msgpack, canonically: maps are
+// written with their entries sorted by key, so equal values always encode
+// to equal bytes (changes are detected by comparing bytes).
 func EncodeValue(v any) ([]byte, error) {
 	b, err := msgpack.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("%w: encode %T: %v", ErrFieldType, v, err)
 	}
-	return b, nil
+	if err := checkMsgpack(b); err != nil {
+		return nil, fmt.Errorf("%w: encode %T: %v", ErrFieldType, v, err)
+	}
+	return canonical(b), nil
 }
 
 // DecodeValue decodes a msgpack field value into v (a pointer). A value that

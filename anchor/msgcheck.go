@@ -1,8 +1,10 @@
 package anchor
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"sort"
 )
 
 // maxNesting bounds how deeply arrays and maps may nest in a decoded
@@ -10,6 +12,97 @@ import (
 // few megabytes of nested array headers overflow the goroutine stack, a
 // fatal error that no recover catches.
 const maxNesting = 256
+
+// head describes the msgpack header at the start of one value.
+type head struct {
+	size    int  // header bytes
+	payload int  // bytes of payload after the header (strings, binaries, numbers)
+	items   int  // child values that follow (a map of n entries has 2n)
+	isMap   bool // the children are key/value pairs
+}
+
+// readHead parses the header of the value at b[pos:].
+func readHead(b []byte, pos int) (head, error) {
+	if pos >= len(b) {
+		return head{}, fmt.Errorf("msgpack: value expected at offset %d, input ends", pos)
+	}
+	c := b[pos]
+	length := func(n int) (int, error) {
+		if pos+1+n > len(b) {
+			return 0, fmt.Errorf("msgpack: %d-byte length at offset %d runs past the end", n, pos+1)
+		}
+		switch n {
+		case 1:
+			return int(b[pos+1]), nil
+		case 2:
+			return int(binary.BigEndian.Uint16(b[pos+1:])), nil
+		}
+		return int(binary.BigEndian.Uint32(b[pos+1:])), nil
+	}
+	var h head
+	var err error
+	h.size = 1
+	switch {
+	case c <= 0x7f || c >= 0xe0, c == 0xc0, c == 0xc2, c == 0xc3:
+	case c >= 0x80 && c <= 0x8f:
+		h.items, h.isMap = 2*int(c&0x0f), true
+	case c >= 0x90 && c <= 0x9f:
+		h.items = int(c & 0x0f)
+	case c >= 0xa0 && c <= 0xbf:
+		h.payload = int(c & 0x1f)
+	case c == 0xc4, c == 0xd9:
+		h.size = 2
+		h.payload, err = length(1)
+	case c == 0xc5, c == 0xda:
+		h.size = 3
+		h.payload, err = length(2)
+	case c == 0xc6, c == 0xdb:
+		h.size = 5
+		h.payload, err = length(4)
+	case c == 0xc7:
+		h.size = 3 // length and ext type
+		h.payload, err = length(1)
+	case c == 0xc8:
+		h.size = 4
+		h.payload, err = length(2)
+	case c == 0xc9:
+		h.size = 6
+		h.payload, err = length(4)
+	case c == 0xca, c == 0xce, c == 0xd2:
+		h.payload = 4
+	case c == 0xcb, c == 0xcf, c == 0xd3:
+		h.payload = 8
+	case c == 0xcc, c == 0xd0:
+		h.payload = 1
+	case c == 0xcd, c == 0xd1:
+		h.payload = 2
+	case c >= 0xd4 && c <= 0xd8:
+		h.payload = 1 + 1<<(c-0xd4) // ext type byte + 1, 2, 4, 8 or 16 data bytes
+	case c == 0xdc:
+		h.size = 3
+		h.items, err = length(2)
+	case c == 0xdd:
+		h.size = 5
+		h.items, err = length(4)
+	case c == 0xde:
+		h.size = 3
+		h.items, err = length(2)
+		h.items, h.isMap = 2*h.items, true
+	case c == 0xdf:
+		h.size = 5
+		h.items, err = length(4)
+		h.items, h.isMap = 2*h.items, true
+	default: // 0xc1
+		return h, fmt.Errorf("msgpack: invalid byte 0x%02x at offset %d", c, pos)
+	}
+	if err != nil {
+		return h, err
+	}
+	if h.payload > len(b)-pos-h.size {
+		return h, fmt.Errorf("msgpack: %d payload bytes at offset %d run past the end", h.payload, pos)
+	}
+	return h, nil
+}
 
 // checkMsgpack walks one msgpack value in b without recursing and without
 // allocating per element, and refuses input that the msgpack decoder
@@ -22,28 +115,6 @@ func checkMsgpack(b []byte) error {
 	pos := 0
 	pending := []int{1} // values still to read at each open nesting level
 	total := 1          // sum of pending
-	need := func(n int) error {
-		if n < 0 || n > len(b)-pos {
-			return fmt.Errorf("msgpack: %d bytes needed at offset %d, %d left", n, pos, len(b)-pos)
-		}
-		return nil
-	}
-	uint := func(size int) (int, error) {
-		if err := need(size); err != nil {
-			return 0, err
-		}
-		var v uint64
-		switch size {
-		case 1:
-			v = uint64(b[pos])
-		case 2:
-			v = uint64(binary.BigEndian.Uint16(b[pos:]))
-		case 4:
-			v = uint64(binary.BigEndian.Uint32(b[pos:]))
-		}
-		pos += size
-		return int(v), nil
-	}
 	for len(pending) > 0 {
 		top := len(pending) - 1
 		if pending[top] == 0 {
@@ -52,79 +123,58 @@ func checkMsgpack(b []byte) error {
 		}
 		pending[top]--
 		total--
-		if err := need(1); err != nil {
-			return err
-		}
-		c := b[pos]
-		pos++
-		var skip, items int
-		var err error
-		switch {
-		case c <= 0x7f || c >= 0xe0, c == 0xc0, c == 0xc2, c == 0xc3:
-		case c >= 0x80 && c <= 0x8f:
-			items = 2 * int(c&0x0f)
-		case c >= 0x90 && c <= 0x9f:
-			items = int(c & 0x0f)
-		case c >= 0xa0 && c <= 0xbf:
-			skip = int(c & 0x1f)
-		case c == 0xc4, c == 0xd9:
-			skip, err = uint(1)
-		case c == 0xc5, c == 0xda:
-			skip, err = uint(2)
-		case c == 0xc6, c == 0xdb:
-			skip, err = uint(4)
-		case c == 0xc7:
-			skip, err = uint(1)
-			skip++ // ext type byte
-		case c == 0xc8:
-			skip, err = uint(2)
-			skip++
-		case c == 0xc9:
-			skip, err = uint(4)
-			skip++
-		case c == 0xca, c == 0xce, c == 0xd2:
-			skip = 4
-		case c == 0xcb, c == 0xcf, c == 0xd3:
-			skip = 8
-		case c == 0xcc, c == 0xd0:
-			skip = 1
-		case c == 0xcd, c == 0xd1:
-			skip = 2
-		case c >= 0xd4 && c <= 0xd8:
-			skip = 1 + 1<<(c-0xd4) // type byte + 1, 2, 4, 8 or 16 data bytes
-		case c == 0xdc:
-			items, err = uint(2)
-		case c == 0xdd:
-			items, err = uint(4)
-		case c == 0xde:
-			items, err = uint(2)
-			items *= 2
-		case c == 0xdf:
-			items, err = uint(4)
-			items *= 2
-		default: // 0xc1
-			return fmt.Errorf("msgpack: invalid byte 0x%02x at offset %d", c, pos-1)
-		}
+		h, err := readHead(b, pos)
 		if err != nil {
 			return err
 		}
-		if err := need(skip); err != nil {
-			return err
-		}
-		pos += skip
-		if items > 0 {
+		pos += h.size + h.payload
+		if h.items > 0 {
 			if len(pending) >= maxNesting {
 				return fmt.Errorf("msgpack: nesting deeper than %d at offset %d", maxNesting, pos)
 			}
-			total += items
+			total += h.items
 			if total > len(b)-pos {
 				return fmt.Errorf("msgpack: containers announce %d more values than the %d bytes left can hold", total, len(b)-pos)
 			}
-			pending = append(pending, items)
+			pending = append(pending, h.items)
 		}
 	}
 	if pos != len(b) {
 		return fmt.Errorf("msgpack: %d trailing bytes after the value", len(b)-pos)
 	}
 	return nil
+}
+
+// canonical rewrites one well-formed msgpack value (as checkMsgpack
+// accepts) with every map's entries sorted by their encoded keys, so equal
+// values encode to equal bytes whatever Go's map iteration order was.
+func canonical(b []byte) []byte {
+	out, _ := appendCanonical(nil, b, 0)
+	return out
+}
+
+func appendCanonical(dst, b []byte, pos int) ([]byte, int) {
+	h, _ := readHead(b, pos) // b was checked
+	end := pos + h.size + h.payload
+	dst = append(dst, b[pos:end]...)
+	if !h.isMap {
+		for range h.items {
+			dst, end = appendCanonical(dst, b, end)
+		}
+		return dst, end
+	}
+	type entry struct{ key, kv []byte }
+	entries := make([]entry, h.items/2)
+	for i := range entries {
+		kv, next := appendCanonical(nil, b, end)
+		keyLen := len(kv)
+		kv, next = appendCanonical(kv, b, next)
+		entries[i] = entry{key: kv[:keyLen], kv: kv}
+		end = next
+	}
+	sort.Slice(entries, func(i, j int) bool { return bytes.Compare(entries[i].key, entries[j].key) < 0 })
+	for _, e := range entries {
+		dst = append(dst, e.kv...)
+	}
+	return dst, end
 }

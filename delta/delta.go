@@ -2,6 +2,7 @@ package delta
 
 import (
 	"bytes"
+	"slices"
 
 	"github.com/anchorage-db/anchorage/anchor"
 )
@@ -64,7 +65,13 @@ type Batch struct {
 // loaded it; nil if the walker created it) into current (the walker's copy;
 // Deleted non-zero if the walker deleted it). ok is false when there is
 // nothing to write.
-func Diff(snapshot, current *anchor.Anchor) (c Change, ok bool) {
+//
+// A field is written when its value differs from the snapshot, or when it
+// is named in set: fields the walker explicitly set. Setting a field back
+// to the value the walker loaded is a write too: someone else may have
+// changed it meanwhile, and the later commit must win (or, in optimistic
+// mode, conflict).
+func Diff(snapshot, current *anchor.Anchor, set ...string) (c Change, ok bool) {
 	switch {
 	case current == nil:
 		return c, false
@@ -79,7 +86,7 @@ func Diff(snapshot, current *anchor.Anchor) (c Change, ok bool) {
 	c.ID = current.ID
 	for name, f := range current.Fields {
 		old, had := snapshot.Fields[name]
-		if had && bytes.Equal(old.Value, f.Value) {
+		if had && bytes.Equal(old.Value, f.Value) && !slices.Contains(set, name) {
 			continue
 		}
 		if c.Set == nil {

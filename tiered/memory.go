@@ -3,6 +3,7 @@ package tiered
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/anchorage-db/anchorage/anchor"
@@ -39,7 +40,11 @@ type Memory struct {
 type entry struct {
 	snap *anchor.Anchor // as loaded or last written; nil if never stored
 	cur  *anchor.Anchor // this walker's copy; Deleted != 0 once it deleted it
+	set  []string       // fields Set since the last write, even to their loaded value
 }
+
+// diff is the change to write for e.
+func (e *entry) diff() (delta.Change, bool) { return delta.Diff(e.snap, e.cur, e.set...) }
 
 // New returns an empty Memory for a walker acting as root.
 func New(store backend.Store, root anchor.ID, opts *Options) *Memory {
@@ -190,7 +195,13 @@ func (m *Memory) Set(ctx context.Context, id anchor.ID, field string, v any) err
 	if err != nil {
 		return err
 	}
-	return e.cur.SetField(field, v)
+	if err := e.cur.SetField(field, v); err != nil {
+		return err
+	}
+	if !slices.Contains(e.set, field) {
+		e.set = append(e.set, field)
+	}
+	return nil
 }
 
 // SetAccess replaces the anchor's access grants (Write needed at commit).
@@ -319,7 +330,7 @@ func (m *Memory) Forget(id anchor.ID) { delete(m.l1, id) }
 func (m *Memory) Dirty() int {
 	n := 0
 	for _, e := range m.l1 {
-		if _, ok := delta.Diff(e.snap, e.cur); ok {
+		if _, ok := e.diff(); ok {
 			n++
 		}
 	}
@@ -331,7 +342,7 @@ func (m *Memory) write(ctx context.Context, ids []anchor.ID) error {
 	b := &delta.Batch{Root: m.root, Optimistic: m.opts.Optimistic}
 	for _, id := range ids {
 		e := m.l1[id]
-		if c, ok := delta.Diff(e.snap, e.cur); ok {
+		if c, ok := e.diff(); ok {
 			b.Changes = append(b.Changes, c)
 		}
 	}
@@ -368,5 +379,5 @@ func (m *Memory) written(c delta.Change, stamp anchor.HLC) {
 			cur.Fields[name] = anchor.Field{Value: f.Value, Stamp: stamp}
 		}
 	}
-	e.snap = cur.Clone()
+	e.snap, e.set = cur.Clone(), nil
 }
