@@ -64,11 +64,15 @@ type Options struct {
 	// busy_timeout), for a lock another connection holds before the
 	// whole transaction is retried after a backoff. It is not a limit on
 	// Apply: only the caller's context limits how long Apply waits.
-	// Default 100ms.
+	// Default 10ms. SQLite's own wait polls at growing intervals (1, 2,
+	// 5, 10ms, ...) and a waiter is not woken when the lock is released,
+	// so a short BusyTimeout with jittered retries keeps the database
+	// busier when several processes write: a long one lets waiters sleep
+	// through free time.
 	BusyTimeout time.Duration
-	// MaxBackoff bounds the randomised exponential pause between two
-	// attempts of a transaction that found the database locked. Default
-	// 50ms.
+	// MaxBackoff bounds the randomised exponential pause (from 1ms)
+	// between two attempts of a transaction that found the database
+	// locked. Default 10ms.
 	MaxBackoff time.Duration
 	// OpenTimeout is how long Open waits for other processes to release
 	// the locks it needs to create or check the schema. Default 10s.
