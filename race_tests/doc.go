@@ -59,8 +59,14 @@
 // # Engine bugs
 //
 // Tests named after a bug they pin, expected to fail until it is fixed:
-// TestSetBackToLoadedValueIsWritten (a Set back to the walker's loaded
-// value is silently not written; the rapid model finds the same bug).
+//
+//   - TestSetBackToLoadedValueIsWritten: a Set back to the walker's loaded
+//     value is silently not written (tiered.Memory infers dirty fields by
+//     comparing values); the rapid model finds the same bug.
+//   - TestSQLiteWriterSurvivesCallersGivingUp: a caller's context ending
+//     during BEGIN IMMEDIATE leaves the SQLite writer connection inside a
+//     transaction, and every later Apply fails with a raw SQL error;
+//     TestCommitErrorsTellTheTruth finds it too.
 //
 // # Running
 //

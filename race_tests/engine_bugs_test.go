@@ -1,11 +1,18 @@
 package racetests
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/anchorage-db/anchorage/anchor"
+	"github.com/anchorage-db/anchorage/backend/sqlite"
 	"github.com/anchorage-db/anchorage/tiered"
 )
 
@@ -84,4 +91,48 @@ func TestSetBackToLoadedValueIsWritten(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestSQLiteWriterSurvivesCallersGivingUp pins an engine bug this suite
+// found in backend/sqlite (Store.attempt, store.go): BEGIN IMMEDIATE runs
+// under the callers' context, and when that context ends while BEGIN is
+// executing, the driver reports the context's error although SQLite has
+// opened the transaction. attempt returns without ROLLBACK, so the writer
+// connection stays inside a transaction, and every later BEGIN fails with
+// "SQL logic error: cannot start a transaction within a transaction (1)":
+// from then on every Apply of the store returns that raw error (the store
+// can no longer write until it is reopened), which also breaks "database
+// errors never reach a caller".
+//
+// Walkers commit under contexts that expire after a random 0-500 µs; then a
+// commit with no deadline must succeed.
+func TestSQLiteWriterSurvivesCallersGivingUp(t *testing.T) {
+	g := openEngine(t, backendCase{name: "sqlite", open: sqliteOpener(sqlite.Options{Synchronous: sqlite.SyncNormal})})
+	root := g.newRoot(t)
+	var gr group
+	var raw atomic.Int64
+	for i := range 8 {
+		gr.Go(fmt.Sprintf("w%d", i), func() error {
+			r := rand.New(rand.NewPCG(uint64(i), 7))
+			for j := range 150 {
+				m := tiered.New(g.store, root, nil)
+				if err := m.Set(ctx, root, fmt.Sprintf("w%d", i), j); err != nil {
+					return err
+				}
+				cctx, cancel := context.WithTimeout(ctx, time.Duration(r.IntN(500))*time.Microsecond)
+				err := m.Commit(cctx)
+				cancel()
+				if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, anchor.ErrBusy) {
+					raw.Add(1)
+				}
+			}
+			return nil
+		})
+	}
+	require.NoError(t, gr.Wait())
+	m := tiered.New(g.store, root, nil)
+	require.NoError(t, m.Set(ctx, root, "after", "still writable"))
+	err := m.Commit(ctx)
+	require.NoError(t, err, "a commit with no deadline, after %d commits failed with a raw database error", raw.Load())
+	require.Zero(t, raw.Load(), "commits failed with errors that are neither the context's nor anchor.ErrBusy")
 }

@@ -77,6 +77,21 @@ func TestCommitErrorsTellTheTruth(t *testing.T) {
 				}
 				g.verify(t)
 			})
+			// Callers giving up must not leave the store unable to write.
+			after := tiered.New(g.store, root, nil)
+			leaf, err := after.Create(anchor.KindNode, "Item", nil)
+			var e anchor.ID
+			if err == nil {
+				e, err = after.Connect(ctx, root, leaf, "Has", nil)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = after.Commit(ctx)
+			outcomes = append(outcomes, outcome{"after the rounds, no deadline", e, leaf, err})
+			if err != nil {
+				t.Errorf("after the rounds, a commit with no deadline failed: %v", err)
+			}
 			stored := g.storedEdges(t, root)
 			acked, refused, lies := 0, 0, 0
 			for _, o := range outcomes {
