@@ -73,10 +73,10 @@
 // anchor.ErrBusy and the context's error and names the file and how long
 // the caller waited; nothing of its batch landed.
 //
-// With group commit a batch the committer has already taken into a
-// transaction cannot be withdrawn: its caller waits for the true outcome.
-// The committer stops waiting for the lock once every caller then inside
-// Apply has a done context, and answers the group with *BusyError.
+// With group commit the committer makes one attempt per group: if the
+// lock stays taken past BusyTimeout it rolls back and hands every batch of
+// the group back to its caller, which pauses and resubmits it, or gives up
+// when its own context is done. So no caller waits on another's behalf.
 //
 // # Reads
 //

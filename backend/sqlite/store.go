@@ -40,7 +40,6 @@ type Store struct {
 	w    *writer
 	wsem chan struct{} // held by the one transaction using w
 	gc   *backend.GroupCommitter
-	wait waitSet // callers inside Apply, for the group committer
 
 	rdb *sql.DB
 	r   *readers
@@ -396,33 +395,40 @@ func (s *Store) Apply(ctx context.Context, b *delta.Batch) error {
 		return err
 	}
 	start := time.Now()
-	for {
-		busy0 := s.busyEvents.Load()
-		var err error
-		if s.gc == nil {
-			err = s.applyAlone(ctx, b)
-		} else {
-			done := s.wait.add(ctx)
-			err = s.gc.Apply(ctx, b)
-			done()
+	if s.gc == nil {
+		err := s.applyAlone(ctx, b)
+		if err != nil {
+			b.Stamp = 0
 		}
+		return err
+	}
+	for attempt := 0; ; attempt++ {
+		busy0 := s.busyEvents.Load()
+		err := s.gc.Apply(ctx, b)
 		if err == nil {
 			return nil
 		}
 		b.Stamp = 0 // it may hold the stamp of an attempt that was rolled back
-		var be *BusyError
-		if errors.As(err, &be) && ctx.Err() == nil {
-			// The committer gave up a group after every caller then
-			// waiting had gone; nothing of it landed. This caller still
-			// waits (it cannot be in that group), so submit again.
-			continue
+		if !errors.Is(err, errLocked) && !isBusy(err) {
+			return s.explain(ctx, err, start, busy0)
 		}
-		return s.explain(ctx, err, start, busy0)
+		// The group's transaction found the database locked and rolled
+		// back: nothing of b landed. Submit it again after a pause, for
+		// as long as this caller's context allows.
+		if !sleep(ctx, s.backoff(attempt)) {
+			return &BusyError{Op: "apply", Path: s.path, Waited: time.Since(start), Err: ctx.Err()}
+		}
 	}
 }
 
-// explain turns a failure that came from waiting for another connection's
-// lock into a *BusyError measured from the caller's start.
+// errLocked answers the batches of a group whose transaction found the
+// database locked. Apply never returns it: it resubmits the batch or,
+// once the caller's context is done, returns a *BusyError.
+var errLocked = errors.New("anchorage: database locked by another connection")
+
+// explain turns a context error met while queued behind a writer that was
+// waiting for another connection's lock into a *BusyError measured from
+// the caller's start.
 func (s *Store) explain(ctx context.Context, err error, start time.Time, busy0 uint64) error {
 	var be *BusyError
 	if errors.As(err, &be) {
@@ -442,10 +448,12 @@ func (s *Store) explain(ctx context.Context, err error, start time.Time, busy0 u
 // caller's goroutine, waiting for the writer and for locks only as long as
 // ctx allows.
 func (s *Store) applyAlone(ctx context.Context, b *delta.Batch) error {
+	start := time.Now()
+	busy0 := s.busyEvents.Load()
 	select {
 	case s.wsem <- struct{}{}:
 	case <-ctx.Done():
-		return ctx.Err()
+		return s.explain(ctx, ctx.Err(), start, busy0)
 	}
 	defer func() { <-s.wsem }()
 	wait, cancel := context.WithCancel(ctx)
@@ -454,20 +462,28 @@ func (s *Store) applyAlone(ctx context.Context, b *delta.Batch) error {
 	defer stop()
 	errs := make([]error, 1)
 	if err := s.transact(wait, func(tx delta.Tx) error { return backend.ApplyAll(tx, []*delta.Batch{b}, errs) }); err != nil {
-		return err
+		return s.explain(ctx, err, start, busy0)
 	}
 	return errs[0]
 }
 
-// commit is the group committer's CommitFunc. It waits for other
-// processes' locks until every caller whose batch may be in the group has
-// given up (its context is done) or the store closes.
+// commit is the group committer's CommitFunc: one attempt of one
+// transaction for the group. If the database is locked past BusyTimeout it
+// answers every batch with errLocked, and each caller decides, by its own
+// context, whether to submit again: so the committer never keeps a caller
+// past its deadline.
 func (s *Store) commit(fn func(delta.Tx) error) error {
 	s.wsem <- struct{}{}
 	defer func() { <-s.wsem }()
-	wait, done := s.wait.context(s.closeCtx)
-	defer done()
-	return s.transact(wait, fn)
+	err := s.attempt(s.closeCtx, fn)
+	if isBusy(err) || s.closeCtx.Err() != nil && isCanceled(err) {
+		s.busyEvents.Add(1)
+		if s.closeCtx.Err() != nil {
+			return fmt.Errorf("apply: %w before another connection released %s", anchor.ErrClosed, s.path)
+		}
+		return fmt.Errorf("%w: %s", errLocked, s.path)
+	}
+	return err
 }
 
 // transact runs fn in one write transaction, retrying the whole
@@ -498,8 +514,8 @@ func (s *Store) transact(wait context.Context, fn func(delta.Tx) error) error {
 func (s *Store) attempt(wait context.Context, fn func(delta.Tx) error) error {
 	bctx := wait
 	if wait.Err() != nil {
-		// Nobody waits any longer, but the batches were taken: commit them
-		// if the database is free right now.
+		// Nobody may wait any longer (the store is closing), but the
+		// batches were taken: commit them if the database is free now.
 		c, cancel := context.WithTimeout(context.Background(), time.Millisecond)
 		defer cancel()
 		bctx = c
@@ -643,55 +659,4 @@ func (s *Store) closeDBs() error {
 		errs = append(errs, s.rdb.Close())
 	}
 	return errors.Join(errs...)
-}
-
-// waitSet counts the callers inside Apply whose context is not done, so the
-// group committer knows when nobody is left to wait for a lock.
-type waitSet struct {
-	mu     sync.Mutex
-	live   int
-	cancel context.CancelFunc // the committer's current wait, if any
-}
-
-// add registers a caller; done unregisters it. A caller whose ctx ends
-// stops counting at once.
-func (w *waitSet) add(ctx context.Context) (done func()) {
-	w.mu.Lock()
-	w.live++
-	w.mu.Unlock()
-	var once sync.Once
-	leave := func() {
-		once.Do(func() {
-			w.mu.Lock()
-			w.live--
-			if w.live == 0 && w.cancel != nil {
-				w.cancel()
-			}
-			w.mu.Unlock()
-		})
-	}
-	stop := context.AfterFunc(ctx, leave)
-	return func() {
-		stop()
-		leave()
-	}
-}
-
-// context returns the committer's wait context: done when parent is, or
-// when no live caller is left.
-func (w *waitSet) context(parent context.Context) (context.Context, func()) {
-	ctx, cancel := context.WithCancel(parent)
-	w.mu.Lock()
-	if w.live == 0 {
-		cancel()
-	} else {
-		w.cancel = cancel
-	}
-	w.mu.Unlock()
-	return ctx, func() {
-		w.mu.Lock()
-		w.cancel = nil
-		w.mu.Unlock()
-		cancel()
-	}
 }
