@@ -4,15 +4,15 @@
 //
 // # Commands
 //
-//	anchorage demo    [--walkers 32] [--edges 50] [--db PATH] [--backend bolt] [--nosync] [--json] [-q]
+//	anchorage demo    [--walkers 32] [--edges 50] [--db PATH] [--backend bolt|sqlite] [--nosync] [--json] [-q]
 //	anchorage bench   [--walkers 1,8,64,256] [--duration 2s] [--hub-sizes 10,1000,100000,1000000]
-//	                  [--backends bolt] [--modes group,nogroup] [--naive] [--nosync]
+//	                  [--backends bolt,sqlite] [--modes group,nogroup] [--naive] [--nosync]
 //	                  [--json] [--csv FILE] [--plot FILE.svg] [-q]
-//	anchorage verify  --db PATH [--backend bolt] [--json]
-//	anchorage stats   --db PATH [--backend bolt] [--json]
-//	anchorage get ID  --db PATH [--backend bolt] [--json]
-//	anchorage edges ID --db PATH [--backend bolt] [--json]
-//	anchorage dot     --root ID --db PATH [--depth 2] [--max-nodes 1000]
+//	anchorage verify  --db PATH [--backend auto|bolt|sqlite] [--json]
+//	anchorage stats   --db PATH [--backend auto|bolt|sqlite] [--json]
+//	anchorage get ID  --db PATH [--backend auto|bolt|sqlite] [--json]
+//	anchorage edges ID --db PATH [--backend auto|bolt|sqlite] [--json]
+//	anchorage dot     --root ID --db PATH [--depth 2] [--max-nodes 1000] [--backend auto|bolt|sqlite]
 //
 // Every command has --help. IDs are UUIDs, with or without dashes.
 //
@@ -41,9 +41,13 @@
 // # Backends
 //
 // --backend (or --backends for bench) chooses the storage backend: bolt
-// (embedded bbolt, the default). Backends that are known but not compiled
-// into this build, such as postgres, are refused with a "not available in
-// this build" error.
+// (embedded bbolt, one process per file; the default) or sqlite (SQLite in
+// WAL mode, many processes per file). Backends that are known but not
+// compiled into this build, such as postgres, are refused with a "not
+// available in this build" error. --nosync means no fsync at all for bolt
+// and synchronous=NORMAL (no fsync at each commit) for sqlite. The
+// read-only commands default to --backend auto, which tells a SQLite file
+// from its first bytes and treats anything else as bolt.
 //
 // # Read-only commands
 //

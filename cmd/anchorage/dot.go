@@ -41,7 +41,7 @@ Render it with Graphviz, e.g. anchorage dot ... | dot -Tsvg > graph.svg`,
 			}
 			var b strings.Builder
 			truncated := false
-			err = withView(cmd, func(_ backend.Store, v backend.View) error {
+			err = withView(cmd, func(_ backend.Store, _ string, v backend.View) error {
 				if _, err := lookup(cmd, v, id); err != nil {
 					return err
 				}
@@ -58,7 +58,7 @@ Render it with Graphviz, e.g. anchorage dot ... | dot -Tsvg > graph.svg`,
 			return fail(err)
 		},
 	}
-	addStoreFlags(cmd, true)
+	addStoreFlags(cmd)
 	cmd.Flags().StringVar(&rootArg, "root", "", "ID of the node to start from")
 	cmd.Flags().IntVar(&depth, "depth", 2, "how many hops to follow from the root")
 	cmd.Flags().IntVar(&maxNodes, "max-nodes", 1000, "stop adding nodes after this many (0: no limit)")

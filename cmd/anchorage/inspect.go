@@ -21,13 +21,13 @@ func joinNames(names []string) string { return strings.Join(names, ", ") }
 
 // withView opens the --db store read-only and calls fn with one consistent
 // snapshot of it.
-func withView(cmd *cobra.Command, fn func(s backend.Store, v backend.View) error) error {
-	s, err := openReadOnly(cmd)
+func withView(cmd *cobra.Command, fn func(s backend.Store, name string, v backend.View) error) error {
+	s, name, err := openReadOnly(cmd)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	return fail(s.View(ctxOf(cmd), func(v backend.View) error { return fn(s, v) }))
+	return fail(s.View(ctxOf(cmd), func(v backend.View) error { return fn(s, name, v) }))
 }
 
 func ctxOf(cmd *cobra.Command) context.Context {
@@ -116,7 +116,7 @@ newer version).`,
   anchorage verify --db graph.db --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := openReadOnly(cmd)
+			s, _, err := openReadOnly(cmd)
 			if err != nil {
 				return err
 			}
@@ -142,7 +142,7 @@ newer version).`,
 			return nil
 		},
 	}
-	addStoreFlags(cmd, true)
+	addStoreFlags(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
 }
@@ -184,10 +184,10 @@ persisted HLC, and the file size.`,
   anchorage stats --db graph.db --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			name, _ := cmd.Flags().GetString("backend")
 			path, _ := cmd.Flags().GetString("db")
-			st := statsJSON{Path: path, Backend: name, Kinds: map[string]kindStats{}, FileBytes: -1}
-			err := withView(cmd, func(s backend.Store, v backend.View) error {
+			st := statsJSON{Path: path, Kinds: map[string]kindStats{}, FileBytes: -1}
+			err := withView(cmd, func(s backend.Store, name string, v backend.View) error {
+				st.Backend = name
 				m := v.Meta()
 				st.StoreID, st.ReplicaID, st.Schema = m.StoreID.String(), m.ReplicaID.String(), m.Schema
 				st.HLC, st.HLCTime, st.LastSeq = uint64(m.HLC), m.HLC.String(), m.Seq
@@ -235,7 +235,7 @@ persisted HLC, and the file size.`,
 			return nil
 		},
 	}
-	addStoreFlags(cmd, true)
+	addStoreFlags(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the statistics as JSON")
 	return cmd
 }
@@ -409,7 +409,7 @@ An unknown or malformed ID exits with status 2.`,
 				return err
 			}
 			var a *anchor.Anchor
-			err = withView(cmd, func(_ backend.Store, v backend.View) error {
+			err = withView(cmd, func(_ backend.Store, _ string, v backend.View) error {
 				a, err = lookup(cmd, v, id)
 				return err
 			})
@@ -425,7 +425,7 @@ An unknown or malformed ID exits with status 2.`,
 			return nil
 		},
 	}
-	addStoreFlags(cmd, true)
+	addStoreFlags(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the anchor as JSON")
 	return cmd
 }
@@ -512,7 +512,7 @@ An unknown or malformed ID exits with status 2.`,
 			}
 			var node *anchor.Anchor
 			rows := []edgeJSON{}
-			err = withView(cmd, func(_ backend.Store, v backend.View) error {
+			err = withView(cmd, func(_ backend.Store, _ string, v backend.View) error {
 				if node, err = lookup(cmd, v, id); err != nil {
 					return err
 				}
@@ -544,7 +544,7 @@ An unknown or malformed ID exits with status 2.`,
 			return fail(tw.Flush())
 		},
 	}
-	addStoreFlags(cmd, true)
+	addStoreFlags(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the edges as JSON")
 	return cmd
 }

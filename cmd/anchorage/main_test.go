@@ -70,8 +70,14 @@ func requireOK(t *testing.T, r result) {
 // the demo's user root.
 func demoStore(t *testing.T, walkers, edges int) (string, demoOutput) {
 	t.Helper()
+	return demoStoreOn(t, "bolt", walkers, edges)
+}
+
+func demoStoreOn(t *testing.T, backendName string, walkers, edges int) (string, demoOutput) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "demo.db")
-	r := cli(t, "demo", "--walkers", fmt.Sprint(walkers), "--edges", fmt.Sprint(edges), "--db", path, "--nosync", "--json", "-q")
+	r := cli(t, "demo", "--backend", backendName, "--walkers", fmt.Sprint(walkers), "--edges", fmt.Sprint(edges),
+		"--db", path, "--nosync", "--json", "-q")
 	requireOK(t, r)
 	var out demoOutput
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &out), r.stdout)
@@ -153,7 +159,14 @@ func TestDemoInProcess(t *testing.T) {
 }
 
 func TestInspectCommands(t *testing.T) {
-	path, out := demoStore(t, 2, 3)
+	for _, b := range backendNames() {
+		t.Run(b, func(t *testing.T) { testInspect(t, b) })
+	}
+}
+
+func testInspect(t *testing.T, backendName string) {
+	path, out := demoStoreOn(t, backendName, 2, 3)
+	require.Equal(t, backendName, out.Backend)
 	before := freeze(t, path)
 	root := out.Root
 	const edges = 2*3 + 3 // walkers' posts and the cascade walker's messages
@@ -171,6 +184,7 @@ func TestInspectCommands(t *testing.T) {
 		require.GreaterOrEqual(t, st.LastSeq, uint64(st.LogEntries))
 		require.Equal(t, 1, st.Schema)
 		require.Positive(t, st.FileBytes)
+		require.Equal(t, backendName, st.Backend, "--backend auto tells the file's backend")
 		require.NotEqual(t, anchor.SystemRoot.String(), st.StoreID)
 
 		r = cli(t, "stats", "--db", path)
@@ -237,7 +251,7 @@ func TestInspectCommands(t *testing.T) {
 		r := cli(t, "verify", "--db", path)
 		requireOK(t, r)
 		require.Contains(t, r.stdout, "clean")
-		r = cli(t, "verify", "--db", path, "--json")
+		r = cli(t, "verify", "--db", path, "--backend", backendName, "--json")
 		requireOK(t, r)
 		var v verifyJSON
 		require.NoError(t, json.Unmarshal([]byte(r.stdout), &v))
@@ -342,6 +356,9 @@ func TestBadInput(t *testing.T) {
 		{"malformed id get", []string{"get", "not-an-id", "--db", good}, 2, "invalid anchor id"},
 		{"malformed id edges", []string{"edges", root[:35] + "g", "--db", good}, 2, "invalid anchor id"},
 		{"malformed id dot", []string{"dot", "--root", "12", "--db", good}, 2, "invalid anchor id"},
+		{"text file as sqlite", []string{"stats", "--db", text, "--backend", "sqlite"}, 2, "not an anchorage store"},
+		{"bolt store as sqlite", []string{"verify", "--db", good, "--backend", "sqlite"}, 2, "not a SQLite database"},
+		{"missing file sqlite", []string{"stats", "--db", missing, "--backend", "sqlite"}, 2, "no store at"},
 		{"postgres backend", []string{"stats", "--db", good, "--backend", "postgres"}, 2, `"postgres" is not available in this build`},
 		{"postgres demo", []string{"demo", "--backend", "postgres", "-q"}, 2, "not available in this build"},
 		{"unknown backend", []string{"verify", "--db", good, "--backend", "nope"}, 2, `unknown backend "nope"`},
@@ -393,17 +410,22 @@ func TestBench(t *testing.T) {
 			require.Zero(t, p.EdgesLost, "%+v", p)
 		}
 	}
-	require.Equal(t, map[string]int{"bolt/group": 2, "bolt/nogroup": 2, "naive/wholedoc": 2}, series)
+	want := map[string]int{"naive/wholedoc": 2}
+	for _, b := range backendNames() {
+		want[b+"/group"], want[b+"/nogroup"] = 2, 2
+	}
+	require.Equal(t, want, series)
 
 	hub := map[string][]int{}
 	for _, p := range out.Hub {
 		hub[p.Backend] = append(hub[p.Backend], p.HubEdges)
 		require.GreaterOrEqual(t, p.Adds, 2)
 	}
-	require.Len(t, hub, 2)
-	require.Equal(t, 10, hub["bolt"][0])
-	require.GreaterOrEqual(t, hub["bolt"][1], 1000)
-	require.Less(t, hub["bolt"][1], 1000+hub["bolt"][0]+10000)
+	require.Len(t, hub, len(backendNames())+1)
+	for _, b := range backendNames() {
+		require.Equal(t, 10, hub[b][0], b)
+		require.GreaterOrEqual(t, hub[b][1], 1000, b)
+	}
 
 	f, err := os.Open(csvPath)
 	require.NoError(t, err)
