@@ -179,10 +179,11 @@ func EncodeValue(v any) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: encode %T: %v", ErrFieldType, v, err)
 	}
+	b = canonical(b) // msgpack.Marshal's output is well-formed
 	if err := checkMsgpack(b); err != nil {
 		return nil, fmt.Errorf("%w: encode %T: %v", ErrFieldType, v, err)
 	}
-	return canonical(b), nil
+	return b, nil
 }
 
 // DecodeValue decodes a msgpack field value into v (a pointer). A value that
