@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -250,4 +251,47 @@ func TestReadOnly(t *testing.T) {
 	require.NoError(t, wm.Commit(ctx))
 	require.Equal(t, 51, backendtest.EdgeCount(t, ro, root))
 	require.Equal(t, backendtest.Meta(t, w), backendtest.Meta(t, ro))
+}
+
+// TestAwkwardPath: the file name reaches SQLite as a URI; characters that
+// mean something in a URI must not change which file is opened.
+func TestAwkwardPath(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a dir?x=1#frag%20")
+	require.NoError(t, os.MkdirAll(dir, 0o700))
+	path := filepath.Join(dir, "store ?&#%.sqlite")
+	root := seed(t, path)
+	require.FileExists(t, path)
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, entries, 1, "no other file was created: %v", entries)
+	s, err := sqlite.Open(path, &sqlite.Options{ReadOnly: true})
+	require.NoError(t, err)
+	defer s.Close()
+	require.Equal(t, 50, backendtest.EdgeCount(t, s, root))
+}
+
+// TestConcurrentCreate: several openers racing to create the same new file
+// (as processes started together would) end up with one store: one schema,
+// one store ID, no error.
+func TestConcurrentCreate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "new.sqlite")
+	const n = 6
+	stores := make([]*sqlite.Store, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { stores[i], errs[i] = sqlite.Open(path, nil) })
+	}
+	wg.Wait()
+	for i := range n {
+		require.NoError(t, errs[i])
+		defer stores[i].Close()
+	}
+	id := backendtest.Meta(t, stores[0]).StoreID
+	for i, s := range stores {
+		require.Equal(t, id, backendtest.Meta(t, s).StoreID, "store %d", i)
+	}
+	root := backendtest.NewRootNode(t, stores[1], anchor.Access{})
+	require.NotNil(t, backendtest.Stored(t, stores[n-1], root))
+	backendtest.RequireClean(t, stores[0])
 }
