@@ -58,15 +58,17 @@
 //
 // # Engine bugs
 //
-// Tests named after a bug they pin, expected to fail until it is fixed:
+// Tests named after an engine bug this suite found (engine_bugs_test.go);
+// each fails while its bug stands:
 //
 //   - TestSetBackToLoadedValueIsWritten: a Set back to the walker's loaded
-//     value is silently not written (tiered.Memory infers dirty fields by
-//     comparing values); the rapid model finds the same bug.
+//     value was silently not written (tiered.Memory inferred dirty fields
+//     by comparing values); the rapid model found it too. Fixed.
 //   - TestSQLiteWriterSurvivesCallersGivingUp: a caller's context ending
 //     during BEGIN IMMEDIATE leaves the SQLite writer connection inside a
-//     transaction, and every later Apply fails with a raw SQL error;
-//     TestCommitErrorsTellTheTruth finds it too.
+//     transaction, and every later Apply fails with a raw SQL error
+//     (TestCommitErrorsTellTheTruth found it under group commit, since
+//     fixed there; it stands with NoGroupCommit).
 //
 // # Running
 //

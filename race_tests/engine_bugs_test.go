@@ -17,12 +17,13 @@ import (
 )
 
 // TestSetBackToLoadedValueIsWritten pins an engine bug this suite found
-// (the rapid model test finds it too): tiered.Memory decides what to write
-// with delta.Diff(snapshot, current), which compares values, so a Set whose
-// value equals the walker's *loaded* value is not a write at all. When
+// (the rapid model test finds it too; fixed in 0f39752, Memory now tracks
+// the fields a walker Set): tiered.Memory decided what to write with
+// delta.Diff(snapshot, current), which compared values, so a Set whose
+// value equalled the walker's *loaded* value was not a write at all. When
 // another walker changed that field in between (a user toggles a setting
 // back to what their page showed while another tab changed it), the later
-// commit does not win, and Commit still returns nil:
+// commit did not win, and Commit still returned nil:
 //
 //   - default mode: the field keeps the other walker's value;
 //   - optimistic mode: no ErrConflict either; the walker is told its write
@@ -32,8 +33,7 @@ import (
 //
 // This is the lost-update family the engine exists to prevent (whole-object
 // writes clobbering scalar fields, fixed in the original runtime by
-// per-field dirty tracking): it needs tiered.Memory to track which fields a
-// walker Set (dirty flags) rather than infer them by comparing values.
+// per-field dirty tracking).
 func TestSetBackToLoadedValueIsWritten(t *testing.T) {
 	for _, b := range engineBackends() {
 		t.Run(b.name, func(t *testing.T) {
@@ -95,44 +95,59 @@ func TestSetBackToLoadedValueIsWritten(t *testing.T) {
 
 // TestSQLiteWriterSurvivesCallersGivingUp pins an engine bug this suite
 // found in backend/sqlite (Store.attempt, store.go): BEGIN IMMEDIATE runs
-// under the callers' context, and when that context ends while BEGIN is
-// executing, the driver reports the context's error although SQLite has
-// opened the transaction. attempt returns without ROLLBACK, so the writer
-// connection stays inside a transaction, and every later BEGIN fails with
-// "SQL logic error: cannot start a transaction within a transaction (1)":
-// from then on every Apply of the store returns that raw error (the store
-// can no longer write until it is reopened), which also breaks "database
-// errors never reach a caller".
+// under a context that ends when the callers give up, and when it ends
+// while BEGIN is executing, the driver reports the context's error although
+// SQLite has opened the transaction. attempt returns that error without a
+// ROLLBACK, so the writer connection stays inside a transaction, and every
+// later BEGIN fails with "SQL logic error: cannot start a transaction
+// within a transaction (1)": from then on every Apply of the store returns
+// that raw error (the store cannot write until it is reopened), which also
+// breaks "database errors never reach a caller". Group commit (the default)
+// no longer runs BEGIN under the callers' contexts since d9358ef; the
+// NoGroupCommit path still does.
 //
 // Walkers commit under contexts that expire after a random 0-500 µs; then a
-// commit with no deadline must succeed.
+// commit with no deadline must succeed, and every failure must have been
+// the context's error or anchor.ErrBusy.
 func TestSQLiteWriterSurvivesCallersGivingUp(t *testing.T) {
-	g := openEngine(t, backendCase{name: "sqlite", open: sqliteOpener(sqlite.Options{Synchronous: sqlite.SyncNormal})})
-	root := g.newRoot(t)
-	var gr group
-	var raw atomic.Int64
-	for i := range 8 {
-		gr.Go(fmt.Sprintf("w%d", i), func() error {
-			r := rand.New(rand.NewPCG(uint64(i), 7))
-			for j := range 150 {
-				m := tiered.New(g.store, root, nil)
-				if err := m.Set(ctx, root, fmt.Sprintf("w%d", i), j); err != nil {
-					return err
-				}
-				cctx, cancel := context.WithTimeout(ctx, time.Duration(r.IntN(500))*time.Microsecond)
-				err := m.Commit(cctx)
-				cancel()
-				if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, anchor.ErrBusy) {
-					raw.Add(1)
-				}
+	for _, c := range []struct {
+		name string
+		opts sqlite.Options
+	}{
+		{"group-commit", sqlite.Options{Synchronous: sqlite.SyncNormal}},
+		{"no-group-commit", sqlite.Options{Synchronous: sqlite.SyncNormal, NoGroupCommit: true}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			g := openEngine(t, backendCase{name: "sqlite-" + c.name, open: sqliteOpener(c.opts)})
+			root := g.newRoot(t)
+			var gr group
+			var raw atomic.Int64
+			var first atomic.Value
+			for i := range 8 {
+				gr.Go(fmt.Sprintf("w%d", i), func() error {
+					r := rand.New(rand.NewPCG(uint64(i), 7))
+					for j := range 150 {
+						m := tiered.New(g.store, root, nil)
+						if err := m.Set(ctx, root, fmt.Sprintf("w%d", i), j); err != nil {
+							return err
+						}
+						cctx, cancel := context.WithTimeout(ctx, time.Duration(r.IntN(500))*time.Microsecond)
+						err := m.Commit(cctx)
+						cancel()
+						logged(g.log(), fmt.Sprintf("w%d", i), err, "commit w%d=%d", i, j)
+						if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, anchor.ErrBusy) {
+							raw.Add(1)
+							first.CompareAndSwap(nil, err.Error())
+						}
+					}
+					return nil
+				})
 			}
-			return nil
+			require.NoError(t, gr.Wait())
+			m := tiered.New(g.store, root, nil)
+			require.NoError(t, m.Set(ctx, root, "after", "still writable"))
+			require.NoError(t, m.Commit(ctx), "a commit with no deadline, after %d commits failed with a raw database error (first: %v)", raw.Load(), first.Load())
+			require.Zero(t, raw.Load(), "commits failed with errors that are neither the context's nor anchor.ErrBusy (first: %v)", first.Load())
 		})
 	}
-	require.NoError(t, gr.Wait())
-	m := tiered.New(g.store, root, nil)
-	require.NoError(t, m.Set(ctx, root, "after", "still writable"))
-	err := m.Commit(ctx)
-	require.NoError(t, err, "a commit with no deadline, after %d commits failed with a raw database error", raw.Load())
-	require.Zero(t, raw.Load(), "commits failed with errors that are neither the context's nor anchor.ErrBusy")
 }
