@@ -194,3 +194,41 @@ func TestStampsAcrossStores(t *testing.T) {
 	require.Equal(t, 20, backendtest.EdgeCount(t, b, root))
 	backendtest.RequireClean(t, b)
 }
+
+// TestWriterSurvivesCallersGivingUp pins a bug found by race_tests
+// (TestSQLiteWriterSurvivesCallersGivingUp): when a caller's context ended
+// while BEGIN IMMEDIATE was running, the driver reported the context's
+// error although SQLite had opened the transaction, and the writer
+// connection stayed inside it: every later Apply failed with "cannot start
+// a transaction within a transaction". Callers here give up after a few
+// microseconds; each answer must be nil, the context's error or ErrBusy,
+// and the store must still commit afterwards.
+func TestWriterSurvivesCallersGivingUp(t *testing.T) {
+	bothModes(t, func(t *testing.T, opts *sqlite.Options) {
+		s := newStore(t, opts)
+		root := backendtest.NewRootNode(t, s, anchor.Access{All: anchor.Connect})
+		var wg sync.WaitGroup
+		errs := make(chan error, 8*100)
+		for i := range 8 {
+			wg.Go(func() {
+				for j := range 100 {
+					b, _ := nodeBatch(root)
+					c, cancel := context.WithTimeout(ctx, time.Duration((i*100+j)%300)*time.Microsecond)
+					err := s.Apply(c, b)
+					cancel()
+					if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, anchor.ErrBusy) {
+						errs <- err
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Errorf("raw error reached a caller: %v", err)
+		}
+		b, id := nodeBatch(root)
+		require.NoError(t, s.Apply(ctx, b))
+		require.NotNil(t, backendtest.Stored(t, s, id))
+	})
+}

@@ -188,6 +188,8 @@ func (s *Store) pool(dsn string) (*sql.DB, error) {
 // to a database that checkSchema refuses.
 func (s *Store) initSchema(ctx context.Context, conn *sql.Conn) (err error) {
 	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		// The transaction may have opened although ctx ended (see attempt).
+		conn.ExecContext(context.Background(), "ROLLBACK")
 		return err
 	}
 	defer func() {
@@ -524,6 +526,12 @@ func (s *Store) attempt(wait context.Context, fn func(delta.Tx) error) error {
 	_, err := s.w.begin.ExecContext(bctx)
 	s.beginSince.Store(0)
 	if err != nil {
+		// When bctx ends while BEGIN runs, the driver reports bctx's error
+		// even if SQLite did open the transaction: never leave the writer
+		// inside one, or every later BEGIN fails.
+		if rerr := s.rollback(); rerr != nil {
+			return errors.Join(err, rerr)
+		}
 		return err
 	}
 	// From here on the transaction runs to its end whatever the callers'
