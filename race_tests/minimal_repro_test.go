@@ -27,12 +27,14 @@ const (
 // writes; half the touchers commit strictly after the item edge landed (so
 // the naive writer loses the edge every round, not by luck), the other half
 // race with it. 10 rounds. Through the engine every item edge survives, on
-// bolt and sqlite, with their cheaper
-// durability settings and with the defaults (fsync at every commit).
+// bolt and sqlite, with their cheaper durability settings, with the
+// defaults (fsync at every commit), and with group commit off.
 func TestMinimalRepro(t *testing.T) {
 	backends := append(engineBackends(),
 		backendCase{name: "bolt-sync", open: boltOpener(bolt.Options{})},
-		backendCase{name: "sqlite-sync", open: sqliteOpener(sqlite.Options{})})
+		backendCase{name: "sqlite-sync", open: sqliteOpener(sqlite.Options{})},
+		backendCase{name: "bolt-nogroup", open: boltOpener(bolt.Options{NoSync: true, NoGroupCommit: true})},
+		backendCase{name: "sqlite-nogroup", open: sqliteOpener(sqlite.Options{Synchronous: sqlite.SyncNormal, NoGroupCommit: true})})
 	runScenario(t, backends, minimalRepro)
 }
 
