@@ -226,7 +226,9 @@ func (s *Store) initSchema(ctx context.Context, conn *sql.Conn) (err error) {
 	if err := s.loadMeta(ctx, conn); err != nil {
 		return err
 	}
-	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+	// Not under ctx: a COMMIT that took effect must not be reported as
+	// failed because ctx ended meanwhile.
+	if _, err := conn.ExecContext(context.Background(), "COMMIT"); err != nil {
 		return err
 	}
 	var mode string
