@@ -153,7 +153,7 @@ func FuzzStoredRows(f *testing.F) {
 		if err := os.WriteFile(path, fs.file, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		db, err := bbolt.Open(path, 0o600, nil)
+		db, err := bbolt.Open(path, 0o600, &bbolt.Options{NoSync: true})
 		if err != nil {
 			t.Fatal(err)
 		}
