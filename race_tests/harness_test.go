@@ -19,6 +19,7 @@ import (
 	"github.com/anchorage-db/anchorage/backend"
 	"github.com/anchorage-db/anchorage/backend/backendtest"
 	"github.com/anchorage-db/anchorage/backend/bolt"
+	"github.com/anchorage-db/anchorage/backend/postgres"
 	"github.com/anchorage-db/anchorage/backend/sqlite"
 	"github.com/anchorage-db/anchorage/internal/naive"
 	"github.com/anchorage-db/anchorage/tiered"
@@ -55,6 +56,7 @@ func engineBackends() []backendCase {
 	return []backendCase{
 		{name: "bolt", open: boltOpener(bolt.Options{NoSync: true})},
 		{name: "sqlite", open: sqliteOpener(sqlite.Options{Synchronous: sqlite.SyncNormal})},
+		{name: "postgres", open: pgOpener(postgres.Options{})},
 	}
 }
 

@@ -1,6 +1,8 @@
 package racetests
 
 import (
+	"fmt"
+	"os"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -8,5 +10,15 @@ import (
 
 // TestMain fails the run if any test leaves a goroutine behind (a store not
 // closed, a walker still blocked on a barrier, a group committer still
-// running).
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// running), and stops the PostgreSQL server if a scenario started one.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	stopPG()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}

@@ -18,6 +18,8 @@ import (
 
 	"github.com/anchorage-db/anchorage/anchor"
 	"github.com/anchorage-db/anchorage/backend/backendtest"
+	"github.com/anchorage-db/anchorage/backend/postgres"
+	"github.com/anchorage-db/anchorage/backend/postgres/pgtest"
 	"github.com/anchorage-db/anchorage/backend/sqlite"
 	"github.com/anchorage-db/anchorage/internal/naive"
 )
@@ -29,8 +31,9 @@ const childEnv = "ANCHORAGE_RACE_CHILD"
 const multiProcesses = 3
 
 type childConfig struct {
-	Strategy string // "naive" or "sqlite"
-	Path     string // the naive document directory or the SQLite file
+	Strategy string // "naive", "sqlite" or "postgres"
+	Path     string // the naive document directory, the SQLite file, or the PostgreSQL DSN
+	Schema   string // the PostgreSQL schema
 	Root     anchor.ID
 	Index    int
 	Touchers int  // touching walkers in this process
@@ -52,6 +55,7 @@ type childConfig struct {
 func TestMultiProcess(t *testing.T) {
 	t.Run("naive", func(t *testing.T) { multiProcess(t, "naive") })
 	t.Run("sqlite", func(t *testing.T) { multiProcess(t, "sqlite") })
+	t.Run("postgres", func(t *testing.T) { multiProcess(t, "postgres") })
 }
 
 // child is one re-executed test binary.
@@ -83,9 +87,17 @@ func (l *lockedBuffer) String() string {
 func multiProcess(t *testing.T, strategy string) {
 	work := t.TempDir()
 	var g graph
-	var path string
+	var path, schema string
 	var rec *recorder
 	switch strategy {
+	case "postgres":
+		h := backendtest.New(t, pgOpener(postgres.Options{}))
+		rec = newRecorder(t)
+		rec.addDir(work)
+		path, schema = pgServer(t).DSN("postgres"), pgtest.SchemaFor(h.Dir())
+		s := h.Open()
+		rec.addCloser(s.Close)
+		g = &engineGraph{store: s, rec: rec}
 	case "naive":
 		rec = newRecorder(t)
 		rec.addDir(work)
@@ -107,7 +119,7 @@ func multiProcess(t *testing.T, strategy string) {
 
 	children := make([]*child, multiProcesses)
 	for i := range children {
-		cfg := childConfig{Strategy: strategy, Path: path, Root: root, Index: i,
+		cfg := childConfig{Strategy: strategy, Path: path, Schema: schema, Root: root, Index: i,
 			Touchers: reproTouchers / multiProcesses, Adder: i == 0,
 			History: filepath.Join(work, fmt.Sprintf("child%d-history.txt", i))}
 		children[i] = startChild(t, cfg)
@@ -200,9 +212,9 @@ func multiProcess(t *testing.T, strategy string) {
 		}
 		return
 	}
-	t.Logf("engine on sqlite, %d processes: %s: expected %d, stored %d, lost %d", multiProcesses, x.what, x.expected, x.stored, x.lost())
+	t.Logf("engine on %s, %d processes: %s: expected %d, stored %d, lost %d", strategy, multiProcesses, x.what, x.expected, x.stored, x.lost())
 	if x.lost() != 0 {
-		t.Errorf("engine on sqlite lost %d of %d %s across processes", x.lost(), x.expected, x.what)
+		t.Errorf("engine on %s lost %d of %d %s across processes", strategy, x.lost(), x.expected, x.what)
 	}
 }
 
@@ -267,6 +279,11 @@ func TestMultiProcessChild(t *testing.T) {
 		g = &naiveGraph{store: s, rec: &recorder{hist: hist}}
 	case "sqlite":
 		s, err := sqlite.Open(cfg.Path, &sqlite.Options{Synchronous: sqlite.SyncNormal})
+		require.NoError(t, err)
+		defer s.Close()
+		g = &engineGraph{store: s, rec: &recorder{hist: hist}}
+	case "postgres":
+		s, err := postgres.Open(cfg.Path, &postgres.Options{Schema: cfg.Schema})
 		require.NoError(t, err)
 		defer s.Close()
 		g = &engineGraph{store: s, rec: &recorder{hist: hist}}
