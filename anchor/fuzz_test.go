@@ -330,16 +330,13 @@ func TestMarshalDeterministic(t *testing.T) {
 //     below stands in for it.
 //
 //   - d7 30 df 30 00 00 30 30 30 30 into map[string]any, found after that
-//     fix and NOT fixed yet: checkMsgpack takes fixext8 (d7) as an opaque
+//     fix (fixed in 68a79e2): checkMsgpack took fixext8 (d7) as an opaque
 //     8-byte payload, but msgpack's DecodeMapLen skips an extension header
-//     and reads a map header from the payload, so the check is bypassed
-//     and make(map[string]any, 805M) runs: "fatal error: out of memory"
-//     under a 6 GB address-space limit, the OOM killer without one. Any
-//     ext form works (c7 05 30 df ... too); into map[string]int or
-//     map[string]string msgpack's own 1e6 cap still allocates 55-80 MB per
-//     10-byte value. Kept in testdata/crashers/ for the same reason as the
-//     map32 input; the 2M-entry case below fails without endangering the
-//     machine.
+//     and reads a map header from the payload, so make(map[string]any,
+//     805M) ran: "fatal error: out of memory" under a 6 GB address-space
+//     limit, the OOM killer without one. Any ext form worked (c7 05 30 df
+//     ... too). Kept in testdata/crashers/ for the same reason as the map32
+//     input; the extMap case below stands in for it.
 //
 // A field value is user data and arrives from other replicas: a few bytes
 // must not be able to kill the process.
@@ -410,15 +407,15 @@ func TestDeepNestingDoesNotCrash(t *testing.T) {
 	}
 }
 
-// TestEncodeValueDeterministic pins a bug: EncodeValue calls msgpack.Marshal
-// without sorting map keys, so a value holding a map with two or more
-// entries (map[string]any, or a struct with a map field) encodes to
-// different bytes from call to call. Field changes are detected by
-// comparing bytes (delta.Diff, and delta.Apply's "same value: nothing to
-// re-stamp"), so a walker that sets such a field to the value it already
-// has writes it again, re-stamping and re-logging it, contrary to "nothing
-// unchanged is re-stamped or re-logged"; replicas holding equal values
-// see different ones. See delta's TestDiffSameMapValue for the effect.
+// TestEncodeValueDeterministic pins a bug (fixed in 0f39752): EncodeValue
+// called msgpack.Marshal without sorting map keys, so a value holding a map
+// with two or more entries (map[string]any, or a struct with a map field)
+// encoded to different bytes from call to call. Field changes are detected
+// by comparing bytes (delta.Diff, and delta.Apply's "same value: nothing to
+// re-stamp"), so a walker that set such a field to the value it already
+// had wrote it again, re-stamping and re-logging it, contrary to "nothing
+// unchanged is re-stamped or re-logged"; replicas holding equal values saw
+// different ones. See delta's TestDiffSameMapValue for the effect.
 func TestEncodeValueDeterministic(t *testing.T) {
 	type prefs struct{ Flags map[string]bool }
 	for _, v := range []any{

@@ -701,11 +701,11 @@ func sortedKeys[V any](m map[string]V) []string {
 	return ks
 }
 
-// TestDiffSameMapValue pins a bug: anchor.EncodeValue does not sort map
-// keys (anchor's TestEncodeValueDeterministic), so setting a map-valued
-// field to the value it already holds yields other bytes; Diff sees a
-// change and Apply re-stamps and re-logs the field, though DESIGN.md says
-// nothing unchanged is re-stamped or re-logged.
+// TestDiffSameMapValue pins a bug (fixed in 0f39752): anchor.EncodeValue
+// did not sort map keys (anchor's TestEncodeValueDeterministic), so setting
+// a map-valued field to the value it already held yielded other bytes;
+// Diff saw a change and Apply re-stamped and re-logged the field, though
+// DESIGN.md says nothing unchanged is re-stamped or re-logged.
 func TestDiffSameMapValue(t *testing.T) {
 	v := map[string]any{"a": 1, "b": 2, "c": 3, "d": 4}
 	snap := node(anchor.NewID(), map[string]any{"prefs": v})
