@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"image/color"
+	"math"
 	"slices"
 	"strconv"
 
@@ -60,8 +61,14 @@ func plotThroughput(path string, out benchOutput) error {
 	}
 	p.X.Tick.Marker = ticks
 	if positive {
+		lo, hi := math.Inf(1), 0.0
+		for _, t := range out.Throughput {
+			lo, hi = math.Min(lo, t.CommitsPerSec), math.Max(hi, t.CommitsPerSec)
+		}
 		p.Y.Scale = plot.LogScale{}
-		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+		p.Y.Tick.Marker = logTicks125{}
+		// Room above the lines for the legend.
+		p.Y.Min, p.Y.Max = lo/1.5, hi*math.Pow(hi/lo, 0.6)*2
 	} else {
 		p.Y.Label.Text = "commits/s"
 	}
@@ -86,4 +93,20 @@ func plotThroughput(path string, out benchOutput) error {
 	}
 	p.Legend.ThumbnailWidth = vg.Points(24)
 	return p.Save(8*vg.Inch, 5*vg.Inch, path)
+}
+
+// logTicks125 labels a log axis at 1, 2 and 5 times each power of ten.
+type logTicks125 struct{}
+
+func (logTicks125) Ticks(lo, hi float64) []plot.Tick {
+	var ticks []plot.Tick
+	for e := math.Floor(math.Log10(lo)); math.Pow(10, e) <= hi; e++ {
+		for _, m := range []float64{1, 2, 5} {
+			v := m * math.Pow(10, e)
+			if v >= lo && v <= hi {
+				ticks = append(ticks, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'f', -1, 64)})
+			}
+		}
+	}
+	return ticks
 }
