@@ -133,7 +133,8 @@ to grow it is reported too, and the adds are measured with fsync as
 configured. The naive writer rewrites the whole hub document on
 every add.
 
-Every point runs for --duration (and at least a few operations). Commits are
+Every point runs for --duration (and at least --min-ops operations); a hub
+point also stops before its adds take the hub to the next size. Commits are
 fsynced unless --nosync. The table goes to stdout; --json prints JSON
 instead; --csv and --plot write files as well.`,
 		Example: `  anchorage bench
@@ -529,8 +530,14 @@ func benchHub(ctx context.Context, cfg benchConfig, name string, describe func(i
 	}
 
 	var out []hubPoint
-	for _, size := range cfg.hubSizes {
+	for i, size := range cfg.hubSizes {
 		describe(size)
+		// Stop adding before the hub reaches the next size, so each point
+		// is measured on a hub of about the size it names.
+		limit := math.MaxInt
+		if i+1 < len(cfg.hubSizes) {
+			limit = max(cfg.minOps, cfg.hubSizes[i+1]-size)
+		}
 		t := time.Now()
 		if size > have {
 			if err := grow(size - have); err != nil {
@@ -541,7 +548,7 @@ func benchHub(ctx context.Context, cfg benchConfig, name string, describe func(i
 		p := hubPoint{Backend: name, Mode: mode, HubEdges: have, BuildSeconds: time.Since(t).Seconds()}
 		var lat []time.Duration
 		t0 := time.Now()
-		for (time.Since(t0) < cfg.duration || len(lat) < cfg.minOps) && ctx.Err() == nil {
+		for (time.Since(t0) < cfg.duration || len(lat) < cfg.minOps) && len(lat) < limit && ctx.Err() == nil {
 			t := time.Now()
 			if err := op(ctx); err != nil {
 				p.Errors++

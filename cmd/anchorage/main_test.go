@@ -452,3 +452,15 @@ func TestBench(t *testing.T) {
 	require.Contains(t, r.stdout, "p99 ms")
 	require.NotContains(t, r.stdout, "hub:")
 }
+
+// TestLockedStore: a store another process holds for writing is reported
+// as locked (an operational failure, exit 1), and left alone.
+func TestLockedStore(t *testing.T) {
+	path, out := demoStore(t, 1, 1)
+	db, err := bbolt.Open(path, 0o600, nil) // holds the exclusive lock
+	require.NoError(t, err)
+	defer db.Close()
+	r := cli(t, "get", out.Root, "--db", path)
+	require.Equal(t, 1, r.code, r.stdout+r.stderr)
+	require.Contains(t, r.stderr, "locked by another process")
+}
