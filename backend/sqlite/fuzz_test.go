@@ -404,3 +404,47 @@ func requireFailsCleanly(t *testing.T, s backend.Store, rep *backend.Report, b *
 		t.Fatalf("%s failed but changed the store: seq %d -> %d, problems %d -> %d", what, before.Seq, meta.Seq, len(rep.Problems), len(after.Problems))
 	}
 }
+
+// TestVerifySeesEveryLogRow pins a bug: View.Changes reads the log with
+// `WHERE seq > ?` from 0, so a change-log row at sequence 0 or below (which
+// Changes itself would call corrupt: it checks seq <= 0) is never read, and
+// Verify calls a store holding such a row, naming nothing, clean.
+func TestVerifySeesEveryLogRow(t *testing.T) {
+	for _, seq := range []int64{0, -7} {
+		path := filepath.Join(t.TempDir(), "log.sqlite")
+		s, err := sqlite.Open(path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		root := anchor.NewID()
+		err = s.Apply(context.Background(), &delta.Batch{Changes: []delta.Change{{ID: root, Create: &anchor.Anchor{ID: root, Kind: anchor.KindNode, Owner: root, Type: "Root"}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		db, err := sql.Open("sqlite", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec("INSERT INTO log (seq, id) VALUES (?, ?)", seq, []byte("garbage")); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		s, err = sqlite.Open(path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := backend.Verify(context.Background(), s)
+		s.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Clean() {
+			t.Errorf("a change-log row at sequence %d holding %q is not reported (Verify read %d log entries)", seq, "garbage", rep.LogEntries)
+		}
+	}
+}
