@@ -439,9 +439,13 @@ func (v *view) Adjacency(fn func(anchor.Adj) error) error {
 
 func (v *view) Changes(after uint64, fn func(uint64, anchor.ID) error) error {
 	c := v.rtx.log.Cursor()
-	for k, val := c.Seek(u64(after + 1)); k != nil; k, val = c.Next() {
+	k, val := c.First() // from the very first row, so Verify sees malformed keys too
+	if after > 0 {
+		k, val = c.Seek(u64(after + 1))
+	}
+	for ; k != nil; k, val = c.Next() {
 		id, err := anchor.IDFromBytes(val)
-		if err != nil || len(k) != 8 {
+		if err != nil || len(k) != 8 || binary.BigEndian.Uint64(k) == 0 {
 			return fmt.Errorf("%w: change-log entry %x", anchor.ErrCorrupt, k)
 		}
 		if err := fn(binary.BigEndian.Uint64(k), id); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -572,6 +573,9 @@ func (v *view) Adjacency(fn func(anchor.Adj) error) error {
 
 func (v *view) Changes(after uint64, fn func(uint64, anchor.ID) error) error {
 	last := int64(after)
+	if after == 0 {
+		last = math.MinInt64 // every row, so Verify sees malformed sequences too
+	}
 	for {
 		rows, err := v.q.Query(v.ctx, `SELECT seq, id FROM `+v.s.t.log+` WHERE seq > $1 ORDER BY seq LIMIT $2`, last, page)
 		if err != nil {
@@ -595,7 +599,7 @@ func (v *view) Changes(after uint64, fn func(uint64, anchor.ID) error) error {
 		}
 		for _, e := range got {
 			id, err := anchor.IDFromBytes(e.id)
-			if err != nil {
+			if err != nil || e.seq <= 0 {
 				return fmt.Errorf("%w: change-log entry %d", anchor.ErrCorrupt, e.seq)
 			}
 			if err := fn(uint64(e.seq), id); err != nil {

@@ -174,7 +174,11 @@ func (v *view) Changes(after uint64, fn func(uint64, anchor.ID) error) error {
 	if after >= math.MaxInt64 {
 		return nil
 	}
-	rows, err := v.stmt(v.s.r.changes).QueryContext(v.ctx, int64(after))
+	from := int64(after)
+	if after == 0 {
+		from = math.MinInt64 // every row, so Verify sees malformed sequences too
+	}
+	rows, err := v.stmt(v.s.r.changes).QueryContext(v.ctx, from)
 	if err != nil {
 		return v.s.readErr("changes", err)
 	}
