@@ -139,7 +139,7 @@ fsynced unless --nosync. The table goes to stdout; --json prints JSON
 instead; --csv and --plot write files as well.`,
 		Example: `  anchorage bench
   anchorage bench --walkers 1,8 --duration 500ms --hub-sizes 10,1000
-  anchorage bench --json > bench.json --csv bench.csv --plot throughput.svg`,
+  anchorage bench --json --csv bench.csv --plot throughput.svg > bench.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error

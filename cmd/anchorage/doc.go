@@ -62,9 +62,9 @@
 //	   a commit failed) or an operation failed (I/O error, store locked by
 //	   another process)
 //	2  bad usage or bad input: unknown command or flag, missing argument,
-//	   missing file, a file that is not an Anchorage store, a store written
-//	   by a newer version, a malformed ID, an ID not in the store, a backend
-//	   not in this build
+//	   missing file, a file that is not an Anchorage store (or is damaged
+//	   beyond opening), a store written by a newer version, a malformed ID,
+//	   an ID not in the store, a backend not in this build
 //
 // Errors are printed to stderr on one line starting with "anchorage: ".
 package main
