@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/anchorage-db/anchorage/anchor"
 )
@@ -371,7 +373,18 @@ func (p *plan) adjacent(node anchor.ID) ([]anchor.Adj, error) {
 	return rows, nil
 }
 
+// flush writes the plan in key order: anchors by ID, adjacency rows by
+// (node, edge). B-tree stores insert sorted keys cheaply (bbolt, which
+// splits pages only at commit, pays O(k^2) copying for k unsorted inserts
+// into a small tree), and the order does not change what is written.
 func (p *plan) flush() error {
+	slices.SortFunc(p.dirty, func(a, b anchor.ID) int { return bytes.Compare(a[:], b[:]) })
+	keys := slices.SortedFunc(maps.Keys(p.adj), func(a, b adjKey) int {
+		if c := bytes.Compare(a.node[:], b.node[:]); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.edge[:], b.edge[:])
+	})
 	for _, id := range p.dirty {
 		if err := p.tx.PutAnchor(p.cache[id]); err != nil {
 			return err
@@ -380,7 +393,8 @@ func (p *plan) flush() error {
 			return err
 		}
 	}
-	for k, r := range p.adj {
+	for _, k := range keys {
+		r := p.adj[k]
 		var err error
 		if r == nil {
 			err = p.tx.DeleteAdj(k.node, k.edge)
