@@ -143,8 +143,12 @@ func TestSyncConverges(t *testing.T) {
 	require.NoError(t, ma.Set(ctx, root, "a_only", 1))
 	require.NoError(t, ma.Set(ctx, root, "both", "from a"))
 	require.NoError(t, ma.Commit(ctx))
+	// b sees a's write before writing the same field: the HLC orders b's
+	// write after it (wall clocks alone could not), so b's value wins.
+	_, err = replica.Sync(ctx, a, b, nil)
+	require.NoError(t, err)
 	require.NoError(t, mb.Set(ctx, root, "b_only", 2))
-	require.NoError(t, mb.Set(ctx, root, "both", "from b")) // later stamp: wins
+	require.NoError(t, mb.Set(ctx, root, "both", "from b"))
 	nb, err := mb.Create(anchor.KindNode, "FromB", nil)
 	require.NoError(t, err)
 	_, err = mb.Connect(ctx, root, nb, "Has", nil)
@@ -326,4 +330,22 @@ func TestExportFileOnDisk(t *testing.T) {
 	_, err = replica.Import(ctx, b, f, nil)
 	require.NoError(t, err)
 	require.Equal(t, dump(t, a), dump(t, b))
+}
+
+func TestCheck(t *testing.T) {
+	a := newStore(t)
+	buildGraph(t, a)
+	file := exportBytes(t, a, &replica.ExportOptions{ChunkRecords: 4})
+	res, err := replica.Check(bytes.NewReader(file))
+	require.NoError(t, err)
+	require.Positive(t, res.Chunks)
+	require.Equal(t, backendtest.Meta(t, a).StoreID, res.Header.SourceStore)
+	for cut := 11; cut < len(file); cut += len(file) / 7 {
+		_, err := replica.Check(bytes.NewReader(file[:cut]))
+		require.ErrorIs(t, err, anchor.ErrCorrupt, "cut at %d", cut)
+	}
+	flip := bytes.Clone(file)
+	flip[len(flip)-30] ^= 1
+	_, err = replica.Check(bytes.NewReader(flip))
+	require.ErrorIs(t, err, anchor.ErrCorrupt)
 }
