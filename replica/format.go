@@ -122,8 +122,8 @@ func corrupt(format string, args ...any) error {
 func newReader(r io.Reader) (*reader, error) {
 	rd := &reader{r: bufio.NewReader(r)}
 	var v [10]byte
-	if _, err := io.ReadFull(rd.r, v[:]); err != nil {
-		return nil, fmt.Errorf("%w: %d-byte file is too short to be an export", ErrNotExport, rd.off)
+	if n, err := io.ReadFull(rd.r, v[:]); err != nil {
+		return nil, fmt.Errorf("%w: %d bytes are too short to be an export", ErrNotExport, n)
 	}
 	rd.off = 10
 	if string(v[:8]) != magic {

@@ -162,6 +162,9 @@ instead; --csv and --plot write files as well.`,
 				if err := checkBackend(b); err != nil {
 					return fail(err)
 				}
+				if !slices.Contains(backendNames(), b) {
+					return usageError("bench: --backends %s: bench measures the embedded backends (%s), each in a fresh temporary store", b, joinList(backendNames()))
+				}
 			}
 			if cfg.duration <= 0 || cfg.hubBatch < 1 || cfg.minOps < 1 {
 				return usageError("bench: --duration, --hub-batch and --min-ops must be positive")

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
@@ -26,6 +27,7 @@ import (
 type demoConfig struct {
 	walkers, edges int
 	db, backend    string
+	schema         string
 	noSync, quiet  bool
 	asJSON         bool
 }
@@ -90,8 +92,9 @@ stats, get, edges, dot and verify), else in a temporary directory.`,
 	f := cmd.Flags()
 	f.IntVar(&cfg.walkers, "walkers", 32, "concurrent walkers adding edges to the root")
 	f.IntVar(&cfg.edges, "edges", 50, "edges each walker adds (one commit each)")
-	f.StringVar(&cfg.db, "db", "", "keep the Anchorage store at this path (default: a temporary directory)")
-	f.StringVar(&cfg.backend, "backend", "bolt", "Anchorage storage backend: "+joinNames(backendNames()))
+	f.StringVar(&cfg.db, "db", "", "keep the Anchorage store at this path (default: a temporary directory; postgres: a connection string, required)")
+	f.StringVar(&cfg.backend, "backend", "bolt", "Anchorage storage backend: "+joinNames(allBackends()))
+	f.StringVar(&cfg.schema, "schema", "anchorage_demo", "postgres: the schema to keep the demo store in")
 	f.BoolVar(&cfg.noSync, "nosync", false, "skip fsync on commit (both strategies)")
 	f.BoolVarP(&cfg.quiet, "quiet", "q", false, "no progress bar")
 	f.BoolVar(&cfg.asJSON, "json", false, "print the results as JSON")
@@ -109,9 +112,12 @@ func runDemo(ctx context.Context, cfg demoConfig, stdout, stderr io.Writer) erro
 	defer os.RemoveAll(tmp)
 	dbPath := cfg.db
 	if dbPath == "" {
+		if slices.Contains(serverBackends(), cfg.backend) {
+			return usageError("demo: --backend %s needs --db CONNECTION-STRING", cfg.backend)
+		}
 		dbPath = filepath.Join(tmp, "anchorage.db")
 	}
-	store, err := openStore(cfg.backend, dbPath, storeOptions{NoSync: cfg.noSync})
+	store, err := openStore(cfg.backend, dbPath, storeOptions{NoSync: cfg.noSync, Schema: cfg.schema})
 	if err != nil {
 		return fail(err)
 	}

@@ -4,7 +4,7 @@
 //
 // # Commands
 //
-//	anchorage demo    [--walkers 32] [--edges 50] [--db PATH] [--backend bolt|sqlite] [--nosync] [--json] [-q]
+//	anchorage demo    [--walkers 32] [--edges 50] [--db PATH] [--backend bolt|sqlite|postgres] [--nosync] [--json] [-q]
 //	anchorage bench   [--walkers 1,8,64,256] [--duration 2s] [--hub-sizes 10,1000,100000,1000000]
 //	                  [--backends bolt,sqlite] [--modes group,nogroup] [--naive] [--nosync]
 //	                  [--json] [--csv FILE] [--plot FILE.svg] [-q]
@@ -13,6 +13,12 @@
 //	anchorage get ID  --db PATH [--backend auto|bolt|sqlite] [--json]
 //	anchorage edges ID --db PATH [--backend auto|bolt|sqlite] [--json]
 //	anchorage dot     --root ID --db PATH [--depth 2] [--max-nodes 1000] [--backend auto|bolt|sqlite]
+//	anchorage export  --db PATH --out FILE [--after SEQ] [--chunk 1000] [--json] [-q]
+//	anchorage import  FILE --db PATH [--max-skew 1m] [--json] [-q]
+//	anchorage sync    --from PATH --to PATH [--max-skew 1m] [--json]
+//
+// The read-only commands and export take --backend auto|bolt|sqlite|postgres;
+// with postgres, --db is a connection string and --schema names the store.
 //
 // Every command has --help. IDs are UUIDs, with or without dashes.
 //
@@ -41,13 +47,24 @@
 // # Backends
 //
 // --backend (or --backends for bench) chooses the storage backend: bolt
-// (embedded bbolt, one process per file; the default) or sqlite (SQLite in
-// WAL mode, many processes per file). Backends that are known but not
-// compiled into this build, such as postgres, are refused with a "not
-// available in this build" error. --nosync means no fsync at all for bolt
+// (embedded bbolt, one process per file; the default), sqlite (SQLite in
+// WAL mode, many processes per file) or postgres (a PostgreSQL server; --db
+// is then a connection string and --schema names the store; bench measures
+// only the embedded backends). --nosync means no fsync at all for bolt
 // and synchronous=NORMAL (no fsync at each commit) for sqlite. The
 // read-only commands default to --backend auto, which tells a SQLite file
 // from its first bytes and treats anything else as bolt.
+//
+// # Replication
+//
+// export writes the changes after --after (0: all) from one consistent
+// snapshot to a versioned file of checksummed chunks, under a temporary name
+// renamed into place when complete. import first checks the whole file and
+// refuses a damaged one, or one of a newer format, without touching the
+// store; it then merges chunk by chunk, each chunk in one transaction with
+// the store's import cursor (see package replica for the rules), and prints
+// inserted / updated / skipped / conflicts / refused per kind. sync streams
+// from --from (read-only) into --to every change after --to's cursor.
 //
 // # Read-only commands
 //

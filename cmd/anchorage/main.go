@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/anchorage-db/anchorage/anchor"
+	"github.com/anchorage-db/anchorage/replica"
 )
 
 // Exit codes; see the package documentation.
@@ -73,6 +74,7 @@ func usageError(format string, args ...any) error {
 var badInput = []error{
 	fs.ErrNotExist, anchor.ErrNotStore, anchor.ErrVersion, anchor.ErrInvalidID,
 	anchor.ErrNotFound, anchor.ErrDeleted, anchor.ErrCorrupt, errNoBackend,
+	replica.ErrNotExport,
 }
 
 // exitCode maps an error returned by Execute to an exit code. Errors cobra
@@ -160,6 +162,9 @@ read-only and never modify it.`,
 		newGetCmd(),
 		newEdgesCmd(),
 		newDotCmd(),
+		newExportCmd(),
+		newImportCmd(),
+		newSyncCmd(),
 	)
 	return root
 }

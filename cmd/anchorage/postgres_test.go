@@ -1,0 +1,52 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/anchorage-db/anchorage/backend/postgres/pgtest"
+)
+
+// TestPostgresCommands runs the commands against a throwaway PostgreSQL
+// server: the demo writes there, verify/stats read it, and an export from
+// it imports into a bolt file.
+func TestPostgresCommands(t *testing.T) {
+	srv, err := pgtest.Start()
+	if errors.Is(err, pgtest.ErrNoBinaries) {
+		t.Skip("PostgreSQL commands not tested: " + err.Error())
+	}
+	require.NoError(t, err)
+	t.Cleanup(srv.Stop)
+	dsn := srv.DSN("postgres")
+
+	r := cli(t, "demo", "--backend", "postgres", "--db", dsn, "--schema", "cli_demo", "--walkers", "2", "--edges", "3", "--json", "-q")
+	requireOK(t, r)
+	var out demoOutput
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &out), r.stdout)
+
+	requireOK(t, cli(t, "verify", "--db", dsn, "--schema", "cli_demo"))
+	r = cli(t, "stats", "--db", dsn, "--schema", "cli_demo", "--json")
+	requireOK(t, r)
+	var st statsJSON
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &st))
+	require.Equal(t, "postgres", st.Backend)
+	require.Positive(t, st.Edges)
+
+	file := filepath.Join(t.TempDir(), "pg.anchx")
+	requireOK(t, cli(t, "export", "--db", dsn, "--schema", "cli_demo", "--out", file, "-q"))
+	local := filepath.Join(t.TempDir(), "local.db")
+	requireOK(t, cli(t, "import", file, "--db", local, "-q"))
+	ea := cli(t, "edges", out.Root, "--db", dsn, "--schema", "cli_demo", "--json")
+	eb := cli(t, "edges", out.Root, "--db", local, "--json")
+	requireOK(t, ea)
+	requireOK(t, eb)
+	require.JSONEq(t, ea.stdout, eb.stdout)
+
+	r = cli(t, "stats", "--db", dsn, "--schema", "absent")
+	require.Equal(t, 2, r.code, r.stderr)
+	require.Contains(t, r.stderr, "not an anchorage store")
+}
