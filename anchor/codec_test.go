@@ -106,3 +106,18 @@ func TestClockMonotonic(t *testing.T) {
 		prev = n
 	}
 }
+
+func TestNewIDLayout(t *testing.T) {
+	seen := map[ID]bool{}
+	prev := NewID()
+	for range 10000 {
+		id := NewID()
+		require.Equal(t, byte(0x70), id[6]&0xf0, "version 7")
+		require.Equal(t, byte(0x80), id[8]&0xc0, "RFC 4122 variant")
+		require.False(t, seen[id], "duplicate ID")
+		seen[id] = true
+		// Time-ordered: the millisecond prefix never goes backwards.
+		require.GreaterOrEqual(t, string(id[:6]), string(prev[:6]))
+		prev = id
+	}
+}

@@ -4,24 +4,33 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"time"
 )
 
-// ID identifies an anchor: 16 random bytes, printed as a UUID
+// ID identifies an anchor: 16 bytes, printed as a UUID
 // (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx). The zero ID is the system root.
+// NewID makes time-ordered random IDs; any 16 bytes are a valid ID.
 type ID [16]byte
 
 // SystemRoot is the all-zero ID. A batch committed as the system root passes
 // every access check.
 var SystemRoot ID
 
-// NewID returns a fresh random ID (version 4 UUID layout).
+// NewID returns a fresh ID in the version 7 UUID layout: 48 bits of Unix
+// milliseconds, then 74 random bits. IDs made later sort later, so the
+// B-trees of every backend (anchors, adjacency, change-log index) take new
+// anchors at their right edge instead of rewriting a random page for each;
+// the random bits keep IDs unguessable and collision-free across machines.
 func NewID() ID {
 	var id ID
-	if _, err := rand.Read(id[:]); err != nil {
+	if _, err := rand.Read(id[6:]); err != nil {
 		// crypto/rand.Read never fails on supported platforms (Go 1.24+).
 		panic(err)
 	}
-	id[6] = id[6]&0x0f | 0x40
+	ms := uint64(time.Now().UnixMilli())
+	id[0], id[1], id[2] = byte(ms>>40), byte(ms>>32), byte(ms>>24)
+	id[3], id[4], id[5] = byte(ms>>16), byte(ms>>8), byte(ms)
+	id[6] = id[6]&0x0f | 0x70
 	id[8] = id[8]&0x3f | 0x80
 	return id
 }
