@@ -317,19 +317,8 @@ func (p *plan) delete(id anchor.ID) error {
 		return err
 	}
 	if a.Kind == anchor.KindNode {
-		rows, err := p.adjacent(id)
-		if err != nil {
+		if err := p.cascade(id, p.stamp); err != nil {
 			return err
-		}
-		for _, row := range rows {
-			e, err := p.get(row.Edge)
-			if err != nil {
-				return err
-			}
-			if e == nil || !e.Live() {
-				continue
-			}
-			p.tombstone(e)
 		}
 	}
 	p.tombstone(a)

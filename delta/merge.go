@@ -252,7 +252,8 @@ func (p *plan) insertRemote(r *anchor.Anchor) error {
 	return nil
 }
 
-// cascade tombstones node's live edges at stamp.
+// cascade tombstones node's live edges at stamp: a deleted node takes its
+// edges with it, whether the delete is local or replicated.
 func (p *plan) cascade(node anchor.ID, stamp anchor.HLC) error {
 	rows, err := p.adjacent(node)
 	if err != nil {

@@ -485,36 +485,44 @@ func testConcurrentEdges(t *testing.T, h *Harness) {
 	s := h.Open()
 	root := NewRootNode(t, s, anchor.Access{All: anchor.Connect})
 	const walkers, per = 16, 40
+	require.NoError(t, AddEdges(ctx, []backend.Store{s}, root, walkers, per))
+	require.Equal(t, walkers*per, EdgeCount(t, s, root))
+}
+
+// AddEdges runs walkers goroutines on each store, each with its own
+// tiered.Memory under a new root, each loading root and then adding per
+// edges from root to new nodes, one Commit per edge. It returns the first
+// error any walker met.
+func AddEdges(ctx context.Context, stores []backend.Store, root anchor.ID, walkers, per int) error {
 	var wg sync.WaitGroup
-	errs := make(chan error, walkers)
-	for range walkers {
-		wg.Go(func() {
-			m := tiered.New(s, anchor.NewID(), nil)
-			if _, err := m.Get(ctx, root); err != nil {
+	errs := make(chan error, len(stores)*walkers)
+	for _, s := range stores {
+		for range walkers {
+			wg.Go(func() {
+				m := tiered.New(s, anchor.NewID(), nil)
+				_, err := m.Get(ctx, root)
+				for i := 0; err == nil && i < per; i++ {
+					var n anchor.ID
+					n, err = m.Create(anchor.KindNode, "Item", map[string]any{"i": i})
+					if err == nil {
+						_, err = m.Connect(ctx, root, n, "Has", nil)
+					}
+					if err == nil {
+						err = m.Commit(ctx)
+					}
+				}
 				errs <- err
-				return
-			}
-			for i := range per {
-				n, err := m.Create(anchor.KindNode, "Item", map[string]any{"i": i})
-				if err == nil {
-					_, err = m.Connect(ctx, root, n, "Has", nil)
-				}
-				if err == nil {
-					err = m.Commit(ctx)
-				}
-				if err != nil {
-					errs <- err
-					return
-				}
-			}
-		})
+			})
+		}
 	}
 	wg.Wait()
 	close(errs)
 	for err := range errs {
-		require.NoError(t, err)
+		if err != nil {
+			return err
+		}
 	}
-	require.Equal(t, walkers*per, EdgeCount(t, s, root))
+	return nil
 }
 
 func testConcurrentOneFails(t *testing.T, h *Harness) {

@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -11,7 +10,6 @@ import (
 	"github.com/anchorage-db/anchorage/backend"
 	"github.com/anchorage-db/anchorage/backend/backendtest"
 	"github.com/anchorage-db/anchorage/backend/postgres"
-	"github.com/anchorage-db/anchorage/tiered"
 )
 
 // TestManyStoresOneSchema: several Stores on one schema stand for several
@@ -31,33 +29,7 @@ func TestManyStoresOneSchema(t *testing.T) {
 	}
 	root := backendtest.NewRootNode(t, stores[0], anchor.Access{All: anchor.Connect})
 	ctx := context.Background()
-	var wg sync.WaitGroup
-	errs := make(chan error, machines*walkers)
-	for _, s := range stores {
-		for range walkers {
-			wg.Go(func() {
-				m := tiered.New(s, anchor.NewID(), nil)
-				for i := range per {
-					n, err := m.Create(anchor.KindNode, "Item", map[string]any{"i": i})
-					if err == nil {
-						_, err = m.Connect(ctx, root, n, "Has", nil)
-					}
-					if err == nil {
-						err = m.Commit(ctx)
-					}
-					if err != nil {
-						errs <- err
-						return
-					}
-				}
-			})
-		}
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err)
-	}
+	require.NoError(t, backendtest.AddEdges(ctx, stores, root, walkers, per))
 	require.Equal(t, machines*walkers*per, backendtest.EdgeCount(t, stores[1], root))
 	backendtest.RequireClean(t, stores[2])
 
