@@ -164,9 +164,14 @@ func (g *GroupCommitter) apply(batches []*delta.Batch) []error {
 	errs := make([]error, len(batches))
 	if err := g.commit(func(tx delta.Tx) error { return ApplyAll(tx, batches, errs) }); err != nil {
 		// The transaction failed: nothing landed, whatever Apply said.
+		// Batches that failed their own checks keep that answer; the
+		// others, including the one whose write broke the transaction,
+		// get the transaction's error (which the backend may have
+		// classified, e.g. as anchor.ErrFull).
 		for i, b := range batches {
 			b.Stamp = 0
-			if errs[i] == nil {
+			var we *delta.WriteError
+			if errs[i] == nil || errors.As(errs[i], &we) {
 				errs[i] = err
 			}
 		}

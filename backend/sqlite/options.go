@@ -80,6 +80,17 @@ type Options struct {
 
 	// Now is the wall clock for HLC stamps. Default time.Now.
 	Now func() time.Time
+
+	// MaxPages caps the database file at this many pages (PRAGMA
+	// max_page_count on the writer; 0: no cap). A commit that would grow
+	// the file past it fails with anchor.ErrFull and writes nothing;
+	// reopening with a larger cap lets writes continue. A full disk gives
+	// the same error.
+	MaxPages int64
+	// WriteFault, for fault-injection tests only, is called inside every
+	// write transaction just before COMMIT; a non-nil error rolls the
+	// transaction back as an I/O error would.
+	WriteFault func() error
 }
 
 // withDefaults returns a copy of o (nil allowed) with every zero field
@@ -98,6 +109,8 @@ func withDefaults(o *Options) (Options, error) {
 		return c, fmt.Errorf("%w: ReadConns %d is negative", ErrOptions, c.ReadConns)
 	case c.BusyTimeout < 0 || c.MaxBackoff < 0 || c.OpenTimeout < 0:
 		return c, fmt.Errorf("%w: negative timeout", ErrOptions)
+	case c.MaxPages < 0:
+		return c, fmt.Errorf("%w: MaxPages %d is negative", ErrOptions, c.MaxPages)
 	}
 	if c.MaxGroup == 0 {
 		c.MaxGroup = 64

@@ -145,7 +145,11 @@ func (s *Store) open(ctx context.Context) error {
 	}
 
 	var err error
-	s.wdb, err = sql.Open("sqlite", s.dsn("rwc", "synchronous("+s.opts.Synchronous.String()+")"))
+	writerPragmas := []string{"synchronous(" + s.opts.Synchronous.String() + ")"}
+	if s.opts.MaxPages > 0 {
+		writerPragmas = append(writerPragmas, fmt.Sprintf("max_page_count(%d)", s.opts.MaxPages))
+	}
+	s.wdb, err = sql.Open("sqlite", s.dsn("rwc", writerPragmas...))
 	if err != nil {
 		return err
 	}
@@ -553,14 +557,20 @@ func (s *Store) attempt(wait context.Context, fn func(delta.Tx) error) error {
 	if err == nil {
 		err = t.finish()
 	}
+	if err == nil && s.opts.WriteFault != nil {
+		err = s.opts.WriteFault()
+	}
 	if err != nil {
 		if rerr := s.rollback(); rerr != nil {
-			return errors.Join(err, rerr)
+			return errors.Join(fullErr(s.path, err), rerr)
 		}
-		return err
+		return fullErr(s.path, err)
 	}
 	if _, err := s.w.commit.ExecContext(ctx); err != nil {
 		s.rollback()
+		if errors.Is(fullErr(s.path, err), anchor.ErrFull) {
+			return fullErr(s.path, err)
+		}
 		var se *sqlite.Error
 		if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_IOERR {
 			// The log may hold the commit record although SQLite
@@ -570,6 +580,16 @@ func (s *Store) attempt(wait context.Context, fn func(delta.Tx) error) error {
 		return err
 	}
 	return nil
+}
+
+// fullErr marks SQLITE_FULL (the disk, or Options.MaxPages, is full) as
+// anchor.ErrFull; other errors pass unchanged.
+func fullErr(path string, err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL {
+		return fmt.Errorf("apply: commit to %s: %w: %w", path, anchor.ErrFull, err)
+	}
+	return err
 }
 
 func (s *Store) rollback() error {
