@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 	bbolt "go.etcd.io/bbolt"
+	"go.uber.org/goleak"
 
 	"github.com/anchorage-db/anchorage/anchor"
 )
