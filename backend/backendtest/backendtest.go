@@ -663,3 +663,17 @@ func testReopen(t *testing.T, h *Harness) {
 	require.Greater(t, Stored(t, s, ids[1]).Updated, last)
 	require.Greater(t, Meta(t, s).Seq, before.Seq)
 }
+
+// Typed reports whether err carries one of the sentinels a read or write
+// may fail with on damaged or conflicting data (corrupt, version, not
+// found, deleted, integrity, access, exists): what fuzz and fault tests
+// require of every error, as opposed to a raw driver error or a panic.
+func Typed(err error) bool {
+	for _, s := range []error{anchor.ErrCorrupt, anchor.ErrVersion, anchor.ErrNotFound, anchor.ErrDeleted,
+		anchor.ErrIntegrity, anchor.ErrAccessDenied, anchor.ErrExists} {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/anchorage-db/anchorage/anchor"
 	"github.com/anchorage-db/anchorage/backend"
+	"github.com/anchorage-db/anchorage/backend/backendtest"
 	"github.com/anchorage-db/anchorage/backend/bolt"
 	"github.com/anchorage-db/anchorage/delta"
 	"github.com/anchorage-db/anchorage/tiered"
@@ -83,17 +84,6 @@ func buildFuzzStore(f *testing.F) *fuzzStore {
 		f.Fatal(err)
 	}
 	return fs
-}
-
-// typed reports whether err carries one of Anchorage's sentinels.
-func typed(err error) bool {
-	for _, s := range []error{anchor.ErrCorrupt, anchor.ErrVersion, anchor.ErrNotFound, anchor.ErrDeleted,
-		anchor.ErrIntegrity, anchor.ErrAccessDenied, anchor.ErrExists} {
-		if errors.Is(err, s) {
-			return true
-		}
-	}
-	return false
 }
 
 // FuzzStoredRows writes fuzz bytes as one raw row of a real store file (an
@@ -240,10 +230,10 @@ func FuzzStoredRows(f *testing.F) {
 		// with a typed error, and nothing panics.
 		for _, n := range fs.nodes {
 			m := tiered.New(s, anchor.SystemRoot, nil)
-			if _, err := m.Get(ctx, n); err != nil && !typed(err) {
+			if _, err := m.Get(ctx, n); err != nil && !backendtest.Typed(err) {
 				t.Fatalf("Get %s: untyped error %v", n, err)
 			}
-			if _, err := m.Edges(ctx, n); err != nil && !typed(err) {
+			if _, err := m.Edges(ctx, n); err != nil && !backendtest.Typed(err) {
 				t.Fatalf("Edges %s: untyped error %v", n, err)
 			}
 		}
@@ -251,7 +241,7 @@ func FuzzStoredRows(f *testing.F) {
 		for _, n := range fs.nodes {
 			_ = m.Set(ctx, n, "touched", true)
 		}
-		if err := m.Commit(ctx); err != nil && !typed(err) {
+		if err := m.Commit(ctx); err != nil && !backendtest.Typed(err) {
 			t.Fatalf("Commit: untyped error %v", err)
 		}
 		if err := s.View(ctx, func(v backend.View) error {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/anchorage-db/anchorage/anchor"
 	"github.com/anchorage-db/anchorage/backend"
+	"github.com/anchorage-db/anchorage/backend/backendtest"
 	"github.com/anchorage-db/anchorage/backend/sqlite"
 	"github.com/anchorage-db/anchorage/delta"
 	"github.com/anchorage-db/anchorage/tiered"
@@ -169,16 +170,6 @@ func buildSQLiteTemplate(f *testing.F) *sqliteTemplate {
 		tpl.files[e.Name()] = b
 	}
 	return tpl
-}
-
-func typedErr(err error) bool {
-	for _, s := range []error{anchor.ErrCorrupt, anchor.ErrVersion, anchor.ErrNotFound, anchor.ErrDeleted,
-		anchor.ErrIntegrity, anchor.ErrAccessDenied, anchor.ErrExists} {
-		if errors.Is(err, s) {
-			return true
-		}
-	}
-	return false
 }
 
 // FuzzStoredColumns writes a fuzzed value (NULL, an integer, a real, text
@@ -340,10 +331,10 @@ func FuzzStoredColumns(f *testing.F) {
 		// typed error, and nothing panics.
 		for _, n := range tpl.nodes {
 			m := tiered.New(s, anchor.SystemRoot, nil)
-			if _, err := m.Get(ctx, n); err != nil && !typedErr(err) {
+			if _, err := m.Get(ctx, n); err != nil && !backendtest.Typed(err) {
 				t.Fatalf("Get %s: untyped error %v", n, err)
 			}
-			if _, err := m.Edges(ctx, n); err != nil && !typedErr(err) {
+			if _, err := m.Edges(ctx, n); err != nil && !backendtest.Typed(err) {
 				t.Fatalf("Edges %s: untyped error %v", n, err)
 			}
 		}
@@ -351,7 +342,7 @@ func FuzzStoredColumns(f *testing.F) {
 		for _, n := range tpl.nodes {
 			_ = m.Set(ctx, n, "touched", true)
 		}
-		if err := m.Commit(ctx); err != nil && !typedErr(err) {
+		if err := m.Commit(ctx); err != nil && !backendtest.Typed(err) {
 			t.Fatalf("Commit: untyped error %v", err)
 		}
 	})
