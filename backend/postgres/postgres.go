@@ -612,3 +612,23 @@ func (v *view) Changes(after uint64, fn func(uint64, anchor.ID) error) error {
 		}
 	}
 }
+
+// Drop deletes the store kept in schema (its tables and the schema) from
+// the database named by dsn. It refuses, with anchor.ErrNotStore, a schema
+// that does not hold an Anchorage store. The store must not be open.
+func Drop(dsn, schema string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return fmt.Errorf("anchorage: postgres connect: %w", err)
+	}
+	defer conn.Close(ctx)
+	t := newTables(schema)
+	var mg string
+	if err := conn.QueryRow(ctx, `SELECT magic FROM `+t.meta+` WHERE id = 1`).Scan(&mg); err != nil || mg != magic {
+		return fmt.Errorf("anchorage: drop schema %q: %w", schema, anchor.ErrNotStore)
+	}
+	_, err = conn.Exec(ctx, `DROP SCHEMA `+t.schema+` CASCADE`)
+	return err
+}

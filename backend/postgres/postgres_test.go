@@ -121,3 +121,15 @@ func TestReadOnly(t *testing.T) {
 	require.NoError(t, err)
 	require.Positive(t, size)
 }
+
+func TestDrop(t *testing.T) {
+	needServer(t)
+	s, err := postgres.Open(server.DSN("postgres"), &postgres.Options{Schema: "to_drop"})
+	require.NoError(t, err)
+	backendtest.NewRootNode(t, s, anchor.Access{})
+	require.NoError(t, s.Close())
+	require.NoError(t, postgres.Drop(server.DSN("postgres"), "to_drop"))
+	_, err = postgres.Open(server.DSN("postgres"), &postgres.Options{Schema: "to_drop", ReadOnly: true})
+	require.ErrorIs(t, err, anchor.ErrNotStore, "the store is gone")
+	require.ErrorIs(t, postgres.Drop(server.DSN("postgres"), "pg_catalog"), anchor.ErrNotStore, "only Anchorage stores are dropped")
+}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/anchorage-db/anchorage/anchor"
 	"github.com/anchorage-db/anchorage/backend"
+	"github.com/anchorage-db/anchorage/backend/postgres"
 	"github.com/anchorage-db/anchorage/delta"
 	"github.com/anchorage-db/anchorage/internal/naive"
 	"github.com/anchorage-db/anchorage/tiered"
@@ -50,7 +51,28 @@ type benchConfig struct {
 	csvPath  string
 	plotPath string
 	dir      string
+	pgDSN    string // --postgres: measure the postgres backend on this server
 	quiet    bool
+}
+
+// benchStore opens a fresh store of backend name for one bench point: a
+// file in dir, or, for postgres, a new schema on the --postgres server. The
+// returned cleanup closes it and, for postgres, drops the schema.
+func benchStore(cfg benchConfig, name, dir, file string, o storeOptions) (backend.Store, func(), error) {
+	path := filepath.Join(dir, file)
+	if name == "postgres" {
+		path, o.Schema = cfg.pgDSN, "anchorage_bench_"+strings.ReplaceAll(anchor.NewID().String(), "-", "")
+	}
+	s, err := openStore(name, path, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, func() {
+		s.Close()
+		if name == "postgres" {
+			postgres.Drop(cfg.pgDSN, o.Schema) //nolint:errcheck // best effort: the point's result stands
+		}
+	}, nil
 }
 
 // throughputPoint is one measured point of commits/s against walkers.
@@ -158,12 +180,15 @@ instead; --csv and --plot write files as well.`,
 					return usageError("bench: unknown --modes value %q (want %s, %s)", m, modeGroup, modeNoGroup)
 				}
 			}
+			if cfg.pgDSN != "" && !cmd.Flags().Changed("backends") {
+				cfg.backends = append(cfg.backends, "postgres")
+			}
 			for _, b := range cfg.backends {
 				if err := checkBackend(b); err != nil {
 					return fail(err)
 				}
-				if !slices.Contains(backendNames(), b) {
-					return usageError("bench: --backends %s: bench measures the embedded backends (%s), each in a fresh temporary store", b, joinList(backendNames()))
+				if b == "postgres" && cfg.pgDSN == "" {
+					return usageError("bench: --backends postgres needs --postgres CONNECTION-STRING (each point gets a fresh schema there)")
 				}
 			}
 			if cfg.duration <= 0 || cfg.hubBatch < 1 || cfg.minOps < 1 {
@@ -186,6 +211,7 @@ instead; --csv and --plot write files as well.`,
 	f.StringVar(&cfg.csvPath, "csv", "", "also write the results as CSV to this file")
 	f.StringVar(&cfg.plotPath, "plot", "", "also draw throughput against walkers to this file (.svg, .png, .pdf)")
 	f.StringVar(&cfg.dir, "dir", "", "directory for the temporary stores (default: the system temp dir)")
+	f.StringVar(&cfg.pgDSN, "postgres", "", "also measure the postgres backend on this server (a connection string; each point uses a fresh schema, dropped afterwards)")
 	f.BoolVarP(&cfg.quiet, "quiet", "q", false, "no progress bar")
 	return cmd
 }
@@ -378,11 +404,11 @@ func benchThroughput(ctx context.Context, cfg benchConfig, name, mode string, wa
 		}
 		stored = func() (int, error) { return ns.Edges(root) }
 	} else {
-		s, err := openStore(name, filepath.Join(dir, "bench.db"), storeOptions{NoSync: cfg.noSync, NoGroupCommit: mode == modeNoGroup})
+		s, cleanup, err := benchStore(cfg, name, dir, "bench.db", storeOptions{NoSync: cfg.noSync, NoGroupCommit: mode == modeNoGroup})
 		if err != nil {
 			return p, err
 		}
-		defer s.Close()
+		defer cleanup()
 		root, err := createRoot(ctx, s, "Root", map[string]any{"name": "bench-user"})
 		if err != nil {
 			return p, err
@@ -496,11 +522,17 @@ func benchHub(ctx context.Context, cfg benchConfig, name string, describe func(i
 		// The hub is grown with fsync off (setup, not measured; the store
 		// is closed, which flushes it, before measuring) and the adds are
 		// measured with the store reopened as configured.
-		path := filepath.Join(dir, "hub.db")
+		path, schema := filepath.Join(dir, "hub.db"), ""
+		if name == "postgres" {
+			path, schema = cfg.pgDSN, "anchorage_hub_"+strings.ReplaceAll(anchor.NewID().String(), "-", "")
+		}
 		var s backend.Store
 		defer func() {
 			if s != nil {
 				s.Close()
+				if schema != "" {
+					postgres.Drop(cfg.pgDSN, schema) //nolint:errcheck // best effort: the points' results stand
+				}
 			}
 		}()
 		reopen := func(noSync bool) error {
@@ -510,7 +542,7 @@ func benchHub(ctx context.Context, cfg benchConfig, name string, describe func(i
 				}
 			}
 			var err error
-			s, err = openStore(name, path, storeOptions{NoSync: noSync})
+			s, err = openStore(name, path, storeOptions{NoSync: noSync, Schema: schema})
 			return err
 		}
 		if err := reopen(cfg.noSync); err != nil {

@@ -6,7 +6,7 @@
 //
 //	anchorage demo    [--walkers 32] [--edges 50] [--db PATH] [--backend bolt|sqlite|postgres] [--nosync] [--json] [-q]
 //	anchorage bench   [--walkers 1,8,64,256] [--duration 2s] [--hub-sizes 10,1000,100000,1000000]
-//	                  [--backends bolt,sqlite] [--modes group,nogroup] [--naive] [--nosync]
+//	                  [--backends bolt,sqlite] [--postgres DSN] [--modes group,nogroup] [--naive] [--nosync]
 //	                  [--json] [--csv FILE] [--plot FILE.svg] [-q]
 //	anchorage verify  --db PATH [--backend auto|bolt|sqlite] [--json]
 //	anchorage stats   --db PATH [--backend auto|bolt|sqlite] [--json]
@@ -50,7 +50,7 @@
 // (embedded bbolt, one process per file; the default), sqlite (SQLite in
 // WAL mode, many processes per file) or postgres (a PostgreSQL server; --db
 // is then a connection string and --schema names the store; bench measures
-// only the embedded backends). --nosync means no fsync at all for bolt
+// it with --postgres DSN, each point in a fresh schema dropped afterwards). --nosync means no fsync at all for bolt
 // and synchronous=NORMAL (no fsync at each commit) for sqlite. The
 // read-only commands default to --backend auto, which tells a SQLite file
 // from its first bytes and treats anything else as bolt.

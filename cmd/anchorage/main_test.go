@@ -369,7 +369,7 @@ func TestBadInput(t *testing.T) {
 		{"missing file sqlite", []string{"stats", "--db", missing, "--backend", "sqlite"}, 2, "no store at"},
 		{"postgres backend with a path", []string{"stats", "--db", good, "--backend", "postgres"}, 2, "needs a connection string"},
 		{"postgres demo without --db", []string{"demo", "--backend", "postgres", "-q"}, 2, "needs --db CONNECTION-STRING"},
-		{"bench on postgres", []string{"bench", "--backends", "postgres"}, 2, "bench measures the embedded backends"},
+		{"bench on postgres without a server", []string{"bench", "--backends", "postgres"}, 2, "needs --postgres CONNECTION-STRING"},
 		{"unknown backend", []string{"verify", "--db", good, "--backend", "nope"}, 2, `unknown backend "nope"`},
 		{"no --db", []string{"stats"}, 2, `"db" not set`},
 		{"no id", []string{"get", "--db", good}, 2, "accepts 1 arg"},

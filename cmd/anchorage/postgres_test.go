@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"path/filepath"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/anchorage-db/anchorage/backend/postgres/pgtest"
@@ -49,4 +51,27 @@ func TestPostgresCommands(t *testing.T) {
 	r = cli(t, "stats", "--db", dsn, "--schema", "absent")
 	require.Equal(t, 2, r.code, r.stderr)
 	require.Contains(t, r.stderr, "not an anchorage store")
+
+	// bench measures postgres on the given server, each point in a fresh
+	// schema that it drops afterwards.
+	r = cli(t, "bench", "--postgres", dsn, "--backends", "postgres", "--walkers", "1,4", "--duration", "100ms",
+		"--hub-sizes", "10", "--min-ops", "2", "--naive=false", "--json", "-q")
+	requireOK(t, r)
+	var bo benchOutput
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &bo), r.stdout)
+	require.Len(t, bo.Throughput, 4) // 2 walker counts x group/nogroup
+	for _, p := range bo.Throughput {
+		require.Equal(t, "postgres", p.Backend)
+		require.Positive(t, p.Commits)
+		require.Zero(t, p.EdgesLost, "%+v", p)
+		require.Zero(t, p.Errors, "%+v", p)
+	}
+	require.Len(t, bo.Hub, 1)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	var left int
+	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM information_schema.schemata WHERE schema_name LIKE 'anchorage_bench_%' OR schema_name LIKE 'anchorage_hub_%'`).Scan(&left))
+	require.Zero(t, left, "bench left schemas behind")
 }
