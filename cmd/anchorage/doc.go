@@ -50,10 +50,11 @@
 // (embedded bbolt, one process per file; the default), sqlite (SQLite in
 // WAL mode, many processes per file) or postgres (a PostgreSQL server; --db
 // is then a connection string and --schema names the store; bench measures
-// it with --postgres DSN, each point in a fresh schema dropped afterwards). --nosync means no fsync at all for bolt
-// and synchronous=NORMAL (no fsync at each commit) for sqlite. The
-// read-only commands default to --backend auto, which tells a SQLite file
-// from its first bytes and treats anything else as bolt.
+// it with --postgres DSN, each point in a fresh schema dropped afterwards).
+// --nosync means no fsync at all for bolt and synchronous=NORMAL (no fsync
+// at each commit) for sqlite. The read-only commands default to --backend
+// auto, which tells a connection string, a SQLite file from its first
+// bytes, and treats anything else as bolt.
 //
 // # Replication
 //
