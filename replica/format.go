@@ -165,3 +165,32 @@ func decode(payload []byte, v any, what string) error {
 	}
 	return nil
 }
+
+// openExport reads the magic, the version and the header section.
+func openExport(r io.Reader) (*reader, Header, error) {
+	var h Header
+	fr, err := newReader(r)
+	if err != nil {
+		return nil, h, err
+	}
+	tag, payload, err := fr.next()
+	if err != nil {
+		return nil, h, err
+	}
+	if tag != tagHeader {
+		return nil, h, corrupt("first section is %q, want the header", tag)
+	}
+	return fr, h, decode(payload, &h, "header")
+}
+
+// decodeChunk decodes a chunk section that must be chunk number index.
+func decodeChunk(payload []byte, index int) (chunk, error) {
+	var ch chunk
+	if err := decode(payload, &ch, "chunk"); err != nil {
+		return ch, err
+	}
+	if ch.Index != index {
+		return ch, corrupt("chunk %d found where chunk %d belongs", ch.Index, index)
+	}
+	return ch, nil
+}

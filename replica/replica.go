@@ -222,21 +222,11 @@ func doImport(ctx context.Context, s backend.Store, r io.Reader, opts *ImportOpt
 		o.Now = time.Now
 	}
 	res := &ImportResult{}
-	fr, err := newReader(r)
+	fr, h, err := openExport(r)
 	if err != nil {
 		return res, err
 	}
-	tag, payload, err := fr.next()
-	if err != nil {
-		return res, err
-	}
-	if tag != tagHeader {
-		return res, corrupt("first section is %q, want the header", tag)
-	}
-	if err := decode(payload, &res.Header, "header"); err != nil {
-		return res, err
-	}
-	h := res.Header
+	res.Header = h
 	cur, meta, err := ReadCursor(ctx, s, h.SourceStore)
 	if err != nil {
 		return res, err
@@ -250,7 +240,7 @@ func doImport(ctx context.Context, s backend.Store, r io.Reader, opts *ImportOpt
 	}
 	// Read one section ahead, so the last chunk is applied together with
 	// the final cursor.
-	tag, payload, err = fr.next()
+	tag, payload, err := fr.next()
 	index := 0
 	for {
 		if err != nil {
@@ -272,11 +262,8 @@ func doImport(ctx context.Context, s backend.Store, r io.Reader, opts *ImportOpt
 			}
 			return res, nil
 		case tagChunk:
-			if err := decode(payload, &ch, "chunk"); err != nil {
+			if ch, err = decodeChunk(payload, index); err != nil {
 				return res, err
-			}
-			if ch.Index != index {
-				return res, corrupt("chunk %d found where chunk %d belongs", ch.Index, index)
 			}
 		default:
 			return res, corrupt("unknown section %q", tag)
@@ -384,21 +371,11 @@ type CheckResult struct {
 // that must not modify a store on bad input (the anchorage command) check
 // a file before importing it. Errors are as Import's.
 func Check(r io.Reader) (*CheckResult, error) {
-	res := &CheckResult{}
-	fr, err := newReader(r)
+	fr, h, err := openExport(r)
 	if err != nil {
 		return nil, err
 	}
-	tag, payload, err := fr.next()
-	if err != nil {
-		return nil, err
-	}
-	if tag != tagHeader {
-		return nil, corrupt("first section is %q, want the header", tag)
-	}
-	if err := decode(payload, &res.Header, "header"); err != nil {
-		return nil, err
-	}
+	res := &CheckResult{Header: h}
 	for {
 		tag, payload, err := fr.next()
 		if err != nil {
@@ -415,12 +392,9 @@ func Check(r io.Reader) (*CheckResult, error) {
 			}
 			return res, nil
 		case tagChunk:
-			var ch chunk
-			if err := decode(payload, &ch, "chunk"); err != nil {
+			ch, err := decodeChunk(payload, res.Chunks)
+			if err != nil {
 				return nil, err
-			}
-			if ch.Index != res.Chunks {
-				return nil, corrupt("chunk %d found where chunk %d belongs", ch.Index, res.Chunks)
 			}
 			for _, rec := range ch.Records {
 				if _, err := anchor.Unmarshal(rec.ID, rec.Rec); err != nil {
