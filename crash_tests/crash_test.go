@@ -16,6 +16,8 @@ import (
 	"github.com/anchorage-db/anchorage/anchor"
 	"github.com/anchorage-db/anchorage/backend"
 	"github.com/anchorage-db/anchorage/backend/bolt"
+	"github.com/anchorage-db/anchorage/backend/postgres"
+	"github.com/anchorage-db/anchorage/backend/postgres/pgtest"
 	"github.com/anchorage-db/anchorage/backend/sqlite"
 	"github.com/anchorage-db/anchorage/tiered"
 )
@@ -31,6 +33,16 @@ type durable struct {
 var durables = []durable{
 	{name: "bolt", file: "anchorage.db", open: func(p string) (backend.Store, error) { return bolt.Open(p, nil) }},
 	{name: "sqlite", file: "anchorage.sqlite", open: func(p string) (backend.Store, error) { return sqlite.Open(p, nil) }},
+	// On PostgreSQL the child (the client) is killed, not the server: the
+	// store lives in a schema named after the store path, on the server
+	// whose DSN the parent passes down in envPG.
+	{name: "postgres", file: "schema", open: func(p string) (backend.Store, error) {
+		dsn := os.Getenv(envPG)
+		if dsn == "" {
+			return nil, fmt.Errorf("no PostgreSQL server: %s is not set", envPG)
+		}
+		return postgres.Open(dsn, &postgres.Options{Schema: pgtest.SchemaFor(p)})
+	}},
 }
 
 func lookup(name string) (durable, bool) {
@@ -48,6 +60,7 @@ const (
 	envPath      = "ANCHORAGE_CRASH_PATH"
 	envRoot      = "ANCHORAGE_CRASH_ROOT"
 	envChildSeed = "ANCHORAGE_CRASH_CHILD_SEED"
+	envPG        = "ANCHORAGE_CRASH_PG_DSN" // the PostgreSQL server, for the postgres backend
 
 	envSeed = "ANCHORAGE_CRASH_SEED" // parent: replay a run's choices
 	envSoak = "ANCHORAGE_SOAK"       // parent: keep killing for this long

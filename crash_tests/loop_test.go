@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -20,6 +21,7 @@ import (
 	"github.com/anchorage-db/anchorage/anchor"
 	"github.com/anchorage-db/anchorage/backend"
 	"github.com/anchorage-db/anchorage/backend/backendtest"
+	"github.com/anchorage-db/anchorage/backend/postgres/pgtest"
 )
 
 // TestCrashLoop kills a committing child process with SIGKILL at random
@@ -45,6 +47,15 @@ func TestCrashLoop(t *testing.T) {
 	}
 	for _, d := range durables {
 		t.Run(d.name, func(t *testing.T) {
+			if d.name == "postgres" {
+				srv, err := pgtest.Start()
+				if errors.Is(err, pgtest.ErrNoBinaries) {
+					t.Skip("PostgreSQL crash loop skipped: " + err.Error())
+				}
+				require.NoError(t, err)
+				t.Cleanup(srv.Stop)
+				t.Setenv(envPG, srv.DSN("postgres")) // the children inherit it
+			}
 			t.Logf("seed %d (replay the choices with %s=%d)", seed, envSeed, seed)
 			newLoop(t, d, seed).run(soak)
 		})
