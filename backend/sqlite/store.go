@@ -410,8 +410,11 @@ func (s *Store) Apply(ctx context.Context, b *delta.Batch) error {
 		}
 		return err
 	}
+	// Lock contention seen at any time during this call (not only during
+	// its last submission) explains a deadline that passed while queued:
+	// the caller waited because the database was busy.
+	busy0 := s.busyEvents.Load()
 	for attempt := 0; ; attempt++ {
-		busy0 := s.busyEvents.Load()
 		err := s.gc.Apply(ctx, b)
 		if err == nil {
 			return nil
