@@ -59,10 +59,19 @@ func TestGroupCommitShares(t *testing.T) {
 	defer g.Close()
 	const n = 50
 	var wg sync.WaitGroup
+	var calling atomic.Int32
 	for range n {
-		wg.Go(func() { require.NoError(t, g.Apply(context.Background(), newBatch())) })
+		wg.Go(func() {
+			calling.Add(1)
+			require.NoError(t, g.Apply(context.Background(), newBatch()))
+		})
 	}
-	time.Sleep(50 * time.Millisecond) // let the callers queue behind the held transaction
+	// Let every caller queue behind the held transaction (the queue holds
+	// 64, so no send blocks), however slowly the goroutines get scheduled.
+	for calling.Load() < n {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
 	close(release)
 	wg.Wait()
 	require.Len(t, state, n)
@@ -128,11 +137,11 @@ func TestGroupCommitClosed(t *testing.T) {
 }
 
 func TestGroupCommitContextWhileQueued(t *testing.T) {
-	release := make(chan struct{})
+	release, entered := make(chan struct{}), make(chan struct{})
 	var first sync.Once
 	var applied atomic.Int32
 	commit := func(fn func(delta.Tx) error) error {
-		first.Do(func() { <-release })
+		first.Do(func() { close(entered); <-release })
 		applied.Add(1)
 		return fn(&fakeTx{clock: anchor.NewClock(nil), seen: map[anchor.ID]*anchor.Anchor{}})
 	}
@@ -140,7 +149,7 @@ func TestGroupCommitContextWhileQueued(t *testing.T) {
 	defer g.Close()
 	done := make(chan error)
 	go func() { done <- g.Apply(context.Background(), newBatch()) }() // holds the committer
-	time.Sleep(20 * time.Millisecond)
+	<-entered // the committer is busy with the first batch: the next one stays queued
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	queued := newBatch()
