@@ -149,7 +149,7 @@ func TestGroupCommitContextWhileQueued(t *testing.T) {
 	defer g.Close()
 	done := make(chan error)
 	go func() { done <- g.Apply(context.Background(), newBatch()) }() // holds the committer
-	<-entered // the committer is busy with the first batch: the next one stays queued
+	<-entered                                                         // the committer is busy with the first batch: the next one stays queued
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	queued := newBatch()
