@@ -149,7 +149,8 @@ func TestGroupCommitContextWhileQueued(t *testing.T) {
 	defer g.Close()
 	done := make(chan error)
 	go func() { done <- g.Apply(context.Background(), newBatch()) }() // holds the committer
-	<-entered                                                         // the committer is busy with the first batch: the next one stays queued
+	// The committer is busy with the first batch: the next one stays queued.
+	<-entered
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	queued := newBatch()
