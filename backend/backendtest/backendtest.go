@@ -677,3 +677,30 @@ func Typed(err error) bool {
 	}
 	return false
 }
+
+// RequireFailsCleanly applies b to a store with damaged data and requires
+// that it fails with one of the want sentinels and leaves the store exactly
+// as Verify saw it before (rep): same sequence, anchors, adjacency rows and
+// problems.
+func RequireFailsCleanly(t testing.TB, s backend.Store, rep *backend.Report, b *delta.Batch, what string, want ...error) {
+	t.Helper()
+	var before backend.Meta
+	_ = s.View(ctx, func(v backend.View) error { before = v.Meta(); return nil })
+	err := s.Apply(ctx, b)
+	matched := false
+	for _, w := range want {
+		matched = matched || errors.Is(err, w)
+	}
+	if !matched {
+		t.Fatalf("%s: got %v, want one of %v", what, err, want)
+	}
+	after, verr := backend.Verify(ctx, s)
+	if verr != nil {
+		t.Fatal(verr)
+	}
+	var meta backend.Meta
+	_ = s.View(ctx, func(v backend.View) error { meta = v.Meta(); return nil })
+	if meta.Seq != before.Seq || after.Anchors != rep.Anchors || after.Adjacency != rep.Adjacency || len(after.Problems) != len(rep.Problems) {
+		t.Fatalf("%s failed but changed the store: seq %d -> %d, problems %d -> %d", what, before.Seq, meta.Seq, len(rep.Problems), len(after.Problems))
+	}
+}

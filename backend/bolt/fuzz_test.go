@@ -193,7 +193,7 @@ func FuzzStoredRows(f *testing.F) {
 			}
 			if derr != nil {
 				set := &delta.Batch{Changes: []delta.Change{{ID: id, Set: map[string][]byte{"x": {0x01}}}}}
-				requireFailsCleanly(t, s, rep, set, "a field set on the damaged anchor")
+				backendtest.RequireFailsCleanly(t, s, rep, set, "a field set on the damaged anchor", anchor.ErrCorrupt, anchor.ErrVersion)
 			}
 		case "adj":
 			valid := len(key) == 32 && len(val) >= 17 && val[16] >= byte(anchor.Out) && val[16] <= byte(anchor.Both)
@@ -214,7 +214,7 @@ func FuzzStoredRows(f *testing.F) {
 						t.Fatalf("listing the edges of %s over a damaged row: got %v, want ErrCorrupt", node, err)
 					}
 					del := &delta.Batch{Changes: []delta.Change{{ID: node, Delete: true}}}
-					requireFailsCleanly(t, s, rep, del, "deleting a node whose adjacency is damaged")
+					backendtest.RequireFailsCleanly(t, s, rep, del, "deleting a node whose adjacency is damaged", anchor.ErrCorrupt, anchor.ErrVersion)
 				}
 			}
 		case "log":
@@ -253,32 +253,10 @@ func FuzzStoredRows(f *testing.F) {
 	})
 }
 
-// requireFailsCleanly applies b and requires a typed failure that leaves the
-// store exactly as Verify saw it before (rep).
-func requireFailsCleanly(t *testing.T, s backend.Store, rep *backend.Report, b *delta.Batch, what string) {
-	t.Helper()
-	ctx := context.Background()
-	var before backend.Meta
-	_ = s.View(ctx, func(v backend.View) error { before = v.Meta(); return nil })
-	err := s.Apply(ctx, b)
-	if !errors.Is(err, anchor.ErrCorrupt) && !errors.Is(err, anchor.ErrVersion) {
-		t.Fatalf("%s: got %v, want ErrCorrupt or ErrVersion", what, err)
-	}
-	after, verr := backend.Verify(ctx, s)
-	if verr != nil {
-		t.Fatal(verr)
-	}
-	var meta backend.Meta
-	_ = s.View(ctx, func(v backend.View) error { meta = v.Meta(); return nil })
-	if meta.Seq != before.Seq || after.Anchors != rep.Anchors || after.Adjacency != rep.Adjacency || len(after.Problems) != len(rep.Problems) {
-		t.Fatalf("%s failed but changed the store: seq %d -> %d, problems %d -> %d", what, before.Seq, meta.Seq, len(rep.Problems), len(after.Problems))
-	}
-}
-
-// TestVerifySeesEveryLogRow pins a bug: View.Changes starts its cursor at
-// sequence 1 (Seek(u64(after+1))), so a change-log row whose key sorts
-// before it (a damaged key such as 0x00, or sequence 0) is never read, and
-// Verify calls a store holding such a row clean.
+// TestVerifySeesEveryLogRow pins a fixed bug: View.Changes started its
+// cursor at sequence 1 (Seek(u64(after+1))), so a change-log row whose key
+// sorts before it (a damaged key such as 0x00, or sequence 0) was never
+// read, and Verify called a store holding such a row clean.
 func TestVerifySeesEveryLogRow(t *testing.T) {
 	for _, key := range [][]byte{{0x00}, make([]byte, 8)} {
 		path := filepath.Join(t.TempDir(), "log.db")
