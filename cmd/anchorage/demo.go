@@ -206,17 +206,8 @@ func demoNaive(s *naive.Store, cfg demoConfig, bar *progressbar.ProgressBar) (de
 	if err := setup.Commit(); err != nil {
 		return demoResult{}, err
 	}
-	var commits, errs atomic.Int64
-	var lastErr atomic.Value
-	note := func(err error) {
-		if err != nil {
-			errs.Add(1)
-			lastErr.Store(err)
-			return
-		}
-		commits.Add(1)
-		_ = bar.Add(1)
-	}
+	tally := &commitTally{bar: bar}
+	note := tally.note
 	// Every walker loads the root before the barrier: all hold the same copy.
 	walkers := make([]*naive.Walker, cfg.walkers)
 	for i := range walkers {
@@ -275,8 +266,8 @@ func demoNaive(s *naive.Store, cfg demoConfig, bar *progressbar.ProgressBar) (de
 	close(start)
 	wg.Wait()
 	elapsed := time.Since(t0)
-	if errs.Load() != 0 {
-		return demoResult{}, fmt.Errorf("naive: %d writes failed, last: %v", errs.Load(), lastErr.Load())
+	if tally.errs.Load() != 0 {
+		return demoResult{}, fmt.Errorf("naive: %d writes failed, last: %v", tally.errs.Load(), tally.lastErr())
 	}
 	stored, err := s.Edges(root)
 	if err != nil {
@@ -286,7 +277,7 @@ func demoNaive(s *naive.Store, cfg demoConfig, bar *progressbar.ProgressBar) (de
 	if err != nil {
 		return demoResult{}, err
 	}
-	r := demoResult{Strategy: "naive", Walkers: cfg.walkers, Commits: commits.Load(),
+	r := demoResult{Strategy: "naive", Walkers: cfg.walkers, Commits: tally.commits.Load(),
 		EdgesExpected: cfg.walkers*cfg.edges + cfg.edges, EdgesStored: stored,
 		Seconds: elapsed.Seconds(), VisitsExpected: cfg.edges, VisitsStored: toInt(doc.Fields["visits"])}
 	r.EdgesLost = r.EdgesExpected - r.EdgesStored
@@ -319,6 +310,30 @@ func toInt(v any) int {
 	return 0
 }
 
+// commitTally counts one strategy's commits and failures and moves the
+// progress bar; its note is safe to call from every walker at once.
+type commitTally struct {
+	commits, errs atomic.Int64
+	last          atomic.Value // error
+	bar           *progressbar.ProgressBar
+}
+
+func (c *commitTally) note(err error) {
+	if err != nil {
+		c.errs.Add(1)
+		c.last.Store(err)
+		return
+	}
+	c.commits.Add(1)
+	_ = c.bar.Add(1)
+}
+
+// lastErr returns the last failure noted, or nil.
+func (c *commitTally) lastErr() error {
+	e, _ := c.last.Load().(error)
+	return e
+}
+
 // createRoot creates, as the system root, a user root node owned by itself
 // (the node's ID is the root's ID) and returns it.
 func createRoot(ctx context.Context, s backend.Store, typ string, fields map[string]any) (anchor.ID, error) {
@@ -339,17 +354,8 @@ func demoAnchorage(ctx context.Context, s backend.Store, cfg demoConfig, bar *pr
 	if err != nil {
 		return demoResult{}, root, err
 	}
-	var commits, errs atomic.Int64
-	var lastErr atomic.Value
-	note := func(err error) {
-		if err != nil {
-			errs.Add(1)
-			lastErr.Store(err)
-			return
-		}
-		commits.Add(1)
-		_ = bar.Add(1)
-	}
+	tally := &commitTally{bar: bar}
+	note := tally.note
 	walkers := make([]*tiered.Memory, cfg.walkers)
 	for i := range walkers {
 		walkers[i] = tiered.New(s, root, nil)
@@ -406,7 +412,7 @@ func demoAnchorage(ctx context.Context, s backend.Store, cfg demoConfig, bar *pr
 	wg.Wait()
 	elapsed := time.Since(t0)
 
-	r := demoResult{Strategy: "anchorage", Walkers: cfg.walkers, Commits: commits.Load(), Errors: errs.Load(),
+	r := demoResult{Strategy: "anchorage", Walkers: cfg.walkers, Commits: tally.commits.Load(), Errors: tally.errs.Load(),
 		EdgesExpected: cfg.walkers*cfg.edges + cfg.edges, Seconds: elapsed.Seconds(), VisitsExpected: cfg.edges}
 	err = s.View(ctx, func(v backend.View) error {
 		if err := v.Adjacent(root, func(anchor.Adj) error { r.EdgesStored++; return nil }); err != nil {
@@ -427,7 +433,7 @@ func demoAnchorage(ctx context.Context, s backend.Store, cfg demoConfig, bar *pr
 	}
 	r.EdgesLost = r.EdgesExpected - r.EdgesStored
 	r.CommitsPerSec = float64(r.Commits) / elapsed.Seconds()
-	if e, ok := lastErr.Load().(error); ok {
+	if e := tally.lastErr(); e != nil {
 		r.LastError = e.Error()
 	}
 	return r, root, nil
