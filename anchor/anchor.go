@@ -16,6 +16,14 @@ type Field struct {
 	Origin ID     `msgpack:"o,omitempty"`
 }
 
+// Mark names the write that set a value: its HLC stamp and the replica that
+// made it (zero: the store's own replica). Between replicas the greater
+// (At, Origin) wins.
+type Mark struct {
+	At     HLC
+	Origin ID
+}
+
 // Anchor is one persisted graph object: a node, edge, walker or object.
 //
 // An Anchor value is plain data, not safe for concurrent mutation; stores and
@@ -27,10 +35,15 @@ type Anchor struct {
 	Access Access // what other roots may do
 	Type   string // archetype name, e.g. "Profile" or "Follows"
 
-	Created     HLC // stamp of the write that created the anchor
-	Updated     HLC // stamp of the latest write that changed it
-	Deleted     HLC // tombstone stamp; zero while live
-	AccessStamp HLC // stamp of the latest access change (for replication)
+	Created HLC // stamp of the write that created the anchor
+	Updated HLC // stamp of the latest write that changed it
+	Deleted HLC // tombstone stamp; zero while live
+
+	// AccessStamps records which write set each access entry, so grants
+	// merge per entry like fields: the key SystemRoot (the zero ID) stands
+	// for Access.All, any other key for Access.Roots[key]. An entry without
+	// a mark was set when the anchor was created.
+	AccessStamps map[ID]Mark
 
 	// Endpoints, for edges only. They never change after creation.
 	Source     ID
@@ -47,6 +60,12 @@ func (a *Anchor) Live() bool { return a.Deleted == 0 }
 func (a *Anchor) Clone() *Anchor {
 	c := *a
 	c.Access = a.Access.Clone()
+	if a.AccessStamps != nil {
+		c.AccessStamps = make(map[ID]Mark, len(a.AccessStamps))
+		for k, m := range a.AccessStamps {
+			c.AccessStamps[k] = m
+		}
+	}
 	if a.Fields != nil {
 		c.Fields = make(map[string]Field, len(a.Fields))
 		for k, f := range a.Fields {
@@ -95,6 +114,49 @@ func (a *Anchor) SetField(name string, v any) error {
 	return nil
 }
 
+// AccessStamp returns the greatest stamp of any access entry (zero if access
+// never changed after creation).
+func (a *Anchor) AccessStamp() HLC {
+	var m HLC
+	for _, s := range a.AccessStamps {
+		m = max(m, s.At)
+	}
+	return m
+}
+
+// Level returns the level root holds on a by its access entries alone:
+// its per-root grant if it has one, else Access.All. (Allows adds the
+// owner's and the system root's standing rights.)
+func (a *Access) Level(root ID) Level {
+	if l, ok := a.Roots[root]; ok {
+		return l
+	}
+	return a.All
+}
+
+// Entry returns the access entry keyed as in Anchor.AccessStamps: the
+// level of Access.All for SystemRoot, else root's per-root grant. ok is
+// false when root has no per-root grant.
+func (a *Access) Entry(key ID) (lvl Level, ok bool) {
+	if key.IsZero() {
+		return a.All, true
+	}
+	lvl, ok = a.Roots[key]
+	return lvl, ok
+}
+
+// SetEntry sets the access entry keyed as in Anchor.AccessStamps.
+func (a *Access) SetEntry(key ID, lvl Level) {
+	if key.IsZero() {
+		a.All = lvl
+		return
+	}
+	if a.Roots == nil {
+		a.Roots = make(map[ID]Level)
+	}
+	a.Roots[key] = lvl
+}
+
 // Allows reports whether root may act on a at level need. The system root
 // and the owner always may; anyone else gets the per-root grant if there is
 // one, else Access.All.
@@ -102,11 +164,7 @@ func (a *Anchor) Allows(root ID, need Level) bool {
 	if need == NoAccess || root.IsZero() || root == a.Owner {
 		return true
 	}
-	lvl := a.Access.All
-	if l, ok := a.Access.Roots[root]; ok {
-		lvl = l
-	}
-	return lvl >= need
+	return a.Access.Level(root) >= need
 }
 
 // Adjacency returns the adjacency rows an edge anchor induces: one on each

@@ -35,7 +35,8 @@ type wire struct {
 	Created     HLC         `msgpack:"c"`
 	Updated     HLC         `msgpack:"u"`
 	Deleted     HLC         `msgpack:"d,omitempty"`
-	AccessStamp HLC         `msgpack:"as,omitempty"`
+	AccessStamp HLC         `msgpack:"as,omitempty"` // format 1 before per-entry marks: one stamp for all access
+	AccessMarks []wireMark  `msgpack:"am,omitempty"`
 	Source      []byte      `msgpack:"s,omitempty"`
 	Target      []byte      `msgpack:"g,omitempty"`
 	Undirected  bool        `msgpack:"n,omitempty"`
@@ -46,6 +47,14 @@ type wireGrant struct {
 	_msgpack struct{} `msgpack:",as_array"`
 	Root     []byte
 	Level    Level
+}
+
+// wireMark is one entry of Anchor.AccessStamps; an empty Root is Access.All.
+type wireMark struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	Root     []byte
+	At       HLC
+	Origin   []byte
 }
 
 type wireField struct {
@@ -61,8 +70,18 @@ type wireField struct {
 func Marshal(a *Anchor) ([]byte, error) {
 	w := wire{
 		ID: a.ID[:], Kind: a.Kind, Owner: a.Owner[:], All: a.Access.All, Type: a.Type,
-		Created: a.Created, Updated: a.Updated, Deleted: a.Deleted, AccessStamp: a.AccessStamp,
-		Undirected: a.Undirected,
+		Created: a.Created, Updated: a.Updated, Deleted: a.Deleted, Undirected: a.Undirected,
+	}
+	for _, root := range slices.SortedFunc(maps.Keys(a.AccessStamps), func(x, y ID) int { return bytes.Compare(x[:], y[:]) }) {
+		m := a.AccessStamps[root]
+		wm := wireMark{At: m.At}
+		if !root.IsZero() {
+			wm.Root = root[:]
+		}
+		if !m.Origin.IsZero() {
+			wm.Origin = m.Origin[:]
+		}
+		w.AccessMarks = append(w.AccessMarks, wm)
 	}
 	for _, root := range slices.SortedFunc(maps.Keys(a.Access.Roots), func(x, y ID) int { return bytes.Compare(x[:], y[:]) }) {
 		w.Grants = append(w.Grants, wireGrant{Root: root[:], Level: a.Access.Roots[root]})
@@ -122,7 +141,7 @@ func Unmarshal(id ID, b []byte) (a *Anchor, err error) {
 		return nil, bad("%v", err)
 	}
 	a = &Anchor{Kind: w.Kind, Access: Access{All: w.All}, Type: w.Type, Created: w.Created, Updated: w.Updated,
-		Deleted: w.Deleted, AccessStamp: w.AccessStamp, Undirected: w.Undirected}
+		Deleted: w.Deleted, Undirected: w.Undirected}
 	for _, g := range w.Grants {
 		root, err := IDFromBytes(g.Root)
 		if err != nil {
@@ -132,6 +151,32 @@ func Unmarshal(id ID, b []byte) (a *Anchor, err error) {
 			a.Access.Roots = make(map[ID]Level, len(w.Grants))
 		}
 		a.Access.Roots[root] = g.Level
+	}
+	if w.AccessStamp != 0 {
+		// A record from before per-entry marks: its one access stamp
+		// marks every entry.
+		a.AccessStamps = map[ID]Mark{SystemRoot: {At: w.AccessStamp}}
+		for root := range a.Access.Roots {
+			a.AccessStamps[root] = Mark{At: w.AccessStamp}
+		}
+	}
+	for _, m := range w.AccessMarks {
+		var root, origin ID
+		var err error
+		if len(m.Root) > 0 {
+			if root, err = IDFromBytes(m.Root); err != nil {
+				return nil, bad("access mark root: %v", err)
+			}
+		}
+		if len(m.Origin) > 0 {
+			if origin, err = IDFromBytes(m.Origin); err != nil {
+				return nil, bad("access mark origin: %v", err)
+			}
+		}
+		if a.AccessStamps == nil {
+			a.AccessStamps = make(map[ID]Mark, len(w.AccessMarks))
+		}
+		a.AccessStamps[root] = Mark{At: m.At, Origin: origin}
 	}
 	for _, f := range w.Fields {
 		var origin ID

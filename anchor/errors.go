@@ -17,6 +17,11 @@ var (
 	ErrDeleted = errors.New("anchorage: anchor deleted")
 	// ErrInvalidID: a string is not a well-formed anchor ID.
 	ErrInvalidID = errors.New("anchorage: invalid anchor id")
+	// ErrInvalid: a batch carries input no backend may store (a type or
+	// field name that is empty, not UTF-8 or holds control characters, a
+	// malformed change). It is checked before the batch is queued, so every
+	// backend gives the same verdict and no other walker's batch is affected.
+	ErrInvalid = errors.New("anchorage: invalid input")
 
 	// Checks inside delta.Apply.
 

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
+	"maps"
 	"os"
 	"os/exec"
 	"runtime"
@@ -57,7 +58,7 @@ func seedAnchors() []*anchor.Anchor {
 			Access: anchor.Access{All: anchor.Connect, Roots: map[anchor.ID]anchor.Level{id(0xb0): anchor.Write}}}, "since", 2024),
 		{ID: id(3), Kind: anchor.KindEdge, Owner: root, Type: "Knows", Source: id(1), Target: root, Undirected: true, Created: 7, Updated: 7},
 		{ID: id(4), Kind: anchor.KindEdge, Owner: root, Type: "Self", Source: id(1), Target: id(1), Created: 8, Updated: 8},
-		set(&anchor.Anchor{ID: id(5), Kind: anchor.KindNode, Owner: root, Type: "Gone", Created: 9, Updated: 10, Deleted: 10, AccessStamp: 9}, "n", 1),
+		set(&anchor.Anchor{ID: id(5), Kind: anchor.KindNode, Owner: root, Type: "Gone", Created: 9, Updated: 10, Deleted: 10, AccessStamps: map[anchor.ID]anchor.Mark{anchor.SystemRoot: {At: 9}, root: {At: 9, Origin: id(7)}}}, "n", 1),
 		{ID: id(6), Kind: anchor.KindWalker, Owner: id(0xb0), Type: "Visitor", Created: 11, Updated: 11,
 			Access: anchor.Access{Roots: map[anchor.ID]anchor.Level{root: anchor.NoAccess}}},
 		set(&anchor.Anchor{ID: id(7), Kind: anchor.KindObject, Owner: root, Type: "", Created: 12, Updated: 13}, "m", map[string]any{"k": []any{1, "two", 3.0}}),
@@ -178,7 +179,7 @@ func anchorDiff(a, b *anchor.Anchor) string {
 	switch {
 	case a.ID != b.ID, a.Kind != b.Kind, a.Owner != b.Owner, a.Type != b.Type:
 		return "identity"
-	case a.Created != b.Created, a.Updated != b.Updated, a.Deleted != b.Deleted, a.AccessStamp != b.AccessStamp:
+	case a.Created != b.Created, a.Updated != b.Updated, a.Deleted != b.Deleted, !maps.Equal(a.AccessStamps, b.AccessStamps):
 		return "stamps"
 	case !a.Access.Equal(b.Access):
 		return "access"

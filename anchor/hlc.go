@@ -53,13 +53,25 @@ func NewClock(now func() time.Time) *Clock {
 func (c *Clock) Now() HLC {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	wall := MakeHLC(c.now().UnixMilli(), 0)
-	if wall > c.last {
-		c.last = wall
-	} else {
-		c.last++
-	}
+	c.last = c.next()
 	return c.last
+}
+
+// Peek returns the stamp Now would return, without issuing it: a write
+// that may still fail takes its stamp with Peek and records it with
+// Observe only once it landed, so a refused write leaves no trace on the
+// clock.
+func (c *Clock) Peek() HLC {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.next()
+}
+
+func (c *Clock) next() HLC {
+	if wall := MakeHLC(c.now().UnixMilli(), 0); wall > c.last {
+		return wall
+	}
+	return c.last + 1
 }
 
 // Observe moves the clock forward to at least h (a stamp read from disk or

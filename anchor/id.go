@@ -94,3 +94,18 @@ func IDFromBytes(b []byte) (ID, error) {
 	copy(id[:], b)
 	return id, nil
 }
+
+// MarshalText encodes id as its UUID string, so encoding/json and other
+// text encoders write "0190a2b4-..." rather than an array of 16 numbers.
+func (id ID) MarshalText() ([]byte, error) { return []byte(id.String()), nil }
+
+// UnmarshalText parses a UUID string (with or without dashes); malformed
+// input yields an error wrapping ErrInvalidID.
+func (id *ID) UnmarshalText(b []byte) error {
+	v, err := ParseID(string(b))
+	if err != nil {
+		return err
+	}
+	*id = v
+	return nil
+}

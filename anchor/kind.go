@@ -40,6 +40,9 @@ const (
 	Read
 	Connect
 	Write
+	// Own is held only by an anchor's owner and the system root; it
+	// cannot be granted. Changing an anchor's access needs it.
+	Own
 )
 
 func (l Level) String() string {
@@ -52,6 +55,8 @@ func (l Level) String() string {
 		return "connect"
 	case Write:
 		return "write"
+	case Own:
+		return "owner"
 	}
 	return fmt.Sprintf("level(%d)", uint8(l))
 }

@@ -7,21 +7,25 @@ import (
 	"github.com/anchorage-db/anchorage/delta"
 )
 
-// Store is a durable tier. Every write goes through Apply, which runs
+// Store is a durable tier. Every backend's Open returns one (an *Engine
+// over the backend's Driver); every write goes through Apply, which runs
 // delta.Apply inside one write transaction.
 //
 // A Store is safe for concurrent use by any number of goroutines. After
 // Close returns, every method returns an error wrapping anchor.ErrClosed.
 type Store interface {
-	// Apply writes b atomically and durably. nil means the whole batch
+	// Apply writes w (a walker's *delta.Batch or a replication
+	// *delta.Merge) atomically and durably. nil means the whole write
 	// landed; an error means none of it did (except an error wrapping
 	// anchor.ErrOutcomeUnknown, which says exactly that the outcome is
-	// unknown). On success b.Stamp holds the batch's HLC.
-	Apply(ctx context.Context, b *delta.Batch) error
+	// unknown). See Engine for what ctx means at each step.
+	Apply(ctx context.Context, w delta.Write) (delta.Result, error)
 	// View calls fn with a consistent read-only snapshot of committed state.
 	// The View must not be used after fn returns.
 	View(ctx context.Context, fn func(View) error) error
-	// Close releases the store. It waits for queued batches to be answered
+	// Size returns the bytes the store occupies on storage.
+	Size(ctx context.Context) (int64, error)
+	// Close releases the store. It waits for queued writes to be answered
 	// and is idempotent.
 	Close() error
 }
@@ -41,6 +45,9 @@ type View interface {
 	// greater than after, in sequence order. Each anchor appears once, at
 	// the sequence of its latest write.
 	Changes(after uint64, fn func(seq uint64, id anchor.ID) error) error
+	// MetaValue returns the small value a Merge stored under key (import
+	// cursors), or nil.
+	MetaValue(key string) ([]byte, error)
 	// Meta describes the store.
 	Meta() Meta
 }
@@ -52,18 +59,4 @@ type Meta struct {
 	ReplicaID anchor.ID  // breaks HLC ties between replicas
 	HLC       anchor.HLC // greatest stamp issued; persisted, never goes backwards
 	Seq       uint64     // greatest change-log sequence number
-}
-
-// Sizer is an optional interface: stores that can report the size of their
-// file(s) in bytes.
-type Sizer interface {
-	Size() (int64, error)
-}
-
-// MetaView is an optional interface of a View: small named values kept next
-// to the data, written by delta.Apply from Batch.Meta in the same
-// transaction as the batch (replication keeps its import cursors there).
-type MetaView interface {
-	// MetaValue returns the value stored under key, or nil.
-	MetaValue(key string) ([]byte, error)
 }

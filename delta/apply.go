@@ -10,38 +10,119 @@ import (
 	"github.com/anchorage-db/anchorage/anchor"
 )
 
-// Apply is the only function that writes anchors. It runs inside one
-// backend write transaction and, for the batch b:
+// Apply is the only function that writes anchors. The engine (package
+// backend) calls it inside one write transaction for each Write of a group:
+// a walker's *Batch or a replication *Merge. For a Batch it
 //
 //  1. re-reads the stored state of every anchor it touches,
 //  2. checks access against that stored state with b.Root,
 //  3. checks integrity (edge endpoints exist, are live nodes; a deleted
 //     node takes its incident edges with it),
-//  4. merges only what the walker changed (fields it set, edges it added or
-//     removed, header fields it changed), stamping them with one new HLC,
+//  4. merges only what the walker changed (fields it set, access entries
+//     it changed, edges it added or removed), stamping them with
+//     env.Stamp,
 //  5. writes the result, the adjacency rows and the change-log entries.
 //
+// A Merge is merged by the replication rules described on Merge.
+//
 // Apply is atomic with respect to tx: it plans every write in memory first
-// and touches tx only once every check has passed, so a batch that fails a
-// check returns a typed error (an *anchor.Error) and writes nothing. An error
-// from tx while writing is returned as a *WriteError: the transaction is then
-// half-written and the caller must roll all of it back.
+// and touches tx only once every check has passed, so a write that fails a
+// check returns a typed error (an *anchor.Error) and writes nothing. An
+// error from tx while writing is returned as a *WriteError: the transaction
+// is then half-written and the caller must roll all of it back.
 //
 // Changes are applied in phases, whatever their order in the batch: creates
 // of non-edge anchors, creates of edges, field and access updates, edge
 // and deletes. So a batch may create two nodes and the edge between them in
 // any order, and may delete a node and disconnect one of its edges.
-func Apply(tx Tx, b *Batch) error {
-	var mt MetaTx
-	if len(b.Meta) > 0 || b.hasRemote() {
-		var ok bool
-		if mt, ok = tx.(MetaTx); !ok {
-			return fmt.Errorf("%w: this backend's transactions cannot merge replicated state (no MetaTx)", anchor.ErrIntegrity)
+func Apply(tx Tx, env Env, w Write) (Result, error) {
+	if err := w.validate(); err != nil {
+		return Result{}, err
+	}
+	p := &plan{tx: tx, stamp: env.Stamp, local: env.Replica,
+		cache: make(map[anchor.ID]*anchor.Anchor), adj: make(map[adjKey]*anchor.Adj)}
+	if err := w.apply(p); err != nil {
+		return Result{}, err
+	}
+	if err := p.flush(); err != nil {
+		return Result{}, &WriteError{Err: err}
+	}
+	for _, k := range metaKeys(p.meta) {
+		if err := tx.PutMeta(k, p.meta[k]); err != nil {
+			return Result{}, &WriteError{Err: err}
 		}
 	}
-	p := &plan{tx: tx, root: b.Root, optimistic: b.Optimistic, stamp: tx.Stamp(),
-		remote: b.From, local: b.Local, maxRemote: b.MaxRemote,
-		cache: make(map[anchor.ID]*anchor.Anchor), adj: make(map[adjKey]*anchor.Adj)}
+	return Result{Stamp: p.stamp, Stats: p.stats}, nil
+}
+
+// Validate checks w for input no backend may store, without a transaction:
+// the engine calls it before queueing w, so a bad write is refused alone,
+// with an error wrapping anchor.ErrInvalid, the same on every backend.
+func Validate(w Write) error { return w.validate() }
+
+func (b *Batch) validate() error {
+	for i := range b.Changes {
+		if err := b.Changes[i].validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Change) validate() error {
+	bad := func(field string, err error) error {
+		return &anchor.Error{Op: "validate", ID: c.ID, Field: field, Err: err}
+	}
+	roles := 0
+	for _, set := range []bool{c.Create != nil, c.Delete, len(c.Set) > 0 || len(c.Grants) > 0} {
+		if set {
+			roles++
+		}
+	}
+	if roles > 1 {
+		return bad("", fmt.Errorf("%w: a change is a create, a delete or an update, not several", anchor.ErrInvalid))
+	}
+	if c.Create != nil {
+		if err := validAnchor(c.Create); err != nil {
+			return bad("", err)
+		}
+	}
+	for name := range c.Set {
+		if err := anchor.ValidName("field", name); err != nil {
+			return bad(name, err)
+		}
+	}
+	for _, lvl := range c.Grants {
+		if lvl > anchor.Write {
+			return bad("", fmt.Errorf("%w: unknown access level %d", anchor.ErrInvalid, uint8(lvl)))
+		}
+	}
+	return nil
+}
+
+// validAnchor checks what a stored anchor's names and levels may hold.
+func validAnchor(a *anchor.Anchor) error {
+	if err := anchor.ValidName("type", a.Type); err != nil {
+		return err
+	}
+	for name := range a.Fields {
+		if err := anchor.ValidName("field", name); err != nil {
+			return err
+		}
+	}
+	if a.Access.All > anchor.Write {
+		return fmt.Errorf("%w: unknown access level %d", anchor.ErrInvalid, uint8(a.Access.All))
+	}
+	for _, lvl := range a.Access.Roots {
+		if lvl > anchor.Write {
+			return fmt.Errorf("%w: unknown access level %d", anchor.ErrInvalid, uint8(lvl))
+		}
+	}
+	return nil
+}
+
+func (b *Batch) apply(p *plan) error {
+	p.root, p.optimistic = b.Root, b.Optimistic
 	for phase := range phaseCount {
 		for i := range b.Changes {
 			c := &b.Changes[i]
@@ -53,28 +134,7 @@ func Apply(tx Tx, b *Batch) error {
 			}
 		}
 	}
-	if err := p.flush(); err != nil {
-		return &WriteError{Err: err}
-	}
-	if mt != nil {
-		for _, k := range metaKeys(b.Meta) {
-			if err := mt.PutMeta(k, b.Meta[k]); err != nil {
-				return &WriteError{Err: err}
-			}
-		}
-		mt.Observe(p.stats.MaxStamp)
-	}
-	b.Stamp, b.Stats = p.stamp, p.stats
 	return nil
-}
-
-func (b *Batch) hasRemote() bool {
-	for i := range b.Changes {
-		if b.Changes[i].Remote != nil {
-			return true
-		}
-	}
-	return false
 }
 
 const (
@@ -88,10 +148,6 @@ const (
 // phase orders changes so that what a change depends on comes first.
 func (c *Change) phase() int {
 	switch {
-	case c.Remote != nil && c.Remote.Kind == anchor.KindEdge:
-		return phaseCreateEdge
-	case c.Remote != nil:
-		return phaseCreate
 	case c.Create != nil && c.Create.Kind == anchor.KindEdge:
 		return phaseCreateEdge
 	case c.Create != nil:
@@ -113,9 +169,10 @@ type plan struct {
 	optimistic bool
 	stamp      anchor.HLC
 
-	remote, local anchor.ID  // replicas, for Remote changes
+	remote, local anchor.ID  // replicas, for a Merge
 	maxRemote     anchor.HLC // bound on remote stamps (0: none)
 	stats         MergeStats
+	meta          map[string][]byte // a Merge's small values, written last
 
 	cache map[anchor.ID]*anchor.Anchor // anchors read or written, copies
 	dirty []anchor.ID                  // anchors to write, in first-dirtied order
@@ -182,8 +239,6 @@ func (p *plan) need(op string, a *anchor.Anchor, lvl anchor.Level) error {
 
 func (p *plan) change(c *Change) error {
 	switch {
-	case c.Remote != nil:
-		return p.merge(c)
 	case c.Create != nil:
 		return p.create(c)
 	case c.Delete:
@@ -200,6 +255,8 @@ func (p *plan) create(c *Change) error {
 		return p.fail("create", c.ID, "", fmt.Errorf("%w: change for %s carries anchor %s", anchor.ErrIntegrity, c.ID, n.ID))
 	case !n.Kind.Valid():
 		return p.fail("create", n.ID, "", fmt.Errorf("%w: unknown kind %d", anchor.ErrIntegrity, uint8(n.Kind)))
+	case n.Kind == anchor.KindEdge && (n.Source.IsZero() || n.Target.IsZero()):
+		return p.fail("create", n.ID, "", fmt.Errorf("%w: edge without both endpoints", anchor.ErrIntegrity))
 	case !p.root.IsZero() && n.Owner != p.root:
 		// Only the system root may create anchors on another root's behalf.
 		return &anchor.Error{Op: "create", ID: n.ID, Need: anchor.Write, Root: p.root,
@@ -231,7 +288,7 @@ func (p *plan) create(c *Change) error {
 	} else {
 		n.Source, n.Target, n.Undirected = anchor.ID{}, anchor.ID{}, false
 	}
-	n.Created, n.Deleted, n.AccessStamp = p.stamp, 0, p.stamp
+	n.Created, n.Deleted, n.AccessStamps = p.stamp, 0, nil // unmarked entries date from Created
 	for name, f := range n.Fields {
 		n.Fields[name] = anchor.Field{Value: f.Value, Stamp: p.stamp}
 	}
@@ -250,15 +307,23 @@ func (p *plan) dangling(edge, end anchor.ID, err error) error {
 }
 
 func (p *plan) update(c *Change) error {
-	if len(c.Set) == 0 && c.Access == nil {
+	if len(c.Set) == 0 && len(c.Grants) == 0 {
 		return nil
 	}
 	a, err := p.live("set", c.ID)
 	if err != nil {
 		return err
 	}
-	if err := p.need("set", a, anchor.Write); err != nil {
-		return err
+	if len(c.Set) > 0 {
+		if err := p.need("set", a, anchor.Write); err != nil {
+			return err
+		}
+	}
+	if len(c.Grants) > 0 && !p.root.IsZero() && p.root != a.Owner {
+		// Access is the owner's: a Write grantee may change fields and
+		// delete, but not hand out (or take away) access.
+		return &anchor.Error{Op: "grant", ID: a.ID, Need: anchor.Own, Root: p.root,
+			Err: fmt.Errorf("%w: only the owner %s may change access", anchor.ErrAccessDenied, a.Owner)}
 	}
 	changed := false
 	for name, v := range c.Set {
@@ -278,9 +343,16 @@ func (p *plan) update(c *Change) error {
 		a.Fields[name] = anchor.Field{Value: bytes.Clone(v), Stamp: p.stamp}
 		changed = true
 	}
-	if c.Access != nil && !c.Access.Equal(a.Access) {
-		a.Access = c.Access.Clone()
-		a.AccessStamp = p.stamp
+	for _, key := range sortedIDs(c.Grants) {
+		lvl := c.Grants[key]
+		if at := MarkOf(a, key).At; p.optimistic && at > c.GrantBase[key] {
+			return p.fail("grant", a.ID, "access "+accessKey(key), fmt.Errorf("%w: stored at %s, walker's snapshot at %s", anchor.ErrConflict, at, c.GrantBase[key]))
+		}
+		if old, had := a.Access.Entry(key); had && old == lvl {
+			continue
+		}
+		a.Access.SetEntry(key, lvl)
+		setMark(a, key, anchor.Mark{At: p.stamp})
 		changed = true
 	}
 	if changed {
@@ -289,13 +361,37 @@ func (p *plan) update(c *Change) error {
 	return nil
 }
 
-func (p *plan) delete(id anchor.ID) error {
-	if a, err := p.get(id); err == nil && a != nil && a.Deleted == p.stamp {
-		return nil // already taken by an earlier delete of this batch (cascade)
+// accessKey names an access entry in messages.
+func accessKey(key anchor.ID) string {
+	if key.IsZero() {
+		return "all"
 	}
-	a, err := p.live("delete", id)
-	if err != nil {
+	return key.String()
+}
+
+func setMark(a *anchor.Anchor, key anchor.ID, m anchor.Mark) {
+	if a.AccessStamps == nil {
+		a.AccessStamps = make(map[anchor.ID]anchor.Mark)
+	}
+	a.AccessStamps[key] = m
+}
+
+func sortedIDs[V any](m map[anchor.ID]V) []anchor.ID {
+	return slices.SortedFunc(maps.Keys(m), func(a, b anchor.ID) int { return bytes.Compare(a[:], b[:]) })
+}
+
+func (p *plan) delete(id anchor.ID) error {
+	a, err := p.get(id)
+	switch {
+	case err != nil:
 		return err
+	case a == nil:
+		return p.fail("delete", id, "", anchor.ErrNotFound)
+	case !a.Live():
+		// Already deleted (by another walker, or by an earlier cascade of
+		// this batch): the outcome the walker asked for. Not an error, so
+		// a stale disconnect or delete never fails the rest of its batch.
+		return nil
 	}
 	if a.Kind == anchor.KindEdge {
 		// Disconnecting needs Connect on each live endpoint.

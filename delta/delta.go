@@ -2,19 +2,28 @@ package delta
 
 import (
 	"bytes"
-	"slices"
 
 	"github.com/anchorage-db/anchorage/anchor"
 )
 
+// Write is what Apply applies in one go: a walker's *Batch or a
+// replication *Merge. The two are separate types, so a walker's batch can
+// never carry another replica's state, nor a merge skip what a walker
+// would be checked for.
+type Write interface {
+	apply(p *plan) error
+	validate() error
+}
+
 // Change is what one walker did to one anchor since it loaded it. Exactly
-// one of Create, Delete, or (Set and/or Access) is meaningful:
+// one of Create, Delete, or (Set and/or Grants) is meaningful:
 //
-//   - Create: the anchor is new; the whole anchor (header, fields, edge
-//     endpoints) is written, and an edge's adjacency rows with it.
-//   - Delete: the anchor is tombstoned; a node takes its incident edges with it.
-//   - Set / Access: only these fields (and the access header) are written;
-//     every other stored field is left as it is.
+//   - Create: the anchor is new; the whole anchor (header, fields, access,
+//     edge endpoints) is written, and an edge's adjacency rows with it.
+//   - Delete: the anchor is tombstoned; a node takes its incident edges
+//     with it. Deleting what is already deleted is a no-op.
+//   - Set / Grants: only these fields and these access entries are
+//     written; every other stored field and entry is left as it is.
 type Change struct {
 	ID     anchor.ID
 	Create *anchor.Anchor
@@ -24,41 +33,51 @@ type Change struct {
 	// Base maps each name in Set to the field's stamp in the walker's
 	// snapshot (0 if the field was absent). Used only in optimistic mode.
 	Base map[string]anchor.HLC
-	// Access, if non-nil, replaces the stored access grants.
-	Access *anchor.Access
-	// Remote, if non-nil, is another replica's whole state of the anchor,
-	// merged by replication rules (see merge.go); the other fields are
-	// then ignored.
-	Remote *anchor.Anchor
+	// Grants maps an access entry to its new level: the key
+	// anchor.SystemRoot stands for Access.All, any other key for that
+	// root's per-root grant (anchor.NoAccess revokes). Only the owner (or
+	// the system root) may change access.
+	Grants map[anchor.ID]anchor.Level
+	// GrantBase maps each key of Grants to the entry's stamp in the
+	// walker's snapshot. Used only in optimistic mode.
+	GrantBase map[anchor.ID]anchor.HLC
 }
 
 // Empty reports whether c changes nothing.
 func (c *Change) Empty() bool {
-	return c.Create == nil && !c.Delete && len(c.Set) == 0 && c.Access == nil && c.Remote == nil
+	return c.Create == nil && !c.Delete && len(c.Set) == 0 && len(c.Grants) == 0
 }
 
-// Batch is the unit of writing: every change of one Put or Commit, applied
-// atomically by Apply.
+// Batch is a walker's unit of writing: every change of one Put or Commit,
+// applied atomically by Apply, with access checked as Root.
 type Batch struct {
 	// Root is the committing walker's root; access is checked against it.
+	// The zero ID (anchor.SystemRoot) passes every check.
 	Root anchor.ID
-	// Optimistic makes a field changed by someone else since the walker's
-	// snapshot fail the batch with ErrConflict instead of being overwritten.
+	// Optimistic makes a field or access entry changed by someone else
+	// since the walker's snapshot fail the batch with ErrConflict instead
+	// of being overwritten.
 	Optimistic bool
 	Changes    []Change
+}
 
-	// Replication (Remote changes; see merge.go).
-	From      anchor.ID         // the replica the Remote changes come from
-	Local     anchor.ID         // the replica of the store applying the batch
-	MaxRemote anchor.HLC        // refuse remote anchors stamped later than this (0: no bound)
-	Meta      map[string][]byte // small values written in the same transaction (import cursors)
-
-	// Stamp is set by Apply when the batch lands: the HLC given to every
-	// field, header and tombstone the batch wrote.
+// Result is what Apply reports about a write that landed.
+type Result struct {
+	// Stamp is the HLC given to every field, header, access entry and
+	// tombstone the write stamped.
 	Stamp anchor.HLC
-	// Stats is set by Apply when the batch lands: what the merge did with
-	// the Remote changes.
+	// Stats says what a Merge did with each remote anchor (empty for a
+	// Batch).
 	Stats MergeStats
+}
+
+// Env is what the engine hands Apply besides the transaction.
+type Env struct {
+	// Stamp is the HLC for this write, greater than every stamp the store
+	// issued or observed before.
+	Stamp anchor.HLC
+	// Replica is the applying store's replica ID (breaks merge ties).
+	Replica anchor.ID
 }
 
 // Diff returns the change that turns snapshot (the anchor as the walker
@@ -67,11 +86,12 @@ type Batch struct {
 // nothing to write.
 //
 // A field is written when its value differs from the snapshot, or when it
-// is named in set: fields the walker explicitly set. Setting a field back
-// to the value the walker loaded is a write too: someone else may have
-// changed it meanwhile, and the later commit must win (or, in optimistic
-// mode, conflict).
-func Diff(snapshot, current *anchor.Anchor, set ...string) (c Change, ok bool) {
+// is in set: fields the walker explicitly set. Setting a field back to the
+// value the walker loaded is a write too: someone else may have changed it
+// meanwhile, and the later commit must win (or, in optimistic mode,
+// conflict). Access is diffed per entry the same way: only the entries
+// whose level differs from the snapshot are sent.
+func Diff(snapshot, current *anchor.Anchor, set map[string]bool) (c Change, ok bool) {
 	switch {
 	case current == nil:
 		return c, false
@@ -86,7 +106,7 @@ func Diff(snapshot, current *anchor.Anchor, set ...string) (c Change, ok bool) {
 	c.ID = current.ID
 	for name, f := range current.Fields {
 		old, had := snapshot.Fields[name]
-		if had && bytes.Equal(old.Value, f.Value) && !slices.Contains(set, name) {
+		if had && bytes.Equal(old.Value, f.Value) && !set[name] {
 			continue
 		}
 		if c.Set == nil {
@@ -96,9 +116,29 @@ func Diff(snapshot, current *anchor.Anchor, set ...string) (c Change, ok bool) {
 		c.Set[name] = bytes.Clone(f.Value)
 		c.Base[name] = old.Stamp
 	}
-	if !snapshot.Access.Equal(current.Access) {
-		acc := current.Access.Clone()
-		c.Access = &acc
+	grant := func(key anchor.ID, lvl anchor.Level) {
+		if old, had := snapshot.Access.Entry(key); had && old == lvl {
+			return
+		}
+		if c.Grants == nil {
+			c.Grants = make(map[anchor.ID]anchor.Level)
+			c.GrantBase = make(map[anchor.ID]anchor.HLC)
+		}
+		c.Grants[key] = lvl
+		c.GrantBase[key] = MarkOf(snapshot, key).At
+	}
+	grant(anchor.SystemRoot, current.Access.All)
+	for root, lvl := range current.Access.Roots {
+		grant(root, lvl)
 	}
 	return c, !c.Empty()
+}
+
+// MarkOf returns the mark of a's access entry key (anchor.SystemRoot:
+// Access.All); an entry without one was set by the write that created a.
+func MarkOf(a *anchor.Anchor, key anchor.ID) anchor.Mark {
+	if m, ok := a.AccessStamps[key]; ok {
+		return m
+	}
+	return anchor.Mark{At: a.Created}
 }

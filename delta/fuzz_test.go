@@ -74,20 +74,29 @@ func (r *byteReader) done() bool { return r.i >= len(r.b) }
 // delta.Apply.
 
 type mAnchor struct {
-	kind                                   anchor.Kind
-	owner                                  anchor.ID
-	access                                 anchor.Access
-	typ                                    string
-	created, updated, deleted, accessStamp anchor.HLC
-	src, dst                               anchor.ID
-	undirected                             bool
-	fields                                 map[string]anchor.Field
+	kind                      anchor.Kind
+	owner                     anchor.ID
+	access                    anchor.Access
+	typ                       string
+	created, updated, deleted anchor.HLC
+	marks                     map[anchor.ID]anchor.HLC // access entry -> stamp (absent: created)
+	src, dst                  anchor.ID
+	undirected                bool
+	fields                    map[string]anchor.Field
+}
+
+func (a *mAnchor) mark(key anchor.ID) anchor.HLC {
+	if m, ok := a.marks[key]; ok {
+		return m
+	}
+	return a.created
 }
 
 func (a *mAnchor) clone() *mAnchor {
 	c := *a
 	c.access = copyAccess(a.access)
 	c.fields = maps.Clone(a.fields)
+	c.marks = maps.Clone(a.marks)
 	return &c
 }
 
@@ -241,7 +250,7 @@ func (m *fmodel) apply(b *delta.Batch, s anchor.HLC) (*fmodel, map[anchor.ID]boo
 					return nil, nil, rej
 				}
 				a := &mAnchor{kind: n.Kind, owner: n.Owner, access: copyAccess(n.Access), typ: n.Type,
-					created: s, accessStamp: s, fields: map[string]anchor.Field{}}
+					created: s, fields: map[string]anchor.Field{}}
 				for name, f := range n.Fields {
 					a.fields[name] = anchor.Field{Value: bytes.Clone(f.Value), Stamp: s}
 				}
@@ -251,7 +260,7 @@ func (m *fmodel) apply(b *delta.Batch, s anchor.HLC) (*fmodel, map[anchor.ID]boo
 				w.anchors[n.ID] = a
 				touch(n.ID, a)
 			case 2:
-				if len(c.Set) == 0 && c.Access == nil {
+				if len(c.Set) == 0 && len(c.Grants) == 0 {
 					continue
 				}
 				a := w.anchors[c.ID]
@@ -260,12 +269,20 @@ func (m *fmodel) apply(b *delta.Batch, s anchor.HLC) (*fmodel, map[anchor.ID]boo
 					return nil, nil, []rejection{{c.ID, []error{anchor.ErrNotFound}}}
 				case a.deleted != 0:
 					return nil, nil, []rejection{{c.ID, []error{anchor.ErrDeleted}}}
-				case !a.may(root, anchor.Write):
+				case len(c.Set) > 0 && !a.may(root, anchor.Write):
+					return nil, nil, []rejection{{c.ID, []error{anchor.ErrAccessDenied}}}
+				case len(c.Grants) > 0 && root != (anchor.ID{}) && root != a.owner:
+					// Only the owner (or the system root) changes access.
 					return nil, nil, []rejection{{c.ID, []error{anchor.ErrAccessDenied}}}
 				}
 				if b.Optimistic {
 					for name := range c.Set {
 						if a.fields[name].Stamp > c.Base[name] {
+							no(c.ID, anchor.ErrConflict)
+						}
+					}
+					for key := range c.Grants {
+						if a.mark(key) > c.GrantBase[key] {
 							no(c.ID, anchor.ErrConflict)
 						}
 					}
@@ -281,9 +298,26 @@ func (m *fmodel) apply(b *delta.Batch, s anchor.HLC) (*fmodel, map[anchor.ID]boo
 					a.fields[name] = anchor.Field{Value: bytes.Clone(v), Stamp: s}
 					changed = true
 				}
-				if c.Access != nil && !sameAccess(*c.Access, a.access) {
-					a.access = copyAccess(*c.Access)
-					a.accessStamp = s
+				for key, lvl := range c.Grants {
+					old, had := a.access.All, true
+					if key != (anchor.ID{}) {
+						old, had = a.access.Roots[key]
+					}
+					if had && old == lvl {
+						continue
+					}
+					if key == (anchor.ID{}) {
+						a.access.All = lvl
+					} else {
+						if a.access.Roots == nil {
+							a.access.Roots = map[anchor.ID]anchor.Level{}
+						}
+						a.access.Roots[key] = lvl
+					}
+					if a.marks == nil {
+						a.marks = map[anchor.ID]anchor.HLC{}
+					}
+					a.marks[key] = s
 					changed = true
 				}
 				if changed {
@@ -292,12 +326,10 @@ func (m *fmodel) apply(b *delta.Batch, s anchor.HLC) (*fmodel, map[anchor.ID]boo
 			case 3:
 				a := w.anchors[c.ID]
 				switch {
-				case a != nil && a.deleted == s:
-					continue // already taken by this batch
 				case a == nil:
 					return nil, nil, []rejection{{c.ID, []error{anchor.ErrNotFound}}}
 				case a.deleted != 0:
-					return nil, nil, []rejection{{c.ID, []error{anchor.ErrDeleted}}}
+					continue // already deleted (by this batch or before): the outcome asked for
 				}
 				if a.kind == anchor.KindEdge {
 					for _, end := range []anchor.ID{a.src, a.dst} {
@@ -475,7 +507,30 @@ func (h *fuzzHarness) genChange(r *byteReader, root anchor.ID) delta.Change {
 	case 6: // change access (and maybe fields)
 		id := h.pick(r)
 		acc := h.genAccess(r)
-		c := delta.Change{ID: id, Access: &acc}
+		c := delta.Change{ID: id, Grants: map[anchor.ID]anchor.Level{}, GrantBase: map[anchor.ID]anchor.HLC{}}
+		if op&0x10 != 0 {
+			c.Grants[anchor.SystemRoot] = acc.All
+		}
+		for root, lvl := range acc.Roots {
+			c.Grants[root] = lvl
+		}
+		if len(c.Grants) == 0 {
+			c.Grants[h.roots[1+int(op>>5)%3]] = acc.All
+		}
+		for key := range c.Grants {
+			var cur anchor.HLC
+			if a := h.model.anchors[id]; a != nil {
+				cur = a.mark(key)
+			}
+			switch r.next() % 3 {
+			case 1:
+				c.GrantBase[key] = cur
+			case 2:
+				if cur > 0 {
+					c.GrantBase[key] = cur - 1
+				}
+			}
+		}
 		if op&0x80 != 0 {
 			c.Set = h.genFields(r)
 		}
@@ -524,7 +579,7 @@ func (h *fuzzHarness) step(b *delta.Batch) {
 	h.log = append(h.log, describe(b))
 	next, dirty, rej := h.model.apply(b, h.stamp)
 	before := h.tx.state()
-	err := delta.Apply(h.tx, b)
+	res, err := delta.Apply(h.tx, delta.Env{Stamp: h.stamp}, b)
 
 	if rej != nil {
 		if err == nil {
@@ -536,16 +591,16 @@ func (h *fuzzHarness) step(b *delta.Batch) {
 		if !h.tx.state().equal(before) {
 			h.fail("a rejected batch (%v) changed the Tx", err)
 		}
-		if b.Stamp != 0 {
-			h.fail("a rejected batch got stamp %v", b.Stamp)
+		if res.Stamp != 0 {
+			h.fail("a rejected batch got stamp %v", res.Stamp)
 		}
 		return
 	}
 	if err != nil {
 		h.fail("Apply rejected a batch the model accepts: %v", err)
 	}
-	if b.Stamp != h.stamp {
-		h.fail("batch stamp %v, want %v", b.Stamp, h.stamp)
+	if res.Stamp != h.stamp {
+		h.fail("batch stamp %v, want %v", res.Stamp, h.stamp)
 	}
 	h.model = next
 
@@ -605,7 +660,9 @@ func (h *fuzzHarness) compare() {
 		chk(a.Created == m.created, "created", a.Created, m.created)
 		chk(a.Updated == m.updated, "updated", a.Updated, m.updated)
 		chk(a.Deleted == m.deleted, "deleted", a.Deleted, m.deleted)
-		chk(a.AccessStamp == m.accessStamp, "access stamp", a.AccessStamp, m.accessStamp)
+		for _, key := range append([]anchor.ID{anchor.SystemRoot}, slices.Collect(maps.Keys(a.Access.Roots))...) {
+			chk(delta.MarkOf(a, key).At == m.mark(key), "access mark "+short(key), delta.MarkOf(a, key).At, m.mark(key))
+		}
 		chk(a.Source == m.src && a.Target == m.dst && a.Undirected == m.undirected, "endpoints",
 			fmt.Sprint(a.Source, a.Target, a.Undirected), fmt.Sprint(m.src, m.dst, m.undirected))
 		chk(len(a.Fields) == len(m.fields), "field count", len(a.Fields), len(m.fields))
@@ -679,8 +736,8 @@ func describe(b *delta.Batch) string {
 			parts = append(parts, "delete "+short(c.ID))
 		default:
 			s := fmt.Sprintf("update %s set=%v base=%v", short(c.ID), c.Set, c.Base)
-			if c.Access != nil {
-				s += fmt.Sprintf(" access=%v", *c.Access)
+			if c.Grants != nil {
+				s += fmt.Sprintf(" grants=%v base=%v", c.Grants, c.GrantBase)
 			}
 			parts = append(parts, s)
 		}
@@ -710,17 +767,17 @@ func TestDiffSameMapValue(t *testing.T) {
 	v := map[string]any{"a": 1, "b": 2, "c": 3, "d": 4}
 	snap := node(anchor.NewID(), map[string]any{"prefs": v})
 	tx := newMemTx()
-	require.NoError(t, delta.Apply(tx, &delta.Batch{Changes: []delta.Change{create(snap)}}))
+	require.NoError(t, tx.apply(&delta.Batch{Changes: []delta.Change{create(snap)}}))
 	seq := tx.seq
 	for range 20 {
 		cur := snap.Clone()
 		require.NoError(t, cur.SetField("prefs", v))
-		if c, ok := delta.Diff(snap, cur); ok {
+		if c, ok := delta.Diff(snap, cur, nil); ok {
 			t.Errorf("setting field prefs to the value it holds diffs to a change: %x", c.Set["prefs"])
 		}
 		b, err := anchor.EncodeValue(v)
 		require.NoError(t, err)
-		require.NoError(t, delta.Apply(tx, &delta.Batch{Changes: []delta.Change{{ID: snap.ID, Set: map[string][]byte{"prefs": b}}}}))
+		require.NoError(t, tx.apply(&delta.Batch{Changes: []delta.Change{{ID: snap.ID, Set: map[string][]byte{"prefs": b}}}}))
 		if tx.seq != seq {
 			t.Fatalf("writing the value prefs already holds re-stamped and re-logged it (log sequence %d -> %d)", seq, tx.seq)
 		}

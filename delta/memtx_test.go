@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/anchorage-db/anchorage/anchor"
+	"github.com/anchorage-db/anchorage/delta"
 )
 
 // memTx is an in-memory delta.Tx for unit tests: maps for anchors and
@@ -15,7 +16,9 @@ type memTx struct {
 	log     map[anchor.ID]uint64
 	seq     uint64
 	clock   anchor.HLC
-	failPut error // returned by PutAnchor when set
+	kv      map[string][]byte
+	last    delta.Result // of the latest apply
+	failPut error        // returned by PutAnchor when set
 	writes  int
 }
 
@@ -47,7 +50,24 @@ func (t *memTx) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
 	return nil
 }
 
-func (t *memTx) Stamp() anchor.HLC { t.clock++; return t.clock }
+// apply runs delta.Apply with the next stamp of the Tx's counter clock and
+// keeps the result in last.
+func (t *memTx) apply(w delta.Write) error {
+	t.clock++
+	var err error
+	t.last, err = delta.Apply(t, delta.Env{Stamp: t.clock}, w)
+	return err
+}
+
+func (t *memTx) Meta(key string) ([]byte, error) { return t.kv[key], nil }
+
+func (t *memTx) PutMeta(key string, v []byte) error {
+	if t.kv == nil {
+		t.kv = map[string][]byte{}
+	}
+	t.kv[key] = v
+	return nil
+}
 
 func (t *memTx) PutAnchor(a *anchor.Anchor) error {
 	if t.failPut != nil {

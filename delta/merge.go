@@ -9,13 +9,13 @@ import (
 	"github.com/anchorage-db/anchorage/anchor"
 )
 
-// Replication: a Change whose Remote is set carries another replica's
-// whole state of one anchor, with that replica's stamps. Apply merges it
-// into the stored state instead of applying a walker's edit:
+// Merge is a replication write: other replicas' whole states of some
+// anchors, with their stamps, merged into the stored state by these rules:
 //
-//   - fields: per field, the greater (Stamp, Origin) wins, where a zero
-//     Origin stands for the replica that holds the field;
-//   - access grants: the greater AccessStamp wins;
+//   - fields and access entries: per field and per entry (Access.All and
+//     each root's grant), the greater (stamp, origin) wins, where a zero
+//     origin stands for the replica that holds the value and, on a tie of
+//     both, the greater value (so every order of merges converges);
 //   - deletion wins over liveness (a tombstone is never revived), and a
 //     node tombstone takes the node's incident edges with it, as a local
 //     delete does; between two tombstones the earlier stamp is kept;
@@ -27,8 +27,52 @@ import (
 //
 // Merging is idempotent and commutative: applying the same remote state
 // again changes nothing, writes nothing and logs nothing, so an interrupted
-// import can simply be resumed. Access checks do not apply to remote
-// changes (replication runs as the system root).
+// import can simply be resumed.
+//
+// With Root zero the merge is trusted (the system root: replication
+// between one owner's stores). With Root set, every remote anchor is
+// checked as that root's walker would be: a new anchor must be owned by
+// Root (and a new edge needs Connect on both endpoints), changing fields or
+// deleting needs Write on the stored anchor, changing access needs to be
+// its owner; a record that fails is refused and reported, not written.
+type Merge struct {
+	// From is the replica the anchors come from.
+	From anchor.ID
+	// Root is the principal the merge acts as (zero: trusted).
+	Root anchor.ID
+	// MaxStamp refuses remote anchors stamped later than it (0: no bound).
+	MaxStamp anchor.HLC
+	// Anchors are the remote states, merged in dependency order (nodes
+	// before edges).
+	Anchors []*anchor.Anchor
+	// Meta holds small values written in the same transaction (import
+	// cursors).
+	Meta map[string][]byte
+}
+
+func (m *Merge) validate() error {
+	for i, a := range m.Anchors {
+		if a == nil {
+			return fmt.Errorf("%w: merge anchor %d is nil", anchor.ErrInvalid, i)
+		}
+	}
+	return nil
+}
+
+func (m *Merge) apply(p *plan) error {
+	p.root, p.remote, p.maxRemote, p.meta = m.Root, m.From, m.MaxStamp, m.Meta
+	for _, edges := range []bool{false, true} {
+		for _, r := range m.Anchors {
+			if (r.Kind == anchor.KindEdge) != edges {
+				continue
+			}
+			if err := p.merge(r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
 
 // Counts tallies what a merge did with the remote anchors of one kind.
 type Counts struct {
@@ -92,25 +136,11 @@ func (m *MergeStats) count(k anchor.Kind, f func(*Counts)) {
 	m.ByKind[k] = c
 }
 
-// MetaTx is implemented by transactions that keep small named values next
-// to the data (import cursors) and let a merge advance the store's clock.
-// Apply needs it for batches with Remote changes or Meta writes.
-type MetaTx interface {
-	Tx
-	// Meta returns the value stored under key, or nil.
-	Meta(key string) ([]byte, error)
-	// PutMeta stores value under key in this transaction.
-	PutMeta(key string, value []byte) error
-	// Observe moves the store's clock to at least h, so local writes after
-	// an import order after everything imported.
-	Observe(h anchor.HLC)
-}
-
-// fieldWins reports whether remote field r beats stored field s, holding
-// zero origins to mean their holder's replica.
-func fieldWins(r, s anchor.Field, remote, local anchor.ID) bool {
-	if r.Stamp != s.Stamp {
-		return r.Stamp > s.Stamp
+// wins reports whether a remote value (mark r, bytes rv) beats the stored
+// one (s, sv), holding zero origins to mean their holder's replica.
+func wins(r, s anchor.Mark, rv, sv []byte, remote, local anchor.ID) bool {
+	if r.At != s.At {
+		return r.At > s.At
 	}
 	ro, so := r.Origin, s.Origin
 	if ro.IsZero() {
@@ -122,7 +152,7 @@ func fieldWins(r, s anchor.Field, remote, local anchor.ID) bool {
 	if c := bytes.Compare(ro[:], so[:]); c != 0 {
 		return c > 0
 	}
-	return bytes.Compare(r.Value, s.Value) > 0 // same write seen twice: equal values, no change
+	return bytes.Compare(rv, sv) > 0 // same write seen twice: equal values, no change
 }
 
 func (p *plan) refuse(r *anchor.Anchor, format string, args ...any) {
@@ -131,7 +161,7 @@ func (p *plan) refuse(r *anchor.Anchor, format string, args ...any) {
 }
 
 func maxStamp(r *anchor.Anchor) anchor.HLC {
-	m := max(r.Created, r.Updated, r.Deleted, r.AccessStamp)
+	m := max(r.Created, r.Updated, r.Deleted, r.AccessStamp())
 	for _, f := range r.Fields {
 		m = max(m, f.Stamp)
 	}
@@ -139,31 +169,44 @@ func maxStamp(r *anchor.Anchor) anchor.HLC {
 }
 
 // merge applies one remote anchor state.
-func (p *plan) merge(c *Change) error {
-	r := c.Remote.Clone()
-	switch {
-	case r.ID != c.ID:
-		return p.fail("merge", c.ID, "", fmt.Errorf("%w: change for %s carries anchor %s", anchor.ErrIntegrity, c.ID, r.ID))
-	case !r.Kind.Valid():
+func (p *plan) merge(remote *anchor.Anchor) error {
+	r := remote.Clone()
+	if !r.Kind.Valid() {
 		p.refuse(r, "unknown kind %d", uint8(r.Kind))
+		return nil
+	}
+	if err := validAnchor(r); err != nil {
+		p.refuse(r, "%v", err)
 		return nil
 	}
 	if top := maxStamp(r); p.maxRemote != 0 && top > p.maxRemote {
 		p.refuse(r, "stamp %s is beyond the accepted bound %s (clock skew or a forged record)", top, p.maxRemote)
 		return nil
 	}
-	// Stamp every field with its origin, so it keeps it once stored here.
+	// Give every field and access entry its origin (and every entry its
+	// mark), so it keeps them once stored here.
 	for name, f := range r.Fields {
 		if f.Origin.IsZero() {
 			f.Origin = p.remote
 			r.Fields[name] = f
 		}
 	}
+	for _, key := range accessKeys(r) {
+		m := MarkOf(r, key)
+		if m.Origin.IsZero() {
+			m.Origin = p.remote
+		}
+		setMark(r, key, m)
+	}
 	s, err := p.get(r.ID)
 	if err != nil {
 		return err
 	}
 	if s == nil {
+		if why := p.mayInsert(r); why != "" {
+			p.refuse(r, "%s", why)
+			return nil
+		}
 		return p.insertRemote(r)
 	}
 	if s.Kind != r.Kind || s.Owner != r.Owner || s.Type != r.Type ||
@@ -171,11 +214,12 @@ func (p *plan) merge(c *Change) error {
 		p.refuse(r, "header disagrees with the stored %s (kind, owner, type and endpoints never change)", s)
 		return nil
 	}
+	before := s.Clone()
 	changed, conflicts := false, 0
 	for name, rf := range r.Fields {
 		sf, had := s.Fields[name]
 		switch {
-		case !had || fieldWins(rf, sf, p.remote, p.local):
+		case !had || wins(anchor.Mark{At: rf.Stamp, Origin: rf.Origin}, anchor.Mark{At: sf.Stamp, Origin: sf.Origin}, rf.Value, sf.Value, p.remote, p.local):
 			if had && bytes.Equal(sf.Value, rf.Value) && sf.Stamp == rf.Stamp {
 				continue
 			}
@@ -188,9 +232,28 @@ func (p *plan) merge(c *Change) error {
 			conflicts++ // the remote value lost to a newer local one
 		}
 	}
-	if r.AccessStamp > s.AccessStamp {
-		s.Access, s.AccessStamp = r.Access.Clone(), r.AccessStamp
+	for _, key := range accessKeys(r) {
+		rl, _ := r.Access.Entry(key)
+		sl, had := s.Access.Entry(key)
+		rm, sm := MarkOf(r, key), MarkOf(s, key)
+		if had && !wins(rm, sm, []byte{byte(rl)}, []byte{byte(sl)}, p.remote, p.local) {
+			continue
+		}
+		if had && rl == sl && rm == sm {
+			continue
+		}
+		s.Access.SetEntry(key, rl)
+		setMark(s, key, rm)
 		changed = true
+	}
+	if changed || (!r.Live() && s.Live()) {
+		after := s.Clone()
+		after.Deleted = max(s.Deleted, r.Deleted)
+		if why := p.mayChange(before, after); why != "" {
+			p.cache[s.ID] = before // undo: nothing of this record is written
+			p.refuse(r, "%s", why)
+			return nil
+		}
 	}
 	switch {
 	case !r.Live() && s.Live():
@@ -215,6 +278,44 @@ func (p *plan) merge(c *Change) error {
 	}
 	p.stats.MaxStamp = max(p.stats.MaxStamp, maxStamp(r))
 	return nil
+}
+
+// accessKeys lists a's access entries, Access.All (SystemRoot) first.
+func accessKeys(a *anchor.Anchor) []anchor.ID {
+	return append([]anchor.ID{anchor.SystemRoot}, sortedIDs(a.Access.Roots)...)
+}
+
+// mayInsert says why the merge's principal may not insert r ("" if it may).
+func (p *plan) mayInsert(r *anchor.Anchor) string {
+	if p.root.IsZero() {
+		return ""
+	}
+	if r.Owner != p.root {
+		return fmt.Sprintf("root %s may not create an anchor owned by %s", p.root, r.Owner)
+	}
+	if r.Kind == anchor.KindEdge && r.Live() {
+		for _, end := range []anchor.ID{r.Source, r.Target} {
+			if n, err := p.get(end); err == nil && n != nil && !n.Allows(p.root, anchor.Connect) {
+				return fmt.Sprintf("root %s lacks connect on endpoint %s", p.root, end)
+			}
+		}
+	}
+	return ""
+}
+
+// mayChange says why the merge's principal may not turn before into after
+// ("" if it may): fields and deletion need Write, access needs ownership.
+func (p *plan) mayChange(before, after *anchor.Anchor) string {
+	if p.root.IsZero() {
+		return ""
+	}
+	if !before.Access.Equal(after.Access) && p.root != before.Owner {
+		return fmt.Sprintf("root %s may not change the access of an anchor owned by %s", p.root, before.Owner)
+	}
+	if !before.Allows(p.root, anchor.Write) {
+		return fmt.Sprintf("root %s lacks write on %s", p.root, before)
+	}
+	return ""
 }
 
 func (p *plan) insertRemote(r *anchor.Anchor) error {

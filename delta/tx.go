@@ -15,15 +15,13 @@ type Reader interface {
 	Adjacent(node anchor.ID, fn func(anchor.Adj) error) error
 }
 
-// Tx is what a backend's write transaction offers Apply. Everything written
-// through a Tx lands atomically when the backend commits it, or not at all.
+// Tx is what a write transaction offers Apply: reads of the transaction's
+// own state and the writes Apply plans. Everything written through a Tx
+// lands atomically when the engine commits it, or not at all.
 //
 // A Tx is used by one goroutine at a time.
 type Tx interface {
 	Reader
-	// Stamp returns a new HLC from the store's clock, greater than every
-	// stamp the store issued before.
-	Stamp() anchor.HLC
 	// PutAnchor stores a (header and fields), replacing any stored record.
 	PutAnchor(a *anchor.Anchor) error
 	// PutAdj stores one adjacency row, keyed by (row.Node, row.Edge).
@@ -33,4 +31,9 @@ type Tx interface {
 	// Logged records that id changed: it gets the next store-wide sequence
 	// number and its previous change-log entry, if any, is removed.
 	Logged(id anchor.ID) error
+	// Meta returns the small value stored under key (import cursors), or
+	// nil.
+	Meta(key string) ([]byte, error)
+	// PutMeta stores value under key in this transaction.
+	PutMeta(key string, value []byte) error
 }

@@ -3,6 +3,7 @@ package racetests
 import (
 	"errors"
 	"fmt"
+	"github.com/anchorage-db/anchorage/backend/backendtest"
 	"maps"
 	"os"
 	"slices"
@@ -143,7 +144,7 @@ func newMachine(t *testing.T, rt *rapid.T, b backendCase, save *caseSaver) *mach
 	})
 	m.root = anchor.NewID()
 	a := &anchor.Anchor{ID: m.root, Kind: anchor.KindNode, Owner: m.root, Type: "Root"}
-	if err := store.Apply(ctx, &delta.Batch{Changes: []delta.Change{{ID: m.root, Create: a}}}); err != nil {
+	if err := backendtest.Apply(ctx, store, &delta.Batch{Changes: []delta.Change{{ID: m.root, Create: a}}}); err != nil {
 		rt.Fatalf("create root: %v", err)
 	}
 	m.stamp++
@@ -207,9 +208,12 @@ type mChange struct {
 // them, depending on the order of the batch).
 func (m *machine) write(w *mWalker, ids []anchor.ID) []error {
 	var changes []mChange
+	deletedHere := func(id anchor.ID) bool { x, ok := w.l1[id]; return ok && !x.cur.live }
 	for _, id := range ids {
 		e := w.l1[id]
 		switch {
+		case e.snap == nil && e.cur.kind == anchor.KindEdge && (deletedHere(e.cur.src) || deletedHere(e.cur.dst)):
+			// A new edge to a node this walker deletes is not sent.
 		case e.snap == nil:
 			if e.cur.live {
 				changes = append(changes, mChange{id: id, create: e.cur.clone()})
@@ -317,8 +321,8 @@ func (m *machine) write(w *mWalker, ids []anchor.ID) []error {
 			if !c.del {
 				return nil
 			}
-			if a := get(c.id); a != nil && a.deletedAt == stamp {
-				return nil
+			if a := get(c.id); a != nil && !a.live {
+				return nil // already deleted: the outcome asked for
 			}
 			if err := live(c.id); err != nil {
 				return err
@@ -352,6 +356,13 @@ func (m *machine) write(w *mWalker, ids []anchor.ID) []error {
 	}
 	for _, c := range changes {
 		if c.del {
+			if w.l1[c.id].cur.kind == anchor.KindNode {
+				for eid, x := range w.l1 {
+					if x.cur.kind == anchor.KindEdge && (x.cur.src == c.id || x.cur.dst == c.id) {
+						delete(w.l1, eid)
+					}
+				}
+			}
 			delete(w.l1, c.id)
 			continue
 		}
@@ -492,11 +503,6 @@ func (m *machine) actions() map[string]func(*rapid.T) {
 			e, want := m.load(w, id)
 			m.expect("delete", err, errList(want)...)
 			if err == nil {
-				for eid, x := range w.l1 {
-					if x.cur.kind == anchor.KindEdge && (x.cur.src == id || x.cur.dst == id) {
-						delete(w.l1, eid)
-					}
-				}
 				m.markDeleted(w, id, e)
 			}
 		},
@@ -616,26 +622,41 @@ func toModel(fields map[string]any) map[string]mField {
 func (m *machine) markDeleted(w *mWalker, id anchor.ID, e *mEntry) {
 	if e.snap == nil {
 		delete(w.l1, id)
+		if e.cur.kind == anchor.KindNode { // never stored: its new edges go with it
+			for eid, x := range w.l1 {
+				if x.cur.kind == anchor.KindEdge && (x.cur.src == id || x.cur.dst == id) {
+					delete(w.l1, eid)
+				}
+			}
+		}
 		return
 	}
 	e.cur.live = false
 }
 
 // walkerEdges models tiered.Memory.Edges: the stored adjacency without the
-// edges the walker removed, plus the edges it added and has not written.
+// edges the walker removed or whose peer it deleted, plus the edges it
+// added and has not written (unless their peer is deleted).
 func (m *machine) walkerEdges(w *mWalker, node anchor.ID) map[anchor.ID]bool {
+	deleted := func(id anchor.ID) bool { e, ok := w.l1[id]; return ok && !e.cur.live }
+	peer := func(src, dst anchor.ID) anchor.ID {
+		if src == node {
+			return dst
+		}
+		return src
+	}
 	out := map[anchor.ID]bool{}
 	for id, a := range m.committed {
 		if a.kind != anchor.KindEdge || !a.live || (a.src != node && a.dst != node) {
 			continue
 		}
-		if e, ok := w.l1[id]; ok && !e.cur.live {
+		if deleted(id) || deleted(peer(a.src, a.dst)) {
 			continue
 		}
 		out[id] = true
 	}
 	for id, e := range w.l1 {
-		if e.snap == nil && e.cur.kind == anchor.KindEdge && (e.cur.src == node || e.cur.dst == node) {
+		if e.snap == nil && e.cur.kind == anchor.KindEdge && (e.cur.src == node || e.cur.dst == node) && !deleted(peer(e.cur.src, e.cur.dst)) {
 			out[id] = true
 		}
 	}

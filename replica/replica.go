@@ -171,17 +171,13 @@ type Cursor struct {
 func cursorKey(source anchor.ID) string { return "import/" + source.String() }
 
 // ReadCursor returns what s has imported from the source store (zero
-// Cursor if nothing). s must support backend.MetaView.
+// Cursor if nothing).
 func ReadCursor(ctx context.Context, s backend.Store, source anchor.ID) (Cursor, backend.Meta, error) {
 	var c Cursor
 	var meta backend.Meta
 	err := s.View(ctx, func(v backend.View) error {
 		meta = v.Meta()
-		mv, ok := v.(backend.MetaView)
-		if !ok {
-			return fmt.Errorf("%w: this backend keeps no import cursors", anchor.ErrIntegrity)
-		}
-		raw, err := mv.MetaValue(cursorKey(source))
+		raw, err := v.MetaValue(cursorKey(source))
 		if err != nil || raw == nil {
 			return err
 		}
@@ -305,22 +301,26 @@ func applyChunk(ctx context.Context, s backend.Store, recs []record, h Header, m
 	if err != nil {
 		return err
 	}
-	b := &delta.Batch{
-		From: h.SourceReplica, Local: meta.ReplicaID,
-		MaxRemote: anchor.MakeHLC(o.Now().Add(o.MaxSkew).UnixMilli(), 0xffff),
-		Meta:      map[string][]byte{cursorKey(h.SourceStore): raw},
+	b := &delta.Merge{
+		From:     h.SourceReplica,
+		MaxStamp: anchor.MakeHLC(o.Now().Add(o.MaxSkew).UnixMilli(), 0xffff),
+		Meta:     map[string][]byte{cursorKey(h.SourceStore): raw},
 	}
 	for _, rec := range recs {
 		a, err := anchor.Unmarshal(rec.ID, rec.Rec)
 		if err != nil {
 			return fmt.Errorf("export %s: %w", h.ExportID, err)
 		}
-		b.Changes = append(b.Changes, delta.Change{ID: a.ID, Remote: a})
+		if a.ID != rec.ID {
+			return fmt.Errorf("export %s: %w: record keyed %s holds %s", h.ExportID, anchor.ErrCorrupt, rec.ID, a.ID)
+		}
+		b.Anchors = append(b.Anchors, a)
 	}
-	if err := s.Apply(ctx, b); err != nil {
+	r, err := s.Apply(ctx, b)
+	if err != nil {
 		return err
 	}
-	res.Stats.Add(&b.Stats)
+	res.Stats.Add(&r.Stats)
 	return nil
 }
 

@@ -3,7 +3,6 @@ package tiered
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sort"
 
 	"github.com/anchorage-db/anchorage/anchor"
@@ -38,13 +37,13 @@ type Memory struct {
 }
 
 type entry struct {
-	snap *anchor.Anchor // as loaded or last written; nil if never stored
-	cur  *anchor.Anchor // this walker's copy; Deleted != 0 once it deleted it
-	set  []string       // fields Set since the last write, even to their loaded value
+	snap *anchor.Anchor  // as loaded or last written; nil if never stored
+	cur  *anchor.Anchor  // this walker's copy; Deleted != 0 once it deleted it
+	set  map[string]bool // fields Set since the last write, even to their loaded value
 }
 
 // diff is the change to write for e.
-func (e *entry) diff() (delta.Change, bool) { return delta.Diff(e.snap, e.cur, e.set...) }
+func (e *entry) diff() (delta.Change, bool) { return delta.Diff(e.snap, e.cur, e.set) }
 
 // New returns an empty Memory for a walker acting as root.
 func New(store backend.Store, root anchor.ID, opts *Options) *Memory {
@@ -198,24 +197,35 @@ func (m *Memory) Set(ctx context.Context, id anchor.ID, field string, v any) err
 	if err := e.cur.SetField(field, v); err != nil {
 		return err
 	}
-	if !slices.Contains(e.set, field) {
-		e.set = append(e.set, field)
+	if e.set == nil {
+		e.set = make(map[string]bool)
 	}
+	e.set[field] = true
 	return nil
 }
 
-// SetAccess replaces the anchor's access grants (Write needed at commit).
+// SetAccess sets the anchor's Access.All and each per-root grant acc
+// names; grants acc does not name are left as they are. Only the owner may
+// change access: another walker's commit fails with ErrAccessDenied. Only
+// the entries that differ from what this walker loaded are written, each
+// merged on its own, so concurrent grants by other walkers survive.
 func (m *Memory) SetAccess(ctx context.Context, id anchor.ID, acc anchor.Access) error {
 	e, err := m.load(ctx, "grant", id)
 	if err != nil {
 		return err
 	}
-	e.cur.Access = acc.Clone()
+	cur := e.cur.Access.Clone()
+	cur.All = acc.All
+	for root, lvl := range acc.Roots {
+		cur.SetEntry(root, lvl)
+	}
+	e.cur.Access = cur
 	return nil
 }
 
 // Grant gives root the level on the anchor (NoAccess revokes, overriding
-// Access.All for that root).
+// Access.All for that root). Only the owner may change access; the grant is
+// written as one entry, merged with other walkers' grants.
 func (m *Memory) Grant(ctx context.Context, id, root anchor.ID, level anchor.Level) error {
 	e, err := m.load(ctx, "grant", id)
 	if err != nil {
@@ -231,54 +241,88 @@ func (m *Memory) Grant(ctx context.Context, id, root anchor.ID, level anchor.Lev
 }
 
 // Delete deletes an anchor; deleting a node deletes its edges too (the
-// store does it in the same transaction). The walker's copies of the
-// node's edges are dropped from L1.
+// store does it in the same transaction). Until the delete is committed
+// the walker no longer sees the anchor, nor (for a node) its edges; its own
+// new edges to the node stay in L1 and come back if the delete fails and
+// the walker forgets the node.
 func (m *Memory) Delete(ctx context.Context, id anchor.ID) error {
 	e, err := m.load(ctx, "delete", id)
 	if err != nil {
 		return err
 	}
-	if e.cur.Kind == anchor.KindNode {
-		for eid, x := range m.l1 {
-			if x.cur.Kind == anchor.KindEdge && (x.cur.Source == id || x.cur.Target == id) {
-				delete(m.l1, eid)
-			}
-		}
-	}
 	if e.snap == nil {
 		delete(m.l1, id) // never stored: nothing to write
+		if e.cur.Kind == anchor.KindNode {
+			m.dropEdges(id)
+		}
 		return nil
 	}
 	e.cur.Deleted = 1 // any non-zero marks it; the store stamps the tombstone
 	return nil
 }
 
+// dropEdges removes from L1 every edge incident to node.
+func (m *Memory) dropEdges(node anchor.ID) {
+	for eid, x := range m.l1 {
+		if x.cur.Kind == anchor.KindEdge && (x.cur.Source == node || x.cur.Target == node) {
+			delete(m.l1, eid)
+		}
+	}
+}
+
+// deleted reports whether this walker deleted id and has not committed it.
+func (m *Memory) deleted(id anchor.ID) bool {
+	e, ok := m.l1[id]
+	return ok && !e.cur.Live()
+}
+
 // Edges returns node's edges as this walker sees them: the stored adjacency
-// without the edges it removed, plus the edges it added and has not yet
-// written. Rows are sorted by edge ID.
+// without the edges it removed (or that go to an anchor it deleted), plus
+// the edges it added and has not yet written. Rows are sorted by edge ID.
+//
+// Access is checked on the store's current state, in the same snapshot as
+// the rows: Read on node (so a revoked grant takes effect at once, even for
+// a node this walker loaded before), and Read on each stored edge, whose
+// rows are left out when this walker may not read it.
 func (m *Memory) Edges(ctx context.Context, node anchor.ID) ([]anchor.Adj, error) {
-	if _, err := m.load(ctx, "edges", node); err != nil {
+	e, err := m.load(ctx, "edges", node)
+	if err != nil {
 		return nil, err
 	}
 	var rows []anchor.Adj
-	err := m.store.View(ctx, func(v backend.View) error {
+	err = m.store.View(ctx, func(v backend.View) error {
+		if e.snap != nil {
+			a, err := v.Anchor(node)
+			if err != nil {
+				return err
+			}
+			if !a.Allows(m.root, anchor.Read) {
+				return &anchor.Error{Op: "edges", ID: node, Need: anchor.Read, Root: m.root, Err: anchor.ErrAccessDenied}
+			}
+		}
 		return v.Adjacent(node, func(r anchor.Adj) error {
-			if e, ok := m.l1[r.Edge]; ok && !e.cur.Live() {
+			if m.deleted(r.Edge) || m.deleted(r.Peer) {
 				return nil
 			}
-			rows = append(rows, r)
+			edge, err := v.Anchor(r.Edge)
+			if err != nil {
+				return err
+			}
+			if edge.Allows(m.root, anchor.Read) {
+				rows = append(rows, r)
+			}
 			return nil
 		})
 	})
 	if err != nil {
 		return nil, err
 	}
-	for _, e := range m.l1 {
-		if e.snap != nil || e.cur.Kind != anchor.KindEdge {
+	for _, x := range m.l1 {
+		if x.snap != nil || x.cur.Kind != anchor.KindEdge {
 			continue
 		}
-		for _, r := range e.cur.Adjacency() {
-			if r.Node == node {
+		for _, r := range x.cur.Adjacency() {
+			if r.Node == node && !m.deleted(r.Peer) {
 				rows = append(rows, r)
 			}
 		}
@@ -337,23 +381,36 @@ func (m *Memory) Dirty() int {
 	return n
 }
 
-// write diffs the given anchors and applies them as one batch.
+// write diffs the given anchors and applies them as one batch. A new edge
+// to a node this walker deletes in the same batch is not sent (the delete
+// would take it at once); it leaves L1 with the node once the delete lands.
 func (m *Memory) write(ctx context.Context, ids []anchor.ID) error {
 	b := &delta.Batch{Root: m.root, Optimistic: m.opts.Optimistic}
+	var deletedNodes []anchor.ID
 	for _, id := range ids {
 		e := m.l1[id]
+		if e.snap == nil && e.cur.Kind == anchor.KindEdge && (m.deleted(e.cur.Source) || m.deleted(e.cur.Target)) {
+			continue
+		}
 		if c, ok := e.diff(); ok {
 			b.Changes = append(b.Changes, c)
+			if c.Delete && e.cur.Kind == anchor.KindNode {
+				deletedNodes = append(deletedNodes, id)
+			}
 		}
 	}
 	if len(b.Changes) == 0 {
 		return nil
 	}
-	if err := m.store.Apply(ctx, b); err != nil {
+	res, err := m.store.Apply(ctx, b)
+	if err != nil {
 		return err
 	}
 	for _, c := range b.Changes {
-		m.written(c, b.Stamp)
+		m.written(c, res.Stamp)
+	}
+	for _, node := range deletedNodes {
+		m.dropEdges(node)
 	}
 	return nil
 }
@@ -368,10 +425,13 @@ func (m *Memory) written(c delta.Change, stamp anchor.HLC) {
 	}
 	cur := e.cur
 	if c.Create != nil {
-		cur.Created, cur.AccessStamp = stamp, stamp
+		cur.Created, cur.AccessStamps = stamp, nil
 	}
-	if c.Access != nil {
-		cur.AccessStamp = stamp
+	for key := range c.Grants {
+		if cur.AccessStamps == nil {
+			cur.AccessStamps = make(map[anchor.ID]anchor.Mark)
+		}
+		cur.AccessStamps[key] = anchor.Mark{At: stamp}
 	}
 	cur.Updated = stamp
 	for name, f := range cur.Fields {

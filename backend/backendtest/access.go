@@ -36,7 +36,7 @@ var accessOps = []accessOp{
 		}
 		return m.Commit(ctx)
 	}},
-	{"grant", anchor.Write, func(m *tiered.Memory, f *accessFixture) error {
+	{"grant", anchor.Own, func(m *tiered.Memory, f *accessFixture) error {
 		if err := m.Grant(ctx, f.target, anchor.NewID(), anchor.Write); err != nil {
 			return err
 		}

@@ -12,7 +12,7 @@ import (
 )
 
 // TestFaults: a full disk (Options.MaxSize) and a write error
-// (Options.WriteFault) during commit lose nothing and the store recovers.
+// (a driver wrapped by backendtest.Faulty) during commit lose nothing and the store recovers.
 func TestFaults(t *testing.T) {
 	backendtest.RunFaults(t, backendtest.FaultOpeners{
 		Limited: func(t testing.TB, dir string, small bool) backend.Store {
@@ -24,10 +24,10 @@ func TestFaults(t *testing.T) {
 			require.NoError(t, err)
 			return s
 		},
-		Faulty: func(t testing.TB, dir string, fault func() error) backend.Store {
-			s, err := bolt.Open(filepath.Join(dir, "fault.db"), &bolt.Options{WriteFault: fault})
+		Driver: func(t testing.TB, dir string) backend.Driver {
+			d, err := bolt.OpenDriver(filepath.Join(dir, "fault.db"), &bolt.Options{NoSync: true})
 			require.NoError(t, err)
-			return s
+			return d
 		},
 	})
 }

@@ -38,7 +38,7 @@ func buildFuzzStore(f *testing.F) *fuzzStore {
 	}
 	ctx := context.Background()
 	root := anchor.NewID()
-	err = s.Apply(ctx, &delta.Batch{Changes: []delta.Change{{ID: root, Create: &anchor.Anchor{ID: root, Kind: anchor.KindNode, Owner: root, Type: "Root"}}}})
+	err = backendtest.Apply(ctx, s, &delta.Batch{Changes: []delta.Change{{ID: root, Create: &anchor.Anchor{ID: root, Kind: anchor.KindNode, Owner: root, Type: "Root"}}}})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -265,7 +265,7 @@ func TestVerifySeesEveryLogRow(t *testing.T) {
 			t.Fatal(err)
 		}
 		root := anchor.NewID()
-		err = s.Apply(context.Background(), &delta.Batch{Changes: []delta.Change{{ID: root, Create: &anchor.Anchor{ID: root, Kind: anchor.KindNode, Owner: root, Type: "Root"}}}})
+		err = backendtest.Apply(context.Background(), s, &delta.Batch{Changes: []delta.Change{{ID: root, Create: &anchor.Anchor{ID: root, Kind: anchor.KindNode, Owner: root, Type: "Root"}}}})
 		if err != nil {
 			t.Fatal(err)
 		}

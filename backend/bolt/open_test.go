@@ -135,7 +135,7 @@ func TestReadOnly(t *testing.T) {
 	ro, err := bolt.Open(path, &bolt.Options{ReadOnly: true})
 	require.NoError(t, err)
 	require.Equal(t, "Root", backendtest.Stored(t, ro, root).Type)
-	err = ro.Apply(context.Background(), &delta.Batch{Changes: []delta.Change{{ID: root, Set: map[string][]byte{"x": {1}}}}})
+	err = backendtest.Apply(context.Background(), ro, &delta.Batch{Changes: []delta.Change{{ID: root, Set: map[string][]byte{"x": {1}}}}})
 	require.ErrorIs(t, err, anchor.ErrReadOnly)
 	backendtest.RequireClean(t, ro)
 	require.NoError(t, ro.Close())
@@ -163,7 +163,7 @@ func TestCorruptRecordNamed(t *testing.T) {
 	s, err = bolt.Open(path, nil)
 	require.NoError(t, err)
 	defer s.Close()
-	err = s.Apply(context.Background(), &delta.Batch{Changes: []delta.Change{{ID: root, Set: map[string][]byte{"x": {1}}}}})
+	err = backendtest.Apply(context.Background(), s, &delta.Batch{Changes: []delta.Change{{ID: root, Set: map[string][]byte{"x": {1}}}}})
 	require.ErrorIs(t, err, anchor.ErrCorrupt)
 	var ae *anchor.Error
 	require.ErrorAs(t, err, &ae)

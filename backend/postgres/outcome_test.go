@@ -101,14 +101,14 @@ func TestCommitOutcomeUnknown(t *testing.T) {
 			proxy.armed.Store(true)
 			cutsBefore := proxy.cuts.Load()
 			n := &anchor.Anchor{ID: anchor.NewID(), Kind: anchor.KindNode, Owner: root, Type: "N"}
-			err = s.Apply(ctx, &delta.Batch{Root: root, Changes: []delta.Change{{ID: n.ID, Create: n}}})
+			err = backendtest.Apply(ctx, s, &delta.Batch{Root: root, Changes: []delta.Change{{ID: n.ID, Create: n}}})
 			proxy.armed.Store(false)
 			require.Greater(t, proxy.cuts.Load(), cutsBefore, "the proxy never saw COMMIT")
 			require.ErrorIs(t, err, anchor.ErrOutcomeUnknown)
 
 			// The store keeps working over fresh connections, and is consistent.
 			m := &anchor.Anchor{ID: anchor.NewID(), Kind: anchor.KindNode, Owner: root, Type: "M"}
-			require.NoError(t, s.Apply(ctx, &delta.Batch{Root: root, Changes: []delta.Change{{ID: m.ID, Create: m}}}))
+			require.NoError(t, backendtest.Apply(ctx, s, &delta.Batch{Root: root, Changes: []delta.Change{{ID: m.ID, Create: m}}}))
 			backendtest.RequireClean(t, s)
 		})
 	}

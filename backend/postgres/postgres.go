@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -30,15 +27,20 @@ type Options struct {
 	// stores may share one database under different schemas. Default
 	// "anchorage".
 	Schema string
-	// NoGroupCommit makes every Apply run its own transaction.
+	// NoGroupCommit, MaxGroup, MaxBackoff: see backend.Options.
 	NoGroupCommit bool
-	// MaxGroup caps how many batches share one transaction. Default 64.
-	MaxGroup int
+	MaxGroup      int
+	MaxBackoff    time.Duration
 	// MaxConns caps the connection pool. Default 8.
 	MaxConns int32
-	// CommitTimeout bounds one write transaction, retries included.
+	// OpenTimeout bounds connecting and checking the schema in Open.
 	// Default 30s.
-	CommitTimeout time.Duration
+	OpenTimeout time.Duration
+	// LockTimeout is how long one statement waits for a lock another
+	// transaction holds (PostgreSQL's lock_timeout) before the engine
+	// rolls the transaction back and runs it again, for as long as the
+	// callers' contexts allow. Default 1s.
+	LockTimeout time.Duration
 	// ReadOnly opens an existing store without creating or changing
 	// anything; Apply fails with anchor.ErrReadOnly.
 	ReadOnly bool
@@ -47,7 +49,8 @@ type Options struct {
 }
 
 // Store is the PostgreSQL durable tier: many processes on many machines
-// may open the same schema at once.
+// may open the same schema at once. It is the engine (backend.Engine:
+// Apply, View, Size, Close) over this package's driver.
 //
 // Store is safe for concurrent use. Within a process, concurrent Apply calls
 // are group-committed; across processes, write transactions serialise on
@@ -56,22 +59,18 @@ type Options struct {
 // store-wide and follow commit order. Reads run in REPEATABLE READ
 // read-only transactions and never block writers.
 type Store struct {
-	pool   *pgxpool.Pool
-	opts   Options
-	t      tables
-	clock  *anchor.Clock
-	meta   backend.Meta // StoreID, ReplicaID, Schema
-	gc     *backend.GroupCommitter
-	closed atomic.Bool
-	once   sync.Once
+	*backend.Engine
 }
 
-var (
-	_ backend.Store    = (*Store)(nil)
-	_ backend.Sizer    = (*Store)(nil)
-	_ delta.MetaTx     = (*wtx)(nil)
-	_ backend.MetaView = (*view)(nil)
-)
+// driver is the PostgreSQL backend.Driver.
+type driver struct {
+	pool *pgxpool.Pool
+	opts Options
+	t    tables
+	meta backend.Meta // StoreID, ReplicaID, Schema
+}
+
+var _ backend.Driver = (*driver)(nil)
 
 // tables holds the schema-qualified, quoted table names.
 type tables struct{ schema, meta, anchors, adj, log, kv string }
@@ -86,40 +85,68 @@ func newTables(schema string) tables {
 // A schema holding other tables yields anchor.ErrNotStore; a store of a
 // newer layout yields anchor.ErrVersion.
 func Open(dsn string, opts *Options) (*Store, error) {
+	d, err := OpenDriver(dsn, opts)
+	if err != nil {
+		return nil, err
+	}
+	o := d.(*driver).opts
+	e, err := backend.New(d, "postgres schema "+o.Schema, &backend.Options{NoGroupCommit: o.NoGroupCommit, MaxGroup: o.MaxGroup, MaxBackoff: o.MaxBackoff, Now: o.Now})
+	if err != nil {
+		return nil, fmt.Errorf("anchorage: open postgres schema %q: %w", o.Schema, err)
+	}
+	return &Store{Engine: e}, nil
+}
+
+// OpenDriver connects and opens the schema as Open does and returns the
+// bare driver, for backend.New (tests wrap it to inject faults). Options
+// fields that belong to the engine (NoGroupCommit, MaxGroup, MaxBackoff,
+// Now) are ignored here.
+func OpenDriver(dsn string, opts *Options) (backend.Driver, error) {
 	var o Options
 	if opts != nil {
 		o = *opts
 	}
+	if o.MaxConns < 0 || o.OpenTimeout < 0 || o.LockTimeout < 0 || o.MaxGroup < 0 {
+		return nil, fmt.Errorf("anchorage: open postgres: %w: negative MaxConns, MaxGroup or timeout", backend.ErrOptions)
+	}
 	if o.Schema == "" {
 		o.Schema = "anchorage"
 	}
-	if o.MaxConns <= 0 {
+	if o.MaxConns == 0 {
 		o.MaxConns = 8
 	}
-	if o.CommitTimeout <= 0 {
-		o.CommitTimeout = 30 * time.Second
+	if o.OpenTimeout == 0 {
+		o.OpenTimeout = 30 * time.Second
+	}
+	if o.LockTimeout == 0 {
+		o.LockTimeout = time.Second
 	}
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("anchorage: postgres dsn: %w", err)
 	}
 	cfg.MaxConns = o.MaxConns
-	ctx, cancel := context.WithTimeout(context.Background(), o.CommitTimeout)
+	cfg.ConnConfig.RuntimeParams["lock_timeout"] = fmt.Sprintf("%d", o.LockTimeout.Milliseconds())
+	ctx, cancel := context.WithTimeout(context.Background(), o.OpenTimeout)
 	defer cancel()
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("anchorage: postgres connect: %w", err)
 	}
-	s := &Store{pool: pool, opts: o, t: newTables(o.Schema), clock: anchor.NewClock(o.Now)}
+	s := &driver{pool: pool, opts: o, t: newTables(o.Schema)}
 	if err := s.init(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("anchorage: open postgres schema %q: %w", o.Schema, err)
 	}
-	s.gc = backend.NewGroupCommitter(s.commit, !o.NoGroupCommit, o.MaxGroup)
 	return s, nil
 }
 
-func (s *Store) init(ctx context.Context) error {
+// Info returns the store's identity.
+func (s *driver) Info() backend.Info {
+	return backend.Info{Schema: s.meta.Schema, StoreID: s.meta.StoreID, ReplicaID: s.meta.ReplicaID, ReadOnly: s.opts.ReadOnly}
+}
+
+func (s *driver) init(ctx context.Context) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if !s.opts.ReadOnly {
 			// Serialise concurrent first opens of the same schema.
@@ -148,8 +175,7 @@ func (s *Store) init(ctx context.Context) error {
 		var mg string
 		var schema int
 		var store, replica []byte
-		var hlc int64
-		err := tx.QueryRow(ctx, `SELECT magic, schema_version, store_id, replica_id, hlc FROM `+s.t.meta+` WHERE id = 1`).Scan(&mg, &schema, &store, &replica, &hlc)
+		err := tx.QueryRow(ctx, `SELECT magic, schema_version, store_id, replica_id FROM `+s.t.meta+` WHERE id = 1`).Scan(&mg, &schema, &store, &replica)
 		if err != nil {
 			return fmt.Errorf("%w: meta row: %v", anchor.ErrNotStore, err)
 		}
@@ -166,12 +192,11 @@ func (s *Store) init(ctx context.Context) error {
 			return fmt.Errorf("%w: replica id: %v", anchor.ErrCorrupt, err)
 		}
 		s.meta.Schema = schema
-		s.clock.Observe(anchor.HLC(hlc))
 		return nil
 	})
 }
 
-func (s *Store) create(ctx context.Context, tx pgx.Tx) error {
+func (s *driver) create(ctx context.Context, tx pgx.Tx) error {
 	store, replica := anchor.NewID(), anchor.NewID()
 	stmts := []string{
 		`CREATE SCHEMA IF NOT EXISTS ` + s.t.schema,
@@ -197,89 +222,69 @@ func (s *Store) create(ctx context.Context, tx pgx.Tx) error {
 	return err
 }
 
-// Apply writes b atomically and durably; see backend.Store.
-func (s *Store) Apply(ctx context.Context, b *delta.Batch) error {
-	if s.closed.Load() {
-		return fmt.Errorf("apply: %w", anchor.ErrClosed)
-	}
-	if s.opts.ReadOnly {
-		return fmt.Errorf("apply: %w", anchor.ErrReadOnly)
-	}
-	return s.gc.Apply(ctx, b)
-}
-
-// commit runs fn in one write transaction, retrying the whole transaction
-// with jittered backoff on serialisation failures and deadlocks (safe:
-// delta.Apply re-reads everything inside the transaction).
-func (s *Store) commit(fn func(delta.Tx) error) error {
-	ctx, cancel := context.WithTimeout(context.Background(), s.opts.CommitTimeout)
-	defer cancel()
-	backoff := time.Millisecond
-	for attempt := 0; ; attempt++ {
-		err := s.commitOnce(ctx, fn)
-		if !retryable(err) || ctx.Err() != nil {
-			return err
-		}
-		sleep := backoff/2 + rand.N(backoff)
-		select {
-		case <-time.After(sleep):
-		case <-ctx.Done():
-			return err
-		}
-		backoff = min(2*backoff, 200*time.Millisecond)
-	}
-}
-
-func retryable(err error) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01" || pe.Code == "55P03")
-}
-
-func (s *Store) commitOnce(ctx context.Context, fn func(delta.Tx) error) error {
+// Begin starts a write transaction and locks the meta row, the
+// store-wide write lock that orders every writer in every process and
+// carries the clock and sequence they share. A lock conflict (a lock
+// held past LockTimeout, a serialisation failure, a deadlock) is reported
+// wrapping backend.ErrRetry; the engine runs the transaction again.
+func (s *driver) Begin(ctx context.Context) (backend.Tx, error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return s.connErr(err)
+		return nil, s.classify(err)
 	}
-	defer tx.Rollback(context.Background())
-	var hlc, seq int64
-	// The meta row is the store-wide write lock: it orders every writer in
-	// every process, and carries the clock and sequence they share.
-	if err := tx.QueryRow(ctx, `SELECT hlc, seq FROM `+s.t.meta+` WHERE id = 1 FOR UPDATE`).Scan(&hlc, &seq); err != nil {
-		return s.connErr(err)
+	// From here on the transaction runs to its end whatever the callers'
+	// contexts do, so that its answer is the truth; LockTimeout bounds
+	// each wait for a lock.
+	w := &wtx{s: s, ctx: context.Background(), tx: tx}
+	var hlc int64
+	if err := tx.QueryRow(w.ctx, `SELECT hlc, seq FROM `+s.t.meta+` WHERE id = 1 FOR UPDATE`).Scan(&hlc, &w.seq); err != nil {
+		tx.Rollback(context.Background())
+		return nil, s.classify(err)
 	}
-	s.clock.Observe(anchor.HLC(hlc))
-	w := &wtx{s: s, ctx: ctx, tx: tx, seq: seq}
-	if err := fn(w); err != nil {
-		return err
+	w.hlc = anchor.HLC(hlc)
+	return w, nil
+}
+
+// classify marks lock conflicts as backend.ErrRetry.
+func (s *driver) classify(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01" || pe.Code == "55P03") {
+		return fmt.Errorf("%w: %w", backend.ErrRetry, err)
+	}
+	return err
+}
+
+func (w *wtx) Clock() (anchor.HLC, error) { return w.hlc, nil }
+
+func (w *wtx) SetClock(h anchor.HLC) error {
+	w.hlc = h
+	w.clockSet = true
+	return nil
+}
+
+// Commit sends the queued writes with the clock and sequence, and commits.
+func (w *wtx) Commit() error {
+	if w.clockSet || w.seqChanged {
+		w.pending.Queue(`UPDATE `+w.s.t.meta+` SET hlc = $1, seq = $2 WHERE id = 1`, int64(w.hlc), w.seq)
 	}
 	if err := w.flush(); err != nil {
-		return &delta.WriteError{Err: err}
+		w.tx.Rollback(context.Background())
+		return w.s.classify(err)
 	}
-	if _, err := tx.Exec(ctx, `UPDATE `+s.t.meta+` SET hlc = $1, seq = $2 WHERE id = 1`, int64(s.clock.Last()), w.seq); err != nil {
-		return s.connErr(err)
-	}
-	if err := tx.Commit(ctx); err != nil {
+	if err := w.tx.Commit(w.ctx); err != nil {
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) {
-			return err // the server refused the commit: nothing landed
+			return w.s.classify(err) // the server refused the commit: nothing landed
 		}
 		return fmt.Errorf("anchorage: postgres commit: %w: %w", anchor.ErrOutcomeUnknown, err)
 	}
 	return nil
 }
 
-func (s *Store) connErr(err error) error {
-	if s.closed.Load() {
-		return fmt.Errorf("anchorage: %w", anchor.ErrClosed)
-	}
-	return err
-}
+func (w *wtx) Rollback() error { return w.tx.Rollback(context.Background()) }
 
 // View runs fn in a REPEATABLE READ, read-only transaction.
-func (s *Store) View(ctx context.Context, fn func(backend.View) error) error {
-	if s.closed.Load() {
-		return fmt.Errorf("view: %w", anchor.ErrClosed)
-	}
+func (s *driver) View(ctx context.Context, fn func(backend.View) error) error {
 	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		v := &view{rtx: rtx{s: s, ctx: ctx, q: tx}}
 		var hlc, seq int64
@@ -293,23 +298,17 @@ func (s *Store) View(ctx context.Context, fn func(backend.View) error) error {
 }
 
 // Size returns the on-disk size of the store's tables and indexes.
-func (s *Store) Size() (int64, error) {
+func (s *driver) Size(ctx context.Context) (int64, error) {
 	var n int64
-	err := s.pool.QueryRow(context.Background(), `SELECT coalesce(sum(pg_total_relation_size(format('%I.%I', table_schema, table_name))), 0)::bigint
+	err := s.pool.QueryRow(ctx, `SELECT coalesce(sum(pg_total_relation_size(format('%I.%I', table_schema, table_name))), 0)::bigint
 		FROM information_schema.tables WHERE table_schema = $1`, s.opts.Schema).Scan(&n)
 	return n, err
 }
 
-// Close answers queued batches, then closes the pool, waiting for
-// connections in use to be released. Idempotent.
-func (s *Store) Close() error {
-	s.once.Do(func() {
-		s.closed.Store(true)
-		if s.gc != nil {
-			s.gc.Close()
-		}
-		s.pool.Close()
-	})
+// Close closes the pool; the engine calls it once every transaction and
+// View has ended.
+func (s *driver) Close() error {
+	s.pool.Close()
 	return nil
 }
 
@@ -321,7 +320,7 @@ type querier interface {
 
 // rtx implements the reads of delta.Reader over a transaction.
 type rtx struct {
-	s   *Store
+	s   *driver
 	ctx context.Context
 	q   querier
 }
@@ -403,11 +402,14 @@ func scanAdj(rows pgx.Rows, a *anchor.Adj, node *[]byte) error {
 // in one pipelined round trip before the next read (and at the end), so a
 // group of batches costs few round trips while still reading its own writes.
 type wtx struct {
-	s       *Store
-	ctx     context.Context
-	tx      pgx.Tx
-	seq     int64
-	pending pgx.Batch
+	s          *driver
+	ctx        context.Context
+	tx         pgx.Tx
+	hlc        anchor.HLC
+	seq        int64
+	clockSet   bool
+	seqChanged bool
+	pending    pgx.Batch
 }
 
 func (w *wtx) flush() error {
@@ -421,7 +423,7 @@ func (w *wtx) flush() error {
 
 func (w *wtx) reader() (*rtx, error) {
 	if err := w.flush(); err != nil {
-		return nil, &delta.WriteError{Err: err}
+		return nil, &delta.WriteError{Err: w.s.classify(err)}
 	}
 	return &rtx{s: w.s, ctx: w.ctx, q: w.tx}, nil
 }
@@ -442,8 +444,6 @@ func (w *wtx) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
 	return r.Adjacent(node, fn)
 }
 
-func (w *wtx) Stamp() anchor.HLC { return w.s.clock.Now() }
-
 func (w *wtx) Meta(key string) ([]byte, error) {
 	r, err := w.reader()
 	if err != nil {
@@ -457,8 +457,6 @@ func (w *wtx) PutMeta(key string, value []byte) error {
 		ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, key, value)
 	return nil
 }
-
-func (w *wtx) Observe(h anchor.HLC) { w.s.clock.Observe(h) }
 
 func (w *wtx) PutAnchor(a *anchor.Anchor) error {
 	rec, err := anchor.Marshal(a)
@@ -484,6 +482,7 @@ func (w *wtx) DeleteAdj(node, edge anchor.ID) error {
 
 func (w *wtx) Logged(id anchor.ID) error {
 	w.seq++
+	w.seqChanged = true
 	w.pending.Queue(`INSERT INTO `+w.s.t.log+` (id, seq) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET seq = EXCLUDED.seq`, id[:], w.seq)
 	return nil
 }

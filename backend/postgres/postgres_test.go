@@ -115,9 +115,9 @@ func TestReadOnly(t *testing.T) {
 	require.NoError(t, err)
 	defer ro.Close()
 	require.Equal(t, "Root", backendtest.Stored(t, ro, root).Type)
-	err = ro.Apply(context.Background(), &delta.Batch{Changes: []delta.Change{{ID: root, Delete: true}}})
+	err = backendtest.Apply(context.Background(), ro, &delta.Batch{Changes: []delta.Change{{ID: root, Delete: true}}})
 	require.ErrorIs(t, err, anchor.ErrReadOnly)
-	size, err := ro.Size()
+	size, err := ro.Size(context.Background())
 	require.NoError(t, err)
 	require.Positive(t, size)
 }
@@ -132,4 +132,18 @@ func TestDrop(t *testing.T) {
 	_, err = postgres.Open(server.DSN("postgres"), &postgres.Options{Schema: "to_drop", ReadOnly: true})
 	require.ErrorIs(t, err, anchor.ErrNotStore, "the store is gone")
 	require.ErrorIs(t, postgres.Drop(server.DSN("postgres"), "pg_catalog"), anchor.ErrNotStore, "only Anchorage stores are dropped")
+}
+
+// TestFaults: a write error injected into the driver's commit reaches the
+// walker, writes nothing, and the store recovers. (PostgreSQL has no size
+// cap to fill, so the full-disk case is skipped.)
+func TestFaults(t *testing.T) {
+	needServer(t)
+	backendtest.RunFaults(t, backendtest.FaultOpeners{
+		Driver: func(t testing.TB, dir string) backend.Driver {
+			d, err := postgres.OpenDriver(server.DSN("postgres"), &postgres.Options{Schema: pgtest.SchemaFor(dir)})
+			require.NoError(t, err)
+			return d
+		},
+	})
 }

@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/anchorage-db/anchorage/anchor"
@@ -59,7 +61,8 @@ func decodeHeader(id anchor.ID, c []any) (*anchor.Anchor, error) {
 	default:
 		return nil, corrupt(id, "type column holds %T", c[2])
 	}
-	for i, dst := range []*anchor.HLC{&a.Created, &a.Updated, &a.Deleted, &a.AccessStamp} {
+	var accessStamp anchor.HLC
+	for i, dst := range []*anchor.HLC{&a.Created, &a.Updated, &a.Deleted, &accessStamp} {
 		n, ok := c[3+i].(int64)
 		if !ok {
 			return nil, corrupt(id, "stamp column %d holds %T", 3+i, c[3+i])
@@ -70,8 +73,7 @@ func decodeHeader(id anchor.ID, c []any) (*anchor.Anchor, error) {
 	if !ok {
 		return nil, corrupt(id, "access column holds %T", c[7])
 	}
-	var err error
-	if a.Access, err = decodeAccess(acc); err != nil {
+	if err := decodeAccess(a, acc, accessStamp); err != nil {
 		return nil, corrupt(id, "access column: %v", err)
 	}
 	if a.Kind == anchor.KindEdge {
@@ -144,40 +146,96 @@ func idCol(dst *anchor.ID, v any) error {
 
 // encodeAccess lays out an Access as its All level followed by one
 // (16-byte root, level) pair per grant, in root order.
-func encodeAccess(acc anchor.Access) []byte {
-	b := make([]byte, 1, 1+17*len(acc.Roots))
-	b[0] = byte(acc.All)
-	roots := make([]anchor.ID, 0, len(acc.Roots))
-	for r := range acc.Roots {
-		roots = append(roots, r)
-	}
-	slices.SortFunc(roots, func(x, y anchor.ID) int { return bytes.Compare(x[:], y[:]) })
-	for _, r := range roots {
+// accessMarked starts the access column's current layout: the marker, the
+// All level, a count and 17-byte (root, level) grants, a count and 40-byte
+// (key, stamp, origin) marks. A column without the marker is the first
+// layout (All, then grants), whose one stamp is the access_stamp column.
+const accessMarked = 0xFE
+
+func encodeAccess(a *anchor.Anchor) []byte {
+	acc := a.Access
+	b := make([]byte, 0, 6+17*len(acc.Roots)+40*len(a.AccessStamps))
+	b = append(b, accessMarked, byte(acc.All))
+	b = binary.BigEndian.AppendUint16(b, uint16(len(acc.Roots)))
+	for _, r := range sortedIDs(acc.Roots) {
 		b = append(b, r[:]...)
 		b = append(b, byte(acc.Roots[r]))
+	}
+	b = binary.BigEndian.AppendUint16(b, uint16(len(a.AccessStamps)))
+	for _, k := range sortedIDs(a.AccessStamps) {
+		m := a.AccessStamps[k]
+		b = append(b, k[:]...)
+		b = binary.BigEndian.AppendUint64(b, uint64(m.At))
+		b = append(b, m.Origin[:]...)
 	}
 	return b
 }
 
-func decodeAccess(b []byte) (anchor.Access, error) {
-	var acc anchor.Access
-	if len(b) == 0 || (len(b)-1)%17 != 0 {
-		return acc, fmt.Errorf("%d bytes", len(b))
-	}
-	if acc.All = anchor.Level(b[0]); acc.All > anchor.Write {
-		return acc, fmt.Errorf("level %d", b[0])
-	}
-	if len(b) > 1 {
-		acc.Roots = make(map[anchor.ID]anchor.Level, (len(b)-1)/17)
-	}
-	for p := b[1:]; len(p) > 0; p = p[17:] {
-		lvl := anchor.Level(p[16])
-		if lvl > anchor.Write {
-			return acc, fmt.Errorf("level %d", p[16])
+func sortedIDs[V any](m map[anchor.ID]V) []anchor.ID {
+	return slices.SortedFunc(maps.Keys(m), func(x, y anchor.ID) int { return bytes.Compare(x[:], y[:]) })
+}
+
+// decodeAccess fills a's Access and AccessStamps from the access column b;
+// legacy is the access_stamp column, the one stamp of the first layout.
+func decodeAccess(a *anchor.Anchor, b []byte, legacy anchor.HLC) error {
+	level := func(x byte) (anchor.Level, error) {
+		if anchor.Level(x) > anchor.Write {
+			return 0, fmt.Errorf("level %d", x)
 		}
-		acc.Roots[anchor.ID(p[:16])] = lvl
+		return anchor.Level(x), nil
 	}
-	return acc, nil
+	var err error
+	if len(b) == 0 || b[0] != accessMarked {
+		if len(b) == 0 || (len(b)-1)%17 != 0 {
+			return fmt.Errorf("%d bytes", len(b))
+		}
+		if a.Access.All, err = level(b[0]); err != nil {
+			return err
+		}
+		if legacy != 0 {
+			a.AccessStamps = map[anchor.ID]anchor.Mark{anchor.SystemRoot: {At: legacy}}
+		}
+		for p := b[1:]; len(p) > 0; p = p[17:] {
+			lvl, err := level(p[16])
+			if err != nil {
+				return err
+			}
+			a.Access.SetEntry(anchor.ID(p[:16]), lvl)
+			if legacy != 0 {
+				a.AccessStamps[anchor.ID(p[:16])] = anchor.Mark{At: legacy}
+			}
+		}
+		return nil
+	}
+	if len(b) < 4 {
+		return fmt.Errorf("%d bytes", len(b))
+	}
+	if a.Access.All, err = level(b[1]); err != nil {
+		return err
+	}
+	n := int(binary.BigEndian.Uint16(b[2:4]))
+	p := b[4:]
+	if len(p) < 17*n+2 {
+		return fmt.Errorf("%d bytes for %d grants", len(b), n)
+	}
+	for ; n > 0; n, p = n-1, p[17:] {
+		lvl, err := level(p[16])
+		if err != nil {
+			return err
+		}
+		a.Access.SetEntry(anchor.ID(p[:16]), lvl)
+	}
+	n, p = int(binary.BigEndian.Uint16(p[:2])), p[2:]
+	if len(p) != 40*n {
+		return fmt.Errorf("%d bytes of marks for %d marks", len(p), n)
+	}
+	for ; n > 0; n, p = n-1, p[40:] {
+		if a.AccessStamps == nil {
+			a.AccessStamps = make(map[anchor.ID]anchor.Mark)
+		}
+		a.AccessStamps[anchor.ID(p[:16])] = anchor.Mark{At: anchor.HLC(binary.BigEndian.Uint64(p[16:24])), Origin: anchor.ID(p[24:40])}
+	}
+	return nil
 }
 
 // decodeAdj turns the columns (node, edge, peer, dir, type) into a row.

@@ -77,7 +77,7 @@ func TestCorruptRow(t *testing.T) {
 
 			// A batch touching the damaged anchor fails whole.
 			n := &anchor.Anchor{ID: anchor.NewID(), Kind: anchor.KindNode, Owner: root, Type: "N"}
-			err = s.Apply(ctx, &delta.Batch{Root: root, Changes: []delta.Change{
+			err = backendtest.Apply(ctx, s, &delta.Batch{Root: root, Changes: []delta.Change{
 				{ID: n.ID, Create: n}, {ID: bad, Set: map[string][]byte{"v": {0x03}}}}})
 			requireCorrupt(err)
 			requireAbsent(t, s, n.ID)

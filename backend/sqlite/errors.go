@@ -1,52 +1,18 @@
 package sqlite
 
-import (
-	"errors"
-	"fmt"
-	"time"
-
-	"github.com/anchorage-db/anchorage/anchor"
-)
+import "github.com/anchorage-db/anchorage/backend"
 
 // Errors of this package. Everything else the store reports uses the
 // sentinels of package anchor (anchor.ErrNotStore, anchor.ErrVersion,
 // anchor.ErrCorrupt, anchor.ErrBusy, anchor.ErrClosed, anchor.ErrReadOnly,
 // anchor.ErrOutcomeUnknown, ...), tested with errors.Is.
 var (
-	// ErrOptions: Open was given options it cannot honour.
-	ErrOptions = errors.New("anchorage: invalid sqlite options")
+	// ErrOptions: Open was given options it cannot honour (the engine's
+	// sentinel, backend.ErrOptions).
+	ErrOptions = backend.ErrOptions
 )
 
 // BusyError reports that another connection (usually another process)
 // held a lock on the database for longer than the caller was willing to
-// wait. The store retries locked transactions for as long as the caller's
-// context allows, so this error only ever reaches a caller whose context
-// was done; Err is that context's error. Nothing of the operation took
-// effect.
-//
-// errors.Is(err, anchor.ErrBusy) reports true, as does errors.Is with the
-// context's error (context.DeadlineExceeded or context.Canceled). A
-// BusyError is an immutable value, safe to share between goroutines.
-type BusyError struct {
-	Op     string        // "apply", "view" or "open"
-	Path   string        // the database file
-	Waited time.Duration // how long the caller waited in all
-	Err    error         // why waiting stopped (the context's error); may be nil
-}
-
-func (e *BusyError) Error() string {
-	msg := fmt.Sprintf("anchorage: %s: database busy: %s was locked by another connection; gave up after waiting %s",
-		e.Op, e.Path, e.Waited.Round(time.Millisecond))
-	if e.Err != nil {
-		msg += " (" + e.Err.Error() + ")"
-	}
-	return msg
-}
-
-// Unwrap returns anchor.ErrBusy and, if set, the context's error.
-func (e *BusyError) Unwrap() []error {
-	if e.Err == nil {
-		return []error{anchor.ErrBusy}
-	}
-	return []error{anchor.ErrBusy, e.Err}
-}
+// wait; see backend.BusyError.
+type BusyError = backend.BusyError

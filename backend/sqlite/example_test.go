@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"fmt"
+	"github.com/anchorage-db/anchorage/backend/backendtest"
 	"log"
 	"os"
 	"path/filepath"
@@ -31,7 +32,7 @@ func Example() {
 	// The user's root node, created by the system root.
 	user := anchor.NewID()
 	rootNode := &anchor.Anchor{ID: user, Kind: anchor.KindNode, Owner: user, Type: "Root"}
-	if err := store.Apply(ctx, &delta.Batch{Changes: []delta.Change{{ID: user, Create: rootNode}}}); err != nil {
+	if err := backendtest.Apply(ctx, store, &delta.Batch{Changes: []delta.Change{{ID: user, Create: rootNode}}}); err != nil {
 		log.Fatal(err)
 	}
 

@@ -107,7 +107,7 @@ func buildSQLiteTemplate(f *testing.F) *sqliteTemplate {
 	}
 	ctx := context.Background()
 	root := anchor.NewID()
-	err = s.Apply(ctx, &delta.Batch{Changes: []delta.Change{{ID: root, Create: &anchor.Anchor{ID: root, Kind: anchor.KindNode, Owner: root, Type: "Root",
+	err = backendtest.Apply(ctx, s, &delta.Batch{Changes: []delta.Change{{ID: root, Create: &anchor.Anchor{ID: root, Kind: anchor.KindNode, Owner: root, Type: "Root",
 		Access: anchor.Access{All: anchor.Read, Roots: map[anchor.ID]anchor.Level{anchor.NewID(): anchor.Write}}}}}})
 	if err != nil {
 		f.Fatal(err)
@@ -387,7 +387,7 @@ func TestVerifySeesEveryLogRow(t *testing.T) {
 			t.Fatal(err)
 		}
 		root := anchor.NewID()
-		err = s.Apply(context.Background(), &delta.Batch{Changes: []delta.Change{{ID: root, Create: &anchor.Anchor{ID: root, Kind: anchor.KindNode, Owner: root, Type: "Root"}}}})
+		err = backendtest.Apply(context.Background(), s, &delta.Batch{Changes: []delta.Change{{ID: root, Create: &anchor.Anchor{ID: root, Kind: anchor.KindNode, Owner: root, Type: "Root"}}}})
 		if err != nil {
 			t.Fatal(err)
 		}

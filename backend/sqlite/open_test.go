@@ -229,7 +229,7 @@ func TestReadOnly(t *testing.T) {
 
 	require.NoError(t, m.Set(ctx, root, "x", 1))
 	require.ErrorIs(t, m.Commit(ctx), anchor.ErrReadOnly)
-	err = s.Apply(ctx, &delta.Batch{Changes: []delta.Change{{ID: root, Delete: true}}})
+	err = backendtest.Apply(ctx, s, &delta.Batch{Changes: []delta.Change{{ID: root, Delete: true}}})
 	require.ErrorIs(t, err, anchor.ErrReadOnly)
 	require.NoError(t, s.Close())
 	after, err := os.ReadFile(path)

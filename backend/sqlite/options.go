@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"runtime"
 	"time"
+
+	"github.com/anchorage-db/anchorage/backend"
 )
 
 // Synchronous selects how hard a commit pushes data to stable storage. It
@@ -87,10 +89,6 @@ type Options struct {
 	// reopening with a larger cap lets writes continue. A full disk gives
 	// the same error.
 	MaxPages int64
-	// WriteFault, for fault-injection tests only, is called inside every
-	// write transaction just before COMMIT; a non-nil error rolls the
-	// transaction back as an I/O error would.
-	WriteFault func() error
 }
 
 // withDefaults returns a copy of o (nil allowed) with every zero field
@@ -100,11 +98,14 @@ func withDefaults(o *Options) (Options, error) {
 	if o != nil {
 		c = *o
 	}
+	eng, err := (&backend.Options{NoGroupCommit: c.NoGroupCommit, MaxGroup: c.MaxGroup, MaxBackoff: c.MaxBackoff, Now: c.Now}).WithDefaults()
+	if err != nil {
+		return c, err
+	}
+	c.MaxGroup, c.MaxBackoff, c.Now = eng.MaxGroup, eng.MaxBackoff, eng.Now
 	switch {
 	case c.Synchronous != SyncFull && c.Synchronous != SyncNormal:
 		return c, fmt.Errorf("%w: unknown Synchronous %d", ErrOptions, int(c.Synchronous))
-	case c.MaxGroup < 0:
-		return c, fmt.Errorf("%w: MaxGroup %d is negative", ErrOptions, c.MaxGroup)
 	case c.ReadConns < 0:
 		return c, fmt.Errorf("%w: ReadConns %d is negative", ErrOptions, c.ReadConns)
 	case c.BusyTimeout < 0 || c.MaxBackoff < 0 || c.OpenTimeout < 0:
@@ -112,23 +113,14 @@ func withDefaults(o *Options) (Options, error) {
 	case c.MaxPages < 0:
 		return c, fmt.Errorf("%w: MaxPages %d is negative", ErrOptions, c.MaxPages)
 	}
-	if c.MaxGroup == 0 {
-		c.MaxGroup = 64
-	}
 	if c.ReadConns == 0 {
 		c.ReadConns = max(4, runtime.GOMAXPROCS(0))
 	}
 	if c.BusyTimeout == 0 {
 		c.BusyTimeout = 10 * time.Millisecond
 	}
-	if c.MaxBackoff == 0 {
-		c.MaxBackoff = 10 * time.Millisecond
-	}
 	if c.OpenTimeout == 0 {
 		c.OpenTimeout = 10 * time.Second
-	}
-	if c.Now == nil {
-		c.Now = time.Now
 	}
 	return c, nil
 }

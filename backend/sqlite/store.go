@@ -9,8 +9,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	sqlite "modernc.org/sqlite"
@@ -18,11 +16,11 @@ import (
 
 	"github.com/anchorage-db/anchorage/anchor"
 	"github.com/anchorage-db/anchorage/backend"
-	"github.com/anchorage-db/anchorage/delta"
 )
 
 // Store is the SQLite durable tier: one database file that any number of
-// processes may open at once.
+// processes may open at once. It is the engine (backend.Engine: Apply,
+// View, Size, Close) over this package's driver.
 //
 // A Store is safe for concurrent use by any number of goroutines. Writes go
 // through one writer connection per Store, used by one transaction at a
@@ -31,35 +29,26 @@ import (
 // nor are blocked by, writers of this or any other process. After Close
 // returns, every method fails with an error wrapping anchor.ErrClosed.
 type Store struct {
-	path  string
-	opts  Options
-	clock *anchor.Clock
-	meta  backend.Meta // StoreID, ReplicaID, Schema; HLC and Seq are read per view
-
-	wdb  *sql.DB // nil when read-only
-	w    *writer
-	wsem chan struct{} // held by the one transaction using w
-	gc   *backend.GroupCommitter
-
-	rdb *sql.DB
-	r   *readers
-
-	closeCtx    context.Context // done once Close starts: stop waiting for locks
-	closeCancel context.CancelFunc
-	mu          sync.RWMutex // guards closed against inflight.Add
-	closed      bool
-	inflight    sync.WaitGroup // Apply and View calls running
-	closeOnce   sync.Once
-	closeErr    error
-
-	busyEvents atomic.Uint64 // times a transaction found the database locked
-	beginSince atomic.Int64  // unix nanos at which a running BEGIN IMMEDIATE started; 0 if none
+	*backend.Engine
+	path string
 }
 
-var (
-	_ backend.Store = (*Store)(nil)
-	_ backend.Sizer = (*Store)(nil)
-)
+// Path returns the absolute path of the database file.
+func (s *Store) Path() string { return s.path }
+
+// driver is the SQLite backend.Driver.
+type driver struct {
+	path string
+	opts Options
+	meta backend.Meta // StoreID, ReplicaID, Schema; HLC and Seq are read per view
+
+	wdb *sql.DB // nil when read-only
+	w   *writer
+	rdb *sql.DB
+	r   *readers
+}
+
+var _ backend.Driver = (*driver)(nil)
 
 // Open opens the store in the SQLite database at path, creating the file
 // and the schema if the file does not exist or is empty (unless
@@ -70,6 +59,22 @@ var (
 // refused file is left unchanged. Open waits up to opts.OpenTimeout for
 // other processes' locks; see the package documentation for the rest.
 func Open(path string, opts *Options) (*Store, error) {
+	d, err := OpenDriver(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	o := d.(*driver).opts
+	e, err := backend.New(d, d.(*driver).path, &backend.Options{NoGroupCommit: o.NoGroupCommit, MaxGroup: o.MaxGroup, MaxBackoff: o.MaxBackoff, Now: o.Now})
+	if err != nil {
+		return nil, fmt.Errorf("anchorage: open %s: %w", path, err)
+	}
+	return &Store{Engine: e, path: d.(*driver).path}, nil
+}
+
+// OpenDriver opens the database as Open does and returns the bare driver,
+// for backend.New (tests wrap it to inject faults). Options fields that
+// belong to the engine (NoGroupCommit, MaxGroup, Now) are ignored here.
+func OpenDriver(path string, opts *Options) (backend.Driver, error) {
 	o, err := withDefaults(opts)
 	if err != nil {
 		return nil, err
@@ -88,23 +93,18 @@ func Open(path string, opts *Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("anchorage: open %s read-only: %w: the file is empty", path, anchor.ErrNotStore)
 	}
-	s := &Store{path: abs, opts: o, clock: anchor.NewClock(o.Now), wsem: make(chan struct{}, 1)}
-	s.closeCtx, s.closeCancel = context.WithCancel(context.Background())
+	s := &driver{path: abs, opts: o}
 	s.meta.Schema = SchemaVersion
 	ctx, cancel := context.WithTimeout(context.Background(), o.OpenTimeout)
 	defer cancel()
 	if err := s.open(ctx); err != nil {
 		s.closeDBs()
-		s.closeCancel()
 		return nil, fmt.Errorf("anchorage: open %s: %w", path, err)
-	}
-	if !o.ReadOnly && !o.NoGroupCommit {
-		s.gc = backend.NewGroupCommitter(s.commit, true, o.MaxGroup)
 	}
 	return s, nil
 }
 
-func (s *Store) dsn(mode string, pragmas ...string) string {
+func (s *driver) dsn(mode string, pragmas ...string) string {
 	u := url.URL{Scheme: "file", OmitHost: true, Path: filepath.ToSlash(s.path)}
 	q := "mode=" + mode
 	pragmas = append([]string{fmt.Sprintf("busy_timeout(%d)", s.opts.BusyTimeout.Milliseconds())}, pragmas...)
@@ -114,7 +114,7 @@ func (s *Store) dsn(mode string, pragmas ...string) string {
 	return u.String() + "?" + q
 }
 
-func (s *Store) open(ctx context.Context) error {
+func (s *driver) open(ctx context.Context) error {
 	if s.opts.ReadOnly {
 		var err error
 		if s.rdb, err = s.pool(s.dsn("ro", "query_only(1)")); err != nil {
@@ -162,22 +162,21 @@ func (s *Store) open(ctx context.Context) error {
 		conn.Close()
 		return err
 	}
-	w, err := prepareWriter(ctx, conn)
-	if err != nil {
+	// Preparing reads the schema, which another process switching the
+	// file to WAL mode may hold locked for a moment: retry like the rest.
+	var w *writer
+	if err := s.retryOpen(ctx, func() (err error) { w, err = prepareWriter(ctx, conn); return err }); err != nil {
 		conn.Close()
-		return s.openErr(err)
+		return err
 	}
 	s.w = w
 	if s.rdb, err = s.pool(s.dsn("rw", "query_only(1)")); err != nil {
 		return err
 	}
-	if s.r, err = prepareReaders(ctx, s.rdb); err != nil {
-		return s.openErr(err)
-	}
-	return nil
+	return s.retryOpen(ctx, func() (err error) { s.r, err = prepareReaders(ctx, s.rdb); return err })
 }
 
-func (s *Store) pool(dsn string) (*sql.DB, error) {
+func (s *driver) pool(dsn string) (*sql.DB, error) {
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, err
@@ -190,7 +189,7 @@ func (s *Store) pool(dsn string) (*sql.DB, error) {
 // initSchema creates or checks (and migrates) the schema in one IMMEDIATE
 // transaction, then switches the database to WAL mode. Nothing is written
 // to a database that checkSchema refuses.
-func (s *Store) initSchema(ctx context.Context, conn *sql.Conn) (err error) {
+func (s *driver) initSchema(ctx context.Context, conn *sql.Conn) (err error) {
 	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		// The transaction may have opened although ctx ended (see attempt).
 		conn.ExecContext(context.Background(), "ROLLBACK")
@@ -246,7 +245,7 @@ func (s *Store) initSchema(ctx context.Context, conn *sql.Conn) (err error) {
 }
 
 // loadMeta reads the store's identity and persisted clock.
-func (s *Store) loadMeta(ctx context.Context, q querier) error {
+func (s *driver) loadMeta(ctx context.Context, q querier) error {
 	rows, err := q.QueryContext(ctx, "SELECT key, value FROM meta")
 	if err != nil {
 		return err
@@ -275,13 +274,12 @@ func (s *Store) loadMeta(ctx context.Context, q querier) error {
 			return fmt.Errorf("%w: meta %s holds %T", anchor.ErrCorrupt, k, m[k])
 		}
 	}
-	s.clock.Observe(anchor.HLC(uint64(m["hlc"].(int64))))
 	return nil
 }
 
 // retryOpen runs fn until it does not find the database locked, backing off
 // between attempts, for as long as ctx allows.
-func (s *Store) retryOpen(ctx context.Context, fn func() error) error {
+func (s *driver) retryOpen(ctx context.Context, fn func() error) error {
 	start := time.Now()
 	for attempt := 0; ; attempt++ {
 		err := fn()
@@ -295,7 +293,7 @@ func (s *Store) retryOpen(ctx context.Context, fn func() error) error {
 }
 
 // openErr translates SQLite's verdict on a damaged or foreign file.
-func (s *Store) openErr(err error) error {
+func (s *driver) openErr(err error) error {
 	var se *sqlite.Error
 	if !errors.As(err, &se) {
 		return err
@@ -312,7 +310,7 @@ func (s *Store) openErr(err error) error {
 // readErr translates a database error met while reading: damage becomes
 // anchor.ErrCorrupt, a lock (which WAL readers only meet in rare recovery
 // cases) a *BusyError. Other errors, such as those of callbacks, pass.
-func (s *Store) readErr(op string, err error) error {
+func (s *driver) readErr(op string, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -353,7 +351,7 @@ func isCanceled(err error) bool {
 // backoff returns the pause before retry attempt+1: exponential from 1ms,
 // capped at MaxBackoff, with the upper half randomised so that processes
 // that collided do not collide again in lockstep.
-func (s *Store) backoff(attempt int) time.Duration {
+func (s *driver) backoff(attempt int) time.Duration {
 	d := s.opts.MaxBackoff
 	if attempt < 20 {
 		d = min(d, time.Millisecond<<attempt)
@@ -372,217 +370,9 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// Path returns the absolute path of the database file.
-func (s *Store) Path() string { return s.path }
-
-// enter registers a running call, or fails once Close has begun.
-func (s *Store) enter(op string) error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return fmt.Errorf("%s: %w", op, anchor.ErrClosed)
-	}
-	s.inflight.Add(1)
-	return nil
-}
-
-// Apply writes b atomically and durably; see backend.Store. If another
-// process holds the database, Apply retries the whole transaction, with
-// backoff, for as long as ctx allows; only when ctx is done does it give up,
-// with a *BusyError (wrapping anchor.ErrBusy and ctx's error) saying which
-// file and how long it waited. Nothing of b has landed then.
-func (s *Store) Apply(ctx context.Context, b *delta.Batch) error {
-	if err := s.enter("apply"); err != nil {
-		return err
-	}
-	defer s.inflight.Done()
-	if s.opts.ReadOnly {
-		return fmt.Errorf("apply: %s: %w", s.path, anchor.ErrReadOnly)
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	start := time.Now()
-	if s.gc == nil {
-		err := s.applyAlone(ctx, b)
-		if err != nil {
-			b.Stamp = 0
-		}
-		return err
-	}
-	// Lock contention seen at any time during this call (not only during
-	// its last submission) explains a deadline that passed while queued:
-	// the caller waited because the database was busy.
-	busy0 := s.busyEvents.Load()
-	for attempt := 0; ; attempt++ {
-		err := s.gc.Apply(ctx, b)
-		if err == nil {
-			return nil
-		}
-		b.Stamp = 0 // it may hold the stamp of an attempt that was rolled back
-		if !errors.Is(err, errLocked) && !isBusy(err) {
-			return s.explain(ctx, err, start, busy0)
-		}
-		// The group's transaction found the database locked and rolled
-		// back: nothing of b landed. Submit it again after a pause, for
-		// as long as this caller's context allows.
-		if !sleep(ctx, s.backoff(attempt)) {
-			return &BusyError{Op: "apply", Path: s.path, Waited: time.Since(start), Err: ctx.Err()}
-		}
-	}
-}
-
-// errLocked answers the batches of a group whose transaction found the
-// database locked. Apply never returns it: it resubmits the batch or,
-// once the caller's context is done, returns a *BusyError.
-var errLocked = errors.New("anchorage: database locked by another connection")
-
-// explain turns a context error met while queued behind a writer that was
-// waiting for another connection's lock into a *BusyError measured from
-// the caller's start.
-func (s *Store) explain(ctx context.Context, err error, start time.Time, busy0 uint64) error {
-	var be *BusyError
-	if errors.As(err, &be) {
-		return &BusyError{Op: "apply", Path: s.path, Waited: time.Since(start), Err: ctx.Err()}
-	}
-	cerr := ctx.Err()
-	if cerr != nil && errors.Is(err, cerr) {
-		since := s.beginSince.Load()
-		if s.busyEvents.Load() != busy0 || since != 0 && time.Since(time.Unix(0, since)) > time.Millisecond {
-			return &BusyError{Op: "apply", Path: s.path, Waited: time.Since(start), Err: cerr}
-		}
-	}
-	return err
-}
-
-// applyAlone (Options.NoGroupCommit) runs b in its own transaction in the
-// caller's goroutine, waiting for the writer and for locks only as long as
-// ctx allows.
-func (s *Store) applyAlone(ctx context.Context, b *delta.Batch) error {
-	start := time.Now()
-	busy0 := s.busyEvents.Load()
-	select {
-	case s.wsem <- struct{}{}:
-	case <-ctx.Done():
-		return s.explain(ctx, ctx.Err(), start, busy0)
-	}
-	defer func() { <-s.wsem }()
-	wait, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stop := context.AfterFunc(s.closeCtx, cancel)
-	defer stop()
-	errs := make([]error, 1)
-	if err := s.transact(wait, func(tx delta.Tx) error { return backend.ApplyAll(tx, []*delta.Batch{b}, errs) }); err != nil {
-		return s.explain(ctx, err, start, busy0)
-	}
-	return errs[0]
-}
-
-// commit is the group committer's CommitFunc: one attempt of one
-// transaction for the group. If the database is locked past BusyTimeout it
-// answers every batch with errLocked, and each caller decides, by its own
-// context, whether to submit again: so the committer never keeps a caller
-// past its deadline.
-func (s *Store) commit(fn func(delta.Tx) error) error {
-	s.wsem <- struct{}{}
-	defer func() { <-s.wsem }()
-	err := s.attempt(s.closeCtx, fn)
-	if isBusy(err) || s.closeCtx.Err() != nil && isCanceled(err) {
-		s.busyEvents.Add(1)
-		if s.closeCtx.Err() != nil {
-			return fmt.Errorf("apply: %w before another connection released %s", anchor.ErrClosed, s.path)
-		}
-		return fmt.Errorf("%w: %s", errLocked, s.path)
-	}
-	return err
-}
-
-// transact runs fn in one write transaction, retrying the whole
-// transaction, after a randomised exponential backoff, each time it finds
-// the database locked, until it commits, fails for another reason, or wait
-// is done. fn must be safe to run again: delta.Apply re-reads everything
-// inside the transaction, and each attempt gets a fresh wtx.
-func (s *Store) transact(wait context.Context, fn func(delta.Tx) error) error {
-	start := time.Now()
-	for attempt := 0; ; attempt++ {
-		err := s.attempt(wait, fn)
-		if err == nil || !(isBusy(err) || wait.Err() != nil && isCanceled(err)) {
-			return err
-		}
-		s.busyEvents.Add(1)
-		if wait.Err() != nil || !sleep(wait, s.backoff(attempt)) {
-			if s.closeCtx.Err() != nil {
-				return fmt.Errorf("apply: %w before another connection released %s", anchor.ErrClosed, s.path)
-			}
-			return &BusyError{Op: "apply", Path: s.path, Waited: time.Since(start), Err: context.Cause(wait)}
-		}
-	}
-}
-
-// attempt runs one try of a write transaction: BEGIN IMMEDIATE (waiting
-// under busy_timeout, ended early when wait is done), fn, persisting the
-// clock and sequence, COMMIT.
-func (s *Store) attempt(wait context.Context, fn func(delta.Tx) error) error {
-	bctx := wait
-	if wait.Err() != nil {
-		// Nobody may wait any longer (the store is closing), but the
-		// batches were taken: commit them if the database is free now.
-		c, cancel := context.WithTimeout(context.Background(), time.Millisecond)
-		defer cancel()
-		bctx = c
-	}
-	s.beginSince.Store(time.Now().UnixNano())
-	_, err := s.w.begin.ExecContext(bctx)
-	s.beginSince.Store(0)
-	if err != nil {
-		// When bctx ends while BEGIN runs, the driver reports bctx's error
-		// even if SQLite did open the transaction: never leave the writer
-		// inside one, or every later BEGIN fails.
-		if rerr := s.rollback(); rerr != nil {
-			return errors.Join(err, rerr)
-		}
-		return err
-	}
-	// From here on the transaction runs to its end whatever the callers'
-	// contexts do, so that its answer is the truth.
-	ctx := context.Background()
-	t := &wtx{s: s, w: s.w, ctx: ctx, seen: make(map[anchor.ID]*anchor.Anchor)}
-	err = t.start()
-	if err == nil {
-		err = fn(t)
-	}
-	if err == nil {
-		err = t.err
-	}
-	if err == nil && !t.wrote {
-		return s.rollback()
-	}
-	if err == nil {
-		err = t.finish()
-	}
-	if err == nil && s.opts.WriteFault != nil {
-		err = s.opts.WriteFault()
-	}
-	if err != nil {
-		if rerr := s.rollback(); rerr != nil {
-			return errors.Join(fullErr(s.path, err), rerr)
-		}
-		return fullErr(s.path, err)
-	}
-	if _, err := s.w.commit.ExecContext(ctx); err != nil {
-		s.rollback()
-		if errors.Is(fullErr(s.path, err), anchor.ErrFull) {
-			return fullErr(s.path, err)
-		}
-		var se *sqlite.Error
-		if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_IOERR {
-			// The log may hold the commit record although SQLite
-			// reported failure; recovery could replay it.
-			return fmt.Errorf("apply: %w: commit to %s failed with an I/O error: %v", anchor.ErrOutcomeUnknown, s.path, err)
-		}
-		return err
-	}
-	return nil
+// Info returns the store's identity.
+func (s *driver) Info() backend.Info {
+	return backend.Info{Schema: s.meta.Schema, StoreID: s.meta.StoreID, ReplicaID: s.meta.ReplicaID, ReadOnly: s.opts.ReadOnly}
 }
 
 // fullErr marks SQLITE_FULL (the disk, or Options.MaxPages, is full) as
@@ -595,7 +385,7 @@ func fullErr(path string, err error) error {
 	return err
 }
 
-func (s *Store) rollback() error {
+func (s *driver) rollback() error {
 	if _, err := s.w.rollback.ExecContext(context.Background()); err != nil {
 		var se *sqlite.Error
 		if errors.As(err, &se) && se.Code() == sqlite3.SQLITE_ERROR {
@@ -610,14 +400,7 @@ func (s *Store) rollback() error {
 // the read pool. It never waits for writers; in the rare case SQLite
 // reports the database locked to a reader it retries with backoff while
 // ctx allows.
-func (s *Store) View(ctx context.Context, fn func(backend.View) error) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := s.enter("view"); err != nil {
-		return err
-	}
-	defer s.inflight.Done()
+func (s *driver) View(ctx context.Context, fn func(backend.View) error) error {
 	start := time.Now()
 	for attempt := 0; ; attempt++ {
 		tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
@@ -632,7 +415,6 @@ func (s *Store) View(ctx context.Context, fn func(backend.View) error) error {
 		if !isBusy(err) {
 			return s.readErr("view", err)
 		}
-		s.busyEvents.Add(1)
 		if !sleep(ctx, s.backoff(attempt)) {
 			return &BusyError{Op: "view", Path: s.path, Waited: time.Since(start), Err: ctx.Err()}
 		}
@@ -640,7 +422,7 @@ func (s *Store) View(ctx context.Context, fn func(backend.View) error) error {
 }
 
 // Size returns the bytes used by the database file and its write-ahead log.
-func (s *Store) Size() (int64, error) {
+func (s *driver) Size(context.Context) (int64, error) {
 	fi, err := os.Stat(s.path)
 	if err != nil {
 		return 0, err
@@ -654,29 +436,11 @@ func (s *Store) Size() (int64, error) {
 	return n, nil
 }
 
-// Close releases the store. It stops accepting calls, stops waiting for
-// locks held by other processes (a queued batch that cannot get the lock at
-// once is answered with an error wrapping anchor.ErrClosed), waits for
-// every running Apply to be answered and every running View to return, and
-// closes the connections. It blocks until then; it must not be called from
-// inside a View callback. Close is idempotent: later calls wait for the
-// first and return its result.
-func (s *Store) Close() error {
-	s.closeOnce.Do(func() {
-		s.mu.Lock()
-		s.closed = true
-		s.mu.Unlock()
-		s.closeCancel()
-		if s.gc != nil {
-			s.gc.Close()
-		}
-		s.inflight.Wait()
-		s.closeErr = s.closeDBs()
-	})
-	return s.closeErr
-}
+// Close closes the connections; the engine calls it once every
+// transaction and View has ended.
+func (s *driver) Close() error { return s.closeDBs() }
 
-func (s *Store) closeDBs() error {
+func (s *driver) closeDBs() error {
 	var errs []error
 	if s.w != nil {
 		s.w.close()

@@ -8,7 +8,7 @@ import (
 	"fmt"
 
 	"github.com/anchorage-db/anchorage/anchor"
-	"github.com/anchorage-db/anchorage/delta"
+	"github.com/anchorage-db/anchorage/backend"
 )
 
 // readAnchor reads one anchor with its fields through stmt (a prepared
@@ -141,11 +141,12 @@ func (w *writer) close() {
 // between BEGIN IMMEDIATE and COMMIT/ROLLBACK; a retried transaction gets a
 // new one, so nothing of a failed attempt carries over.
 type wtx struct {
-	s   *Store
+	s   *driver
 	w   *writer
 	ctx context.Context
 
-	seq        uint64 // greatest change-log sequence, read from meta in this transaction
+	hlc        anchor.HLC // persisted clock, read from meta in this transaction
+	seq        uint64     // greatest change-log sequence, read from meta in this transaction
 	seqChanged bool
 	wrote      bool
 	// err is the first database error. Once set every method fails with
@@ -160,7 +161,7 @@ type wtx struct {
 	seen map[anchor.ID]*anchor.Anchor
 }
 
-var _ delta.MetaTx = (*wtx)(nil)
+var _ backend.Tx = (*wtx)(nil)
 
 // start reads the persisted clock and sequence inside the transaction:
 // other processes may have written since this one last did.
@@ -169,25 +170,12 @@ func (t *wtx) start() error {
 	if err := t.w.meta.QueryRowContext(t.ctx).Scan(&hlc, &seq); err != nil {
 		return fmt.Errorf("read meta: %w", err)
 	}
-	t.s.clock.Observe(anchor.HLC(uint64(hlc)))
-	t.seq = uint64(seq)
-	return nil
-}
-
-// finish persists the clock and the sequence with the transaction.
-func (t *wtx) finish() error {
-	if _, err := t.w.setMeta.ExecContext(t.ctx, int64(t.s.clock.Last()), "hlc"); err != nil {
-		return err
-	}
-	if t.seqChanged {
-		if _, err := t.w.setMeta.ExecContext(t.ctx, int64(t.seq), "seq"); err != nil {
-			return err
-		}
-	}
+	t.hlc, t.seq = anchor.HLC(uint64(hlc)), uint64(seq)
 	return nil
 }
 
 func (t *wtx) fail(err error) error {
+	err = t.s.writeErr(err)
 	if t.err == nil {
 		t.err = err
 	}
@@ -251,11 +239,9 @@ func (t *wtx) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
 	return nil
 }
 
-func (t *wtx) Stamp() anchor.HLC { return t.s.clock.Now() }
-
 func (t *wtx) PutAnchor(a *anchor.Anchor) error {
 	if err := t.exec(t.w.putAnchor, a.ID[:], int64(a.Kind), a.Owner[:], a.Type, int64(a.Created), int64(a.Updated),
-		int64(a.Deleted), int64(a.AccessStamp), encodeAccess(a.Access), nullID(a, a.Source), nullID(a, a.Target),
+		int64(a.Deleted), int64(a.AccessStamp()), encodeAccess(a), nullID(a, a.Source), nullID(a, a.Target),
 		boolInt(a.Undirected)); err != nil {
 		return err
 	}
@@ -324,10 +310,6 @@ func (t *wtx) PutMeta(key string, value []byte) error {
 	}
 	return t.exec(t.w.putKV, key, value)
 }
-
-// Observe moves the store's clock to at least h; the transaction persists
-// the clock when it commits.
-func (t *wtx) Observe(h anchor.HLC) { t.s.clock.Observe(h) }
 
 func readKV(ctx context.Context, stmt *sql.Stmt, key string) ([]byte, error) {
 	var v []byte

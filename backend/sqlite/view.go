@@ -48,7 +48,7 @@ func (r *readers) close() {
 // consistent snapshot (WAL mode fixes it at the first read, which start
 // does). It is used by one goroutine, during the View callback only.
 type view struct {
-	s    *Store
+	s    *driver
 	tx   *sql.Tx
 	ctx  context.Context
 	meta backend.Meta
@@ -56,8 +56,8 @@ type view struct {
 }
 
 var (
-	_ backend.View     = (*view)(nil)
-	_ backend.MetaView = (*view)(nil)
+	_ backend.View = (*view)(nil)
+	_ backend.View = (*view)(nil)
 )
 
 func (v *view) stmt(pool *sql.Stmt) *sql.Stmt {

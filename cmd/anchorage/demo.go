@@ -344,7 +344,7 @@ func createRoot(ctx context.Context, s backend.Store, typ string, fields map[str
 			return root, err
 		}
 	}
-	err := s.Apply(ctx, &delta.Batch{Root: anchor.SystemRoot, Changes: []delta.Change{{ID: root, Create: a}}})
+	_, err := s.Apply(ctx, &delta.Batch{Root: anchor.SystemRoot, Changes: []delta.Change{{ID: root, Create: a}}})
 	return root, err
 }
 

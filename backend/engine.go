@@ -1,0 +1,242 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/anchorage-db/anchorage/anchor"
+	"github.com/anchorage-db/anchorage/delta"
+)
+
+// Engine is the Store every backend returns: it owns the write path over a
+// Driver. Apply validates a write, queues it for group commit (or runs it
+// alone with Options.NoGroupCommit), runs delta.Apply (its only caller)
+// inside the driver's write transaction with a stamp from the store's HLC
+// clock, retries lock conflicts while the caller's context allows, and
+// answers each caller with its own outcome.
+//
+// # The caller's context
+//
+//   - Before the write is queued: if ctx is done, Apply returns ctx's
+//     error and nothing happens.
+//   - While it is queued (waiting for the committer or, without group
+//     commit, for the one write transaction): if ctx ends, the write is
+//     withdrawn, nothing of it lands, and Apply returns ctx's error; as a
+//     *BusyError if another connection's lock is what kept it waiting.
+//   - Once its transaction has started, the transaction runs to its end
+//     whatever ctx does, so the answer is the truth: nil means durable,
+//     an error means nothing landed (anchor.ErrOutcomeUnknown is the one
+//     honest exception).
+//   - If the transaction met a lock conflict (another process holds the
+//     store), nothing landed and the write is queued again after a short
+//     randomised pause, for as long as ctx allows; then Apply returns a
+//     *BusyError.
+//
+// # Group isolation
+//
+// A write with invalid input fails alone, before it is queued, with an
+// error wrapping anchor.ErrInvalid. A write that fails its checks inside
+// the transaction writes nothing and the others of its group go on. If the
+// transaction itself fails (the driver could not write), the group is run
+// again one write per transaction, so each caller gets its own verdict and
+// an innocent write lands.
+//
+// An Engine is safe for concurrent use by any number of goroutines. After
+// Close returns, every method returns an error wrapping anchor.ErrClosed.
+type Engine struct {
+	d     Driver
+	name  string
+	info  Info
+	opts  Options
+	clock *anchor.Clock
+	gc    *committer    // nil without group commit or when read-only
+	wsem  chan struct{} // held by the one write transaction in this process
+
+	busy       atomic.Uint64 // transactions that met a lock conflict
+	beginSince atomic.Int64  // unix nanos at which a running Begin started; 0 if none
+
+	closeCtx    context.Context // done once Close starts: stop waiting for locks
+	closeCancel context.CancelFunc
+	mu          sync.RWMutex // guards closed against inflight.Add
+	closed      bool
+	inflight    sync.WaitGroup
+	closeOnce   sync.Once
+	closeErr    error
+}
+
+var _ Store = (*Engine)(nil)
+
+// New returns the engine over d; name (a path or schema) appears in
+// errors. The engine's clock starts at the store's persisted HLC. On error
+// d is closed.
+func New(d Driver, name string, opts *Options) (*Engine, error) {
+	o, err := opts.WithDefaults()
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	e := &Engine{d: d, name: name, info: d.Info(), opts: o, clock: anchor.NewClock(o.Now), wsem: make(chan struct{}, 1)}
+	e.closeCtx, e.closeCancel = context.WithCancel(context.Background())
+	if err := d.View(context.Background(), func(v View) error { e.clock.Observe(v.Meta().HLC); return nil }); err != nil {
+		e.closeCancel()
+		d.Close()
+		return nil, err
+	}
+	if !e.info.ReadOnly && !o.NoGroupCommit {
+		e.gc = newCommitter(func(jobs []*job) { e.run(e.closeCtx, jobs) }, o.MaxGroup)
+	}
+	return e, nil
+}
+
+// Driver returns the driver under e (for tests and tools that wrap it).
+func (e *Engine) Driver() Driver { return e.d }
+
+// enter registers a running call, or fails once Close has begun.
+func (e *Engine) enter(op string) error {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.closed {
+		return fmt.Errorf("%s: %w", op, anchor.ErrClosed)
+	}
+	e.inflight.Add(1)
+	return nil
+}
+
+// Apply writes w atomically and durably; see Store and the context
+// contract on Engine.
+func (e *Engine) Apply(ctx context.Context, w delta.Write) (delta.Result, error) {
+	if err := e.enter("apply"); err != nil {
+		return delta.Result{}, err
+	}
+	defer e.inflight.Done()
+	if e.info.ReadOnly {
+		return delta.Result{}, fmt.Errorf("apply: %s: %w", e.name, anchor.ErrReadOnly)
+	}
+	if err := ctx.Err(); err != nil {
+		return delta.Result{}, err
+	}
+	if err := delta.Validate(w); err != nil {
+		return delta.Result{}, err
+	}
+	start, busy0 := time.Now(), e.busy.Load()
+	for attempt := 0; ; attempt++ {
+		j := &job{w: w}
+		err := e.submit(ctx, j)
+		if err == nil {
+			err = j.err
+		}
+		if err == nil {
+			return j.res, nil
+		}
+		if !errors.Is(err, ErrRetry) {
+			return delta.Result{}, e.explain(ctx, err, start, busy0)
+		}
+		if e.closeCtx.Err() != nil {
+			return delta.Result{}, fmt.Errorf("apply: %w before another connection released %s", anchor.ErrClosed, e.name)
+		}
+		if !sleep(ctx, e.backoff(attempt)) {
+			return delta.Result{}, &BusyError{Op: "apply", Path: e.name, Waited: time.Since(start), Err: ctx.Err()}
+		}
+	}
+}
+
+// submit runs j through the committer, or alone in this goroutine.
+func (e *Engine) submit(ctx context.Context, j *job) error {
+	if e.gc != nil {
+		return e.gc.submit(ctx, j)
+	}
+	select {
+	case e.wsem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-e.wsem }()
+	wait, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(e.closeCtx, cancel)
+	defer stop()
+	e.run(wait, []*job{j})
+	return nil
+}
+
+// explain turns a context error met while queued behind a transaction that
+// was waiting for another connection's lock into a *BusyError.
+func (e *Engine) explain(ctx context.Context, err error, start time.Time, busy0 uint64) error {
+	cerr := ctx.Err()
+	if cerr == nil || !errors.Is(err, cerr) {
+		return err
+	}
+	since := e.beginSince.Load()
+	if e.busy.Load() != busy0 || since != 0 && time.Since(time.Unix(0, since)) > time.Millisecond {
+		return &BusyError{Op: "apply", Path: e.name, Waited: time.Since(start), Err: cerr}
+	}
+	return err
+}
+
+// backoff returns the pause before retry attempt+1: exponential from 1ms,
+// capped at MaxBackoff, with the upper half randomised so that processes
+// that collided do not collide again in lockstep.
+func (e *Engine) backoff(attempt int) time.Duration {
+	d := e.opts.MaxBackoff
+	if attempt < 20 {
+		d = min(d, time.Millisecond<<attempt)
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// View calls fn with a consistent read-only snapshot of committed state.
+func (e *Engine) View(ctx context.Context, fn func(View) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := e.enter("view"); err != nil {
+		return err
+	}
+	defer e.inflight.Done()
+	return e.d.View(ctx, fn)
+}
+
+// Size returns the bytes the store occupies on storage.
+func (e *Engine) Size(ctx context.Context) (int64, error) {
+	if err := e.enter("size"); err != nil {
+		return 0, err
+	}
+	defer e.inflight.Done()
+	return e.d.Size(ctx)
+}
+
+// Close stops accepting calls, stops waiting for locks held by other
+// processes, answers every queued write, waits for running calls to
+// return, and closes the driver. It blocks until then and must not be
+// called from inside a View callback. Close is idempotent: later calls
+// wait for the first and return its result.
+func (e *Engine) Close() error {
+	e.closeOnce.Do(func() {
+		e.mu.Lock()
+		e.closed = true
+		e.mu.Unlock()
+		e.closeCancel()
+		if e.gc != nil {
+			e.gc.close()
+		}
+		e.inflight.Wait()
+		e.closeErr = e.d.Close()
+	})
+	return e.closeErr
+}

@@ -1,0 +1,107 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	sqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/anchorage-db/anchorage/anchor"
+	"github.com/anchorage-db/anchorage/backend"
+)
+
+// Begin opens the write transaction with BEGIN IMMEDIATE, which takes the
+// database's write lock at once: SQLite waits for it up to BusyTimeout (and
+// no longer than ctx allows), then Begin fails with an error wrapping
+// backend.ErrRetry and the engine decides, by its callers' contexts,
+// whether to try again.
+func (s *driver) Begin(ctx context.Context) (backend.Tx, error) {
+	if s.w == nil {
+		return nil, fmt.Errorf("apply: %s: %w", s.path, anchor.ErrReadOnly)
+	}
+	bctx := ctx
+	if ctx.Err() != nil {
+		// Nobody may wait any longer (the store is closing), but the
+		// writes were taken: commit them if the database is free now.
+		c, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+		defer cancel()
+		bctx = c
+	}
+	_, err := s.w.begin.ExecContext(bctx)
+	if err != nil {
+		// When bctx ends while BEGIN runs, the driver reports bctx's error
+		// even if SQLite did open the transaction: never leave the writer
+		// inside one, or every later BEGIN fails.
+		if rerr := s.rollback(); rerr != nil {
+			return nil, errors.Join(err, rerr)
+		}
+		if isBusy(err) || isCanceled(err) {
+			return nil, fmt.Errorf("begin on %s: %w: %w", s.path, backend.ErrRetry, err)
+		}
+		return nil, fullErr(s.path, err)
+	}
+	// From here on the transaction runs to its end whatever the callers'
+	// contexts do, so that its answer is the truth.
+	t := &wtx{s: s, w: s.w, ctx: context.Background(), seen: make(map[anchor.ID]*anchor.Anchor)}
+	if err := t.start(); err != nil {
+		s.rollback()
+		return nil, s.writeErr(err)
+	}
+	return t, nil
+}
+
+// writeErr classifies an error met inside a write transaction: a lock
+// conflict is backend.ErrRetry, a full disk anchor.ErrFull.
+func (s *driver) writeErr(err error) error {
+	if isBusy(err) {
+		return fmt.Errorf("%s: %w: %w", s.path, backend.ErrRetry, err)
+	}
+	return fullErr(s.path, err)
+}
+
+// Clock returns the persisted HLC read when the transaction began.
+func (t *wtx) Clock() (anchor.HLC, error) { return t.hlc, nil }
+
+// SetClock persists h with the transaction.
+func (t *wtx) SetClock(h anchor.HLC) error {
+	return t.exec(t.w.setMeta, int64(h), "hlc")
+}
+
+// Commit persists the change-log sequence and commits. A transaction that
+// wrote nothing is rolled back instead.
+func (t *wtx) Commit() error {
+	s := t.s
+	if t.err != nil {
+		s.rollback()
+		return s.writeErr(t.err)
+	}
+	if !t.wrote {
+		return s.rollback()
+	}
+	if t.seqChanged {
+		if err := t.exec(t.w.setMeta, int64(t.seq), "seq"); err != nil {
+			s.rollback()
+			return s.writeErr(err)
+		}
+	}
+	if _, err := t.w.commit.ExecContext(t.ctx); err != nil {
+		s.rollback()
+		if err := s.writeErr(err); errors.Is(err, anchor.ErrFull) || errors.Is(err, backend.ErrRetry) {
+			return err
+		}
+		var se *sqlite.Error
+		if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_IOERR {
+			// The log may hold the commit record although SQLite
+			// reported failure; recovery could replay it.
+			return fmt.Errorf("apply: %w: commit to %s failed with an I/O error: %v", anchor.ErrOutcomeUnknown, s.path, err)
+		}
+		return err
+	}
+	return nil
+}
+
+// Rollback ends the transaction without writing.
+func (t *wtx) Rollback() error { return t.s.rollback() }
