@@ -85,7 +85,7 @@ func demoStoreOn(t *testing.T, backendName string, walkers, edges int) (string, 
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "demo.db")
 	r := cli(t, "demo", "--backend", backendName, "--walkers", fmt.Sprint(walkers), "--edges", fmt.Sprint(edges),
-		"--db", path, "--nosync", "--json", "-q")
+		"--db", path, "--no-sync", "--json", "-q")
 	requireOK(t, r)
 	var out demoOutput
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &out), r.stdout)
@@ -136,7 +136,7 @@ func TestHelpOnEveryCommand(t *testing.T) {
 }
 
 func TestDemoLosesWithNaiveNotWithAnchorage(t *testing.T) {
-	r := cli(t, "demo", "--walkers", "4", "--edges", "5", "--nosync", "-q")
+	r := cli(t, "demo", "--walkers", "4", "--edges", "5", "--no-sync", "-q")
 	requireOK(t, r)
 	require.Contains(t, r.stdout, "edges lost")
 	require.Contains(t, r.stdout, "verify: clean")
@@ -161,7 +161,7 @@ func TestDemoLosesWithNaiveNotWithAnchorage(t *testing.T) {
 // -race` checks the command's own concurrency too.
 func TestDemoInProcess(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	code := run([]string{"demo", "--walkers", "8", "--edges", "4", "--nosync", "--db", filepath.Join(t.TempDir(), "x.db")}, &stdout, &stderr)
+	code := run([]string{"demo", "--walkers", "8", "--edges", "4", "--no-sync", "--db", filepath.Join(t.TempDir(), "x.db")}, &stdout, &stderr)
 	require.Equal(t, 0, code, stderr.String())
 	require.Contains(t, stdout.String(), "anchorage")
 }
@@ -240,20 +240,29 @@ func testInspect(t *testing.T, backendName string) {
 		require.Contains(t, r.stdout, root)
 	})
 	t.Run("dot", func(t *testing.T) {
-		r := cli(t, "dot", "--root", root, "--db", path, "--depth", "1")
+		r := cli(t, "dot", root, "--db", path, "--depth", "1")
 		requireOK(t, r)
 		require.True(t, strings.HasPrefix(r.stdout, "digraph anchorage {"), r.stdout)
 		require.Equal(t, edges, strings.Count(r.stdout, " -> "))
-		require.Contains(t, r.stdout, `label="Root\n`+root[:8]+`"`)
+		require.Contains(t, r.stdout, `label="Root\n`+root[len(root)-8:]+`"`)
 		require.Contains(t, r.stdout, `[label="Posted"]`)
 
-		r = cli(t, "dot", "--root", root, "--db", path, "--depth", "0")
+		r = cli(t, "dot", root, "--db", path, "--depth", "0")
 		requireOK(t, r)
 		require.Zero(t, strings.Count(r.stdout, " -> "))
 
-		r = cli(t, "dot", "--root", root, "--db", path, "--max-nodes", "3")
+		r = cli(t, "dot", root, "--db", path, "--max-nodes", "3")
 		requireOK(t, r)
 		require.Contains(t, r.stderr, "max-nodes")
+		r = cli(t, "dot", root, "--db", path, "--max-nodes", "3", "-q")
+		requireOK(t, r)
+		require.Empty(t, r.stderr, "-q keeps notes off stderr")
+
+		// The old --root still works, with a deprecation note.
+		r = cli(t, "dot", "--root", root, "--db", path, "--depth", "1")
+		requireOK(t, r)
+		require.Equal(t, edges, strings.Count(r.stdout, " -> "))
+		require.Contains(t, r.stderr, "deprecated")
 	})
 	t.Run("verify", func(t *testing.T) {
 		r := cli(t, "verify", "--db", path)
@@ -299,9 +308,9 @@ func TestVerifyReportsProblems(t *testing.T) {
 	before := freeze(t, path)
 	r := cli(t, "verify", "--db", path)
 	require.Equal(t, 1, r.code, r.stdout+r.stderr)
-	require.Contains(t, r.stdout, "1 PROBLEMS")
+	require.Contains(t, r.stdout, "1 PROBLEM (")
 	require.Contains(t, r.stdout, "edge-without-adjacency")
-	require.Contains(t, r.stderr, "verify: 1 problems found")
+	require.Contains(t, r.stderr, "verify: 1 problem found")
 
 	r = cli(t, "verify", "--db", path, "--json")
 	require.Equal(t, 1, r.code)
@@ -360,10 +369,10 @@ func TestBadInput(t *testing.T) {
 		{"newer version stats", []string{"stats", "--db", newer}, 2, "schema 99"},
 		{"unknown id get", []string{"get", unknown, "--db", good}, 2, "no anchor " + unknown},
 		{"unknown id edges", []string{"edges", unknown, "--db", good}, 2, "no anchor " + unknown},
-		{"unknown id dot", []string{"dot", "--root", unknown, "--db", good}, 2, "no anchor " + unknown},
+		{"unknown id dot", []string{"dot", unknown, "--db", good}, 2, "no anchor " + unknown},
 		{"malformed id get", []string{"get", "not-an-id", "--db", good}, 2, "invalid anchor id"},
 		{"malformed id edges", []string{"edges", root[:35] + "g", "--db", good}, 2, "invalid anchor id"},
-		{"malformed id dot", []string{"dot", "--root", "12", "--db", good}, 2, "invalid anchor id"},
+		{"malformed id dot", []string{"dot", "12", "--db", good}, 2, "invalid anchor id"},
 		{"text file as sqlite", []string{"stats", "--db", text, "--backend", "sqlite"}, 2, "not an anchorage store"},
 		{"bolt store as sqlite", []string{"verify", "--db", good, "--backend", "sqlite"}, 2, "not a SQLite database"},
 		{"missing file sqlite", []string{"stats", "--db", missing, "--backend", "sqlite"}, 2, "no store at"},
@@ -372,7 +381,11 @@ func TestBadInput(t *testing.T) {
 		{"bench on postgres without a server", []string{"bench", "--backends", "postgres"}, 2, "needs --postgres CONNECTION-STRING"},
 		{"unknown backend", []string{"verify", "--db", good, "--backend", "nope"}, 2, `unknown backend "nope"`},
 		{"no --db", []string{"stats"}, 2, `"db" not set`},
-		{"no id", []string{"get", "--db", good}, 2, "accepts 1 arg"},
+		{"no id", []string{"get", "--db", good}, 2, "anchorage get takes 1 argument (ID), got 0; usage: anchorage get ID --db PATH"},
+		{"no id edges", []string{"edges", "--db", good}, 2, "anchorage edges takes 1 argument (ID), got 0; usage: anchorage edges ID --db PATH"},
+		{"no id dot", []string{"dot", "--db", good}, 2, "anchorage dot takes 1 argument (ID), got 0; usage: anchorage dot ID --db PATH"},
+		{"no file import", []string{"import", "--db", good}, 2, "anchorage import takes 1 argument (FILE), got 0"},
+		{"extra argument", []string{"stats", "x", "--db", good}, 2, "anchorage stats takes no arguments, got 1"},
 		{"unknown flag", []string{"stats", "--db", good, "--frobnicate"}, 2, "unknown flag"},
 		{"unknown command", []string{"frobnicate"}, 2, "unknown command"},
 		{"bad walkers", []string{"demo", "--walkers", "0"}, 2, "at least 1"},
@@ -402,7 +415,7 @@ func TestBench(t *testing.T) {
 	dir := t.TempDir()
 	csvPath, svgPath := filepath.Join(dir, "bench.csv"), filepath.Join(dir, "bench.svg")
 	r := cli(t, "bench", "--walkers", "1,8", "--duration", "100ms", "--hub-sizes", "10,1000", "--min-ops", "2",
-		"--nosync", "--json", "--csv", csvPath, "--plot", svgPath, "-q", "--dir", dir)
+		"--naive", "--no-sync", "--json", "--csv", csvPath, "--plot", svgPath, "-q", "--dir", dir)
 	requireOK(t, r)
 	var out benchOutput
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &out), r.stdout)
@@ -455,7 +468,7 @@ func TestBench(t *testing.T) {
 	require.Len(t, left, 2, "bench left files behind: %v", left)
 
 	// Table output.
-	r = cli(t, "bench", "--walkers", "2", "--duration", "50ms", "--hub-sizes", "", "--naive=false", "--modes", "group", "--nosync", "-q")
+	r = cli(t, "bench", "--walkers", "2", "--duration", "50ms", "--hub-sizes", "", "--modes", "group", "--no-sync", "-q")
 	requireOK(t, r)
 	require.Contains(t, r.stdout, "commits/s")
 	require.Contains(t, r.stdout, "p99 ms")
