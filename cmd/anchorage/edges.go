@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -61,12 +60,11 @@ An unknown or malformed ID exits with status 2.`,
 			if len(rows) == 0 {
 				return nil
 			}
-			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "EDGE\tDIR\tTYPE\tPEER\tPEER TYPE")
+			table := [][]string{{"EDGE", "DIR", "TYPE", "PEER", "PEER TYPE"}}
 			for _, r := range rows {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Edge, r.Dir, r.Type, r.Peer, r.PeerType)
+				table = append(table, []string{r.Edge, r.Dir, r.Type, r.Peer, r.PeerType})
 			}
-			return fail(tw.Flush())
+			return fail(writeTable(w, "", table))
 		},
 	}
 	addStoreFlags(cmd, "the store to read")

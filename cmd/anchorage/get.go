@@ -193,7 +193,7 @@ func printAnchor(w io.Writer, a anchorJSON) {
 	}
 	sort.Strings(names)
 	fmt.Fprintf(w, "%s:\n", plural(len(names), "field"))
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	var table [][]string
 	for _, n := range names {
 		f := a.Fields[n]
 		val := f.Error
@@ -205,7 +205,7 @@ func printAnchor(w io.Writer, a anchorJSON) {
 				val = string(b)
 			}
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t(stamp %s)\n", n, val, f.Stamp)
+		table = append(table, []string{n, val, "(stamp " + f.Stamp + ")"})
 	}
-	tw.Flush()
+	_ = writeTable(w, "  ", table)
 }

@@ -34,6 +34,7 @@ func newBar(w io.Writer, total int64, hide bool, desc string) *progressbar.Progr
 		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionSetElapsedTime(true),
 		progressbar.OptionClearOnFinish(),
+		progressbar.OptionSetRenderBlankState(true),
 	)
 }
 
@@ -47,6 +48,7 @@ func newByteBar(w io.Writer, n int64, hide bool, desc string) *progressbar.Progr
 		progressbar.OptionSetWidth(30),
 		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionClearOnFinish(),
+		progressbar.OptionSetRenderBlankState(true),
 	)
 }
 
