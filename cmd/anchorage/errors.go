@@ -99,7 +99,7 @@ const prefix = "anchorage: "
 // one per line.
 func errorMessage(err error) string {
 	msg, suggest, _ := strings.Cut(err.Error(), "\n\nDid you mean this?\n")
-	msg = prefix + strings.ReplaceAll(oneLine(msg), prefix, "")
+	msg = prefix + articles(strings.ReplaceAll(oneLine(msg), prefix, ""))
 	if s := strings.Fields(suggest); len(s) > 0 {
 		msg += "\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
 	}
@@ -109,6 +109,13 @@ func errorMessage(err error) string {
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
 }
+
+// articleFix corrects the article before the kinds that start with a
+// vowel, in messages that say "a %s" with a kind (from the library).
+var articleFix = strings.NewReplacer(" a edge", " an edge", " a object", " an object")
+
+// articles returns s with "a edge" and "a object" corrected.
+func articles(s string) string { return articleFix.Replace(s) }
 
 // plural returns "1 edge", "2 edges": n and the noun, plural unless n is 1.
 func plural(n int, noun string) string {

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -77,12 +78,10 @@ existing FILE is replaced only with --force.`,
 			}
 			j := exportJSON{File: out, ExportID: res.Header.ExportID.String(), Source: res.Header.SourceStore.String(),
 				After: res.Header.After, Through: res.Header.Through, Chunks: res.Chunks, Records: res.Records}
-			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), j)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "exported %s in %s (changes after seq %d through %d) to %s\n",
-				plural(j.Records, "anchor"), plural(j.Chunks, "chunk"), j.After, j.Through, j.File)
-			return nil
+			return emit(cmd, asJSON, j, func(w io.Writer, j exportJSON) {
+				fmt.Fprintf(w, "exported %s in %s (changes after seq %d through %d) to %s\n",
+					plural(j.Records, "anchor"), plural(j.Chunks, "chunk"), j.After, j.Through, j.File)
+			})
 		},
 	}
 	addStoreFlags(cmd, "the store to export")

@@ -142,13 +142,7 @@ An unknown or malformed ID exits with status 2.`,
 			if err != nil {
 				return err
 			}
-			aj := newAnchorJSON(a)
-			w := cmd.OutOrStdout()
-			if asJSON {
-				return writeJSON(w, aj)
-			}
-			printAnchor(w, aj)
-			return nil
+			return emit(cmd, asJSON, newAnchorJSON(a), printAnchor)
 		},
 	}
 	addStoreFlags(cmd, "the store to read")

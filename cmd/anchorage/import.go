@@ -72,6 +72,14 @@ func printImport(w io.Writer, j importJSON) {
 	}
 }
 
+// addMergeFlags adds the flags of the commands that merge changes into a
+// store (import, sync): --max-skew, --json and -q.
+func addMergeFlags(cmd *cobra.Command, maxSkew *time.Duration, asJSON, quiet *bool) {
+	cmd.Flags().DurationVar(maxSkew, "max-skew", time.Minute, "refuse records stamped further than this ahead of this machine's clock")
+	addJSON(cmd, asJSON, "the counters")
+	addQuiet(cmd, quiet)
+}
+
 func newImportCmd() *cobra.Command {
 	var (
 		asJSON, quiet bool
@@ -125,17 +133,10 @@ lost to newer local state), refused.`,
 			if err != nil {
 				return fail(err)
 			}
-			j := newImportJSON(res)
-			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), j)
-			}
-			printImport(cmd.OutOrStdout(), j)
-			return nil
+			return emit(cmd, asJSON, newImportJSON(res), printImport)
 		},
 	}
 	addStoreFlags(cmd, "the store to import into, created if missing")
-	cmd.Flags().DurationVar(&maxSkew, "max-skew", time.Minute, "refuse records stamped further than this ahead of this machine's clock")
-	addJSON(cmd, &asJSON, "the counters")
-	addQuiet(cmd, &quiet)
+	addMergeFlags(cmd, &maxSkew, &asJSON, &quiet)
 	return cmd
 }

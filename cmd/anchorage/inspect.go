@@ -31,6 +31,15 @@ func ctxOf(cmd *cobra.Command) context.Context {
 	return context.Background()
 }
 
+// emit prints a command's result v: as JSON with --json, else with text.
+func emit[T any](cmd *cobra.Command, asJSON bool, v T, text func(io.Writer, T)) error {
+	if asJSON {
+		return writeJSON(cmd.OutOrStdout(), v)
+	}
+	text(cmd.OutOrStdout(), v)
+	return nil
+}
+
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -56,6 +56,7 @@ func TestPlurals(t *testing.T) {
 	require.Equal(t, "0 edges", plural(0, "edge"))
 	require.Equal(t, "2 log entries", plural(2, "log entry"))
 	require.Equal(t, "1 hop", plural(1, "hop"))
+	require.Equal(t, "anchorage: endpoint x is an edge, not a node", errorMessage(errString("anchorage: endpoint x is a edge, not a node")))
 
 	path, out := demoStore(t, 1, 1) // the root has 2 edges; a post has 1
 	r := cli(t, "edges", out.Root, "--db", path, "--json")

@@ -92,12 +92,7 @@ persisted HLC, and the file size.`,
 			if err != nil {
 				return err
 			}
-			w := cmd.OutOrStdout()
-			if asJSON {
-				return writeJSON(w, st)
-			}
-			printStats(w, st)
-			return nil
+			return emit(cmd, asJSON, st, printStats)
 		},
 	}
 	addStoreFlags(cmd, "the store to describe")

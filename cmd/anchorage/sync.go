@@ -66,12 +66,7 @@ bolt (or as --to-backend says).`,
 			if err != nil {
 				return fail(err)
 			}
-			j := newImportJSON(res.Import)
-			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), j)
-			}
-			printImport(cmd.OutOrStdout(), j)
-			return nil
+			return emit(cmd, asJSON, newImportJSON(res.Import), printImport)
 		},
 	}
 	f := cmd.Flags()
@@ -80,9 +75,7 @@ bolt (or as --to-backend says).`,
 	addBackendFlag(cmd, "from-backend", "--from")
 	addBackendFlag(cmd, "to-backend", "--to")
 	addSchemaTimeout(cmd, "anchorage")
-	f.DurationVar(&maxSkew, "max-skew", time.Minute, "refuse records stamped further than this ahead of this machine's clock")
-	addJSON(cmd, &asJSON, "the counters")
-	addQuiet(cmd, &quiet)
+	addMergeFlags(cmd, &maxSkew, &asJSON, &quiet)
 	_ = cmd.MarkFlagRequired("from")
 	_ = cmd.MarkFlagRequired("to")
 	return cmd

@@ -84,7 +84,7 @@ newer version).`,
 			} else {
 				fmt.Fprintln(w, verifySummary(r))
 				for _, p := range r.Problems {
-					fmt.Fprintf(w, "  %s\n", p)
+					fmt.Fprintf(w, "  %s\n", articles(p.String()))
 				}
 			}
 			if !r.Clean() {
