@@ -15,7 +15,6 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/anchorage-db/anchorage/anchor"
 	"github.com/anchorage-db/anchorage/backend"
@@ -27,7 +26,7 @@ import (
 type demoConfig struct {
 	walkers, edges int
 	db, backend    string
-	schema         string
+	store          storeOptions // --schema, --timeout, --no-sync
 	noSync, quiet  bool
 	asJSON         bool
 }
@@ -80,12 +79,14 @@ The Anchorage store is kept at --db if given (and can then be inspected with
 stats, get, edges, dot and verify), else in a temporary directory.`,
 		Example: `  anchorage demo
   anchorage demo --walkers 64 --edges 100
-  anchorage demo --db demo.db && anchorage stats --db demo.db`,
+  anchorage demo --db /tmp/demo.db && anchorage stats --db /tmp/demo.db`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfg.walkers < 1 || cfg.edges < 1 {
 				return usageError("demo: --walkers and --edges must be at least 1")
 			}
+			_, cfg.backend, cfg.store = storeFlags(cmd, "db", "backend")
+			cfg.store.NoSync = cfg.noSync
 			return runDemo(cmd.Context(), cfg, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -93,11 +94,11 @@ stats, get, edges, dot and verify), else in a temporary directory.`,
 	f.IntVar(&cfg.walkers, "walkers", 32, "concurrent walkers adding edges to the root")
 	f.IntVar(&cfg.edges, "edges", 50, "edges each walker adds (one commit each)")
 	f.StringVar(&cfg.db, "db", "", "keep the Anchorage store at this path (default: a temporary directory; postgres: a connection string, required)")
-	f.StringVar(&cfg.backend, "backend", "bolt", "Anchorage storage backend: "+joinNames(allBackends()))
-	f.StringVar(&cfg.schema, "schema", "anchorage_demo", "postgres: the schema to keep the demo store in")
-	f.BoolVar(&cfg.noSync, "nosync", false, "skip fsync on commit (both strategies)")
-	f.BoolVarP(&cfg.quiet, "quiet", "q", false, "no progress bar")
-	f.BoolVar(&cfg.asJSON, "json", false, "print the results as JSON")
+	addBackendFlag(cmd, "backend", "--db (without --db: bolt)")
+	addSchemaTimeout(cmd, "anchorage_demo")
+	addNoSync(cmd, &cfg.noSync, "skip fsync on commit (both strategies)")
+	addQuiet(cmd, &cfg.quiet)
+	addJSON(cmd, &cfg.asJSON, "the results")
 	return cmd
 }
 
@@ -117,7 +118,8 @@ func runDemo(ctx context.Context, cfg demoConfig, stdout, stderr io.Writer) erro
 		}
 		dbPath = filepath.Join(tmp, "anchorage.db")
 	}
-	store, err := openStore(cfg.backend, dbPath, storeOptions{NoSync: cfg.noSync, Schema: cfg.schema})
+	cfg.backend, _ = resolveBackend(cfg.backend, dbPath)
+	store, err := openStore(cfg.backend, dbPath, cfg.store)
 	if err != nil {
 		return fail(err)
 	}
@@ -129,7 +131,7 @@ func runDemo(ctx context.Context, cfg demoConfig, stdout, stderr io.Writer) erro
 	defer nv.Close()
 
 	total := int64(2 * (cfg.walkers*cfg.edges + 2*cfg.edges))
-	bar := newBar(stderr, total, cfg.quiet, "demo")
+	bar := newBar(stderr, total, cfg.quiet || cfg.asJSON, "demo")
 	naiveRes, err := demoNaive(nv, cfg, bar)
 	if err != nil {
 		return fail(err)
@@ -139,7 +141,7 @@ func runDemo(ctx context.Context, cfg demoConfig, stdout, stderr io.Writer) erro
 		return fail(err)
 	}
 	_ = bar.Finish()
-	if !cfg.quiet && isTerminal(stderr) {
+	if showProgress(stderr, cfg.quiet, cfg.asJSON) {
 		fmt.Fprintln(stderr)
 	}
 	report, err := backend.Verify(ctx, store)
@@ -185,7 +187,8 @@ func printDemo(w io.Writer, cfg demoConfig, out demoOutput, report *backend.Repo
 	}
 	fmt.Fprintf(w, "anchorage verify: %s\n", verifySummary(report))
 	if cfg.db != "" {
-		fmt.Fprintf(w, "\nuser root %s is in %s; try:\n  anchorage edges %s --db %s\n", out.Root, cfg.db, out.Root, cfg.db)
+		fmt.Fprintf(w, "\nuser root %s is in %s; try:\n  anchorage edges %s --db %s\n  anchorage dot %s --db %s\n",
+			out.Root, cfg.db, out.Root, cfg.db, out.Root, cfg.db)
 	}
 }
 
@@ -422,9 +425,9 @@ func demoAnchorage(ctx context.Context, s backend.Store, cfg demoConfig, bar *pr
 		if err != nil {
 			return err
 		}
-		var visits int
-		if err := a.Field("visits", &visits); err == nil {
-			r.VisitsStored = visits
+		var visits any // generic: any integer width decodes
+		if f, ok := a.Fields["visits"]; ok && anchor.DecodeValue(f.Value, &visits) == nil {
+			r.VisitsStored = toInt(visits)
 		}
 		return nil
 	})
@@ -437,23 +440,4 @@ func demoAnchorage(ctx context.Context, s backend.Store, cfg demoConfig, bar *pr
 		r.LastError = e.Error()
 	}
 	return r, root, nil
-}
-
-// newBar returns a progress bar on w, hidden when w is not a terminal or
-// quiet is set.
-func newBar(w io.Writer, total int64, quiet bool, desc string) *progressbar.ProgressBar {
-	return progressbar.NewOptions64(total,
-		progressbar.OptionSetWriter(w),
-		progressbar.OptionSetVisibility(!quiet && isTerminal(w)),
-		progressbar.OptionSetDescription(desc),
-		progressbar.OptionShowCount(),
-		progressbar.OptionSetWidth(30),
-		progressbar.OptionThrottle(100*time.Millisecond),
-		progressbar.OptionClearOnFinish(),
-	)
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
 }

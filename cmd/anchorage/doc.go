@@ -4,21 +4,28 @@
 //
 // # Commands
 //
-//	anchorage demo    [--walkers 32] [--edges 50] [--db PATH] [--backend bolt|sqlite|postgres] [--nosync] [--json] [-q]
-//	anchorage bench   [--walkers 1,8,64,256] [--duration 2s] [--hub-sizes 10,1000,100000,1000000]
-//	                  [--backends bolt,sqlite] [--postgres DSN] [--modes group,nogroup] [--naive] [--nosync]
-//	                  [--json] [--csv FILE] [--plot FILE.svg] [-q]
-//	anchorage verify  --db PATH [--backend auto|bolt|sqlite] [--json]
-//	anchorage stats   --db PATH [--backend auto|bolt|sqlite] [--json]
-//	anchorage get ID  --db PATH [--backend auto|bolt|sqlite] [--json]
-//	anchorage edges ID --db PATH [--backend auto|bolt|sqlite] [--json]
-//	anchorage dot     --root ID --db PATH [--depth 2] [--max-nodes 1000] [--backend auto|bolt|sqlite]
-//	anchorage export  --db PATH --out FILE [--after SEQ] [--chunk 1000] [--json] [-q]
-//	anchorage import  FILE --db PATH [--max-skew 1m] [--json] [-q]
-//	anchorage sync    --from PATH --to PATH [--max-skew 1m] [--json]
+//	anchorage demo     [--walkers 32] [--edges 50] [--db PATH] [--backend auto] [--no-sync]
+//	anchorage bench    [--walkers 1,8,64,256] [--duration 2s] [--hub-sizes 10,1000,1e5,1e6]
+//	                   [--backends bolt,sqlite] [--postgres DSN] [--modes group,nogroup] [--naive]
+//	                   [--no-sync] [--csv FILE] [--plot FILE.svg] [--force] [--dir DIR]
+//	anchorage verify   --db PATH
+//	anchorage stats    --db PATH
+//	anchorage get ID   --db PATH
+//	anchorage edges ID --db PATH
+//	anchorage dot ID   --db PATH [--depth 2] [--max-nodes 1000]
+//	anchorage export   --db PATH --out FILE [--force] [--after SEQ] [--chunk 1000]
+//	anchorage import FILE --db PATH [--max-skew 1m]
+//	anchorage sync     --from PATH --to PATH [--from-backend auto] [--to-backend auto] [--max-skew 1m]
 //
-// The read-only commands and export take --backend auto|bolt|sqlite|postgres;
-// with postgres, --db is a connection string and --schema names the store.
+// Every command takes -q/--quiet (no progress bar, no notes on stderr) and,
+// except dot, --json (the result as JSON on stdout). Every command that
+// opens a store takes --backend auto|bolt|sqlite|postgres (default auto),
+// --schema (postgres) and --timeout (how long to wait for a store another
+// process holds). What a command reads is an argument (an ID, an input
+// file); what it writes is a flag (--out, --csv, --plot), and an existing
+// file is replaced only with --force. Lists are comma-separated or
+// repeated flags. anchorage --version prints the build; anchorage alone
+// prints the help and exits 2.
 //
 // Every command has --help. IDs are UUIDs, with or without dashes.
 //
@@ -41,20 +48,28 @@
 // and the latency of adding one edge to a hub node that already has 10 to
 // 10^6 edges (grown with large batches in between). Each point runs for
 // --duration in a fresh temporary store; commits are fsynced unless
-// --nosync. Results go to stdout as tables (or JSON with --json), and
+// --no-sync. The naive writer, the control that loses edges, is measured
+// with --naive. Results go to stdout as tables (or JSON with --json), and
 // optionally to a CSV file and a plot of throughput against walkers.
 //
 // # Backends
 //
 // --backend (or --backends for bench) chooses the storage backend: bolt
-// (embedded bbolt, one process per file; the default), sqlite (SQLite in
-// WAL mode, many processes per file) or postgres (a PostgreSQL server; --db
-// is then a connection string and --schema names the store; bench measures
-// it with --postgres DSN, each point in a fresh schema dropped afterwards).
-// --nosync means no fsync at all for bolt and synchronous=NORMAL (no fsync
-// at each commit) for sqlite. The read-only commands default to --backend
-// auto, which tells a connection string, a SQLite file from its first
-// bytes, and treats anything else as bolt.
+// (embedded bbolt, one process per file), sqlite (SQLite in WAL mode, many
+// processes per file) or postgres (a PostgreSQL server; --db is then a
+// connection string and --schema names the store; bench measures it with
+// --postgres DSN, each point in a fresh schema dropped afterwards).
+// --no-sync means no fsync at all for bolt and synchronous=NORMAL (no fsync
+// at each commit) for sqlite. The default, auto, decides as the library's
+// anchorage.Open does: a postgres:// URL or key=value connection string is
+// postgres; an existing file is what its first bytes say; a new file whose
+// name ends in .sqlite, .sqlite3 or .db3 (or a sqlite:// path) is sqlite;
+// anything else is bolt.
+//
+// A bolt store is open in one process at a time: while an application
+// holds it, the commands cannot open it (they wait --timeout, 1s by
+// default, then say so). To inspect a store while it is in use, keep it in
+// SQLite, or look at an export of it.
 //
 // # Replication
 //
@@ -69,7 +84,7 @@
 //
 // # Read-only commands
 //
-// verify, stats, get, edges and dot open the store read-only (for bolt, a
+// verify, stats, get, edges, dot and export open the store read-only (for bolt, a
 // shared lock and a read-only file descriptor) and never modify it, not even
 // its modification time.
 //
@@ -84,5 +99,6 @@
 //	   beyond opening), a store written by a newer version, a malformed ID,
 //	   an ID not in the store, a backend not in this build
 //
-// Errors are printed to stderr on one line starting with "anchorage: ".
+// Errors are printed to stderr on one line starting with "anchorage: "
+// (an unknown command is followed by cobra's suggestions, one a line).
 package main

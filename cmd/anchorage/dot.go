@@ -17,23 +17,33 @@ func newDotCmd() *cobra.Command {
 		rootArg  string
 		depth    int
 		maxNodes int
+		quiet    bool
 	)
 	cmd := &cobra.Command{
-		Use:   "dot --root ID --db PATH",
+		Use:   "dot ID --db PATH",
 		Short: "Print the subgraph reachable from a node as Graphviz DOT",
-		Long: `dot walks the adjacency index breadth-first from --root, in both
+		Long: `dot walks the adjacency index breadth-first from the node ID, in both
 directions, up to --depth hops, and prints the nodes and edges it reached as
 a Graphviz digraph: node labels are the archetype type and a short ID (the
-first 8 hex digits), edge labels the edge type; undirected edges are drawn
-without arrowheads. The walk stops adding nodes after --max-nodes (0: no
-limit) and says so on stderr.
+last 8 hex digits: the random part of the ID, since its first digits are a
+timestamp), edge labels the edge type; undirected edges are drawn without
+arrowheads. The walk stops adding nodes after --max-nodes (0: no limit) and
+says so on stderr (unless -q).
 
 Render it with Graphviz, e.g. anchorage dot ... | dot -Tsvg > graph.svg`,
-		Example: `  anchorage dot --root 3f0c9a8e-2b1d-4c55-9e11-0a7b6c5d4e3f --db graph.db --depth 2 > graph.dot`,
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Example: `  anchorage dot 3f0c9a8e-2b1d-4c55-9e11-0a7b6c5d4e3f --db graph.db --depth 2 > graph.dot`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if rootArg != "" && len(args) == 0 { // the old --root ID
+				return nil
+			}
+			return exactArgs("ID")(cmd, args)
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
 			if depth < 0 {
 				return usageError("dot: --depth must be 0 or more")
+			}
+			if len(args) == 1 {
+				rootArg = args[0]
 			}
 			id, err := parseID(rootArg)
 			if err != nil {
@@ -51,22 +61,30 @@ Render it with Graphviz, e.g. anchorage dot ... | dot -Tsvg > graph.svg`,
 			if err != nil {
 				return err
 			}
-			if truncated {
+			if truncated && !quiet {
 				fmt.Fprintf(cmd.ErrOrStderr(), "anchorage: dot: stopped at --max-nodes %d; the graph is cut\n", maxNodes)
 			}
 			_, err = io.WriteString(cmd.OutOrStdout(), b.String())
 			return fail(err)
 		},
 	}
-	addStoreFlags(cmd)
-	cmd.Flags().StringVar(&rootArg, "root", "", "ID of the node to start from")
-	cmd.Flags().IntVar(&depth, "depth", 2, "how many hops to follow from the root")
-	cmd.Flags().IntVar(&maxNodes, "max-nodes", 1000, "stop adding nodes after this many (0: no limit)")
-	_ = cmd.MarkFlagRequired("root")
+	addStoreFlags(cmd, "the store to read")
+	f := cmd.Flags()
+	f.IntVar(&depth, "depth", 2, "how many hops to follow from the node")
+	f.IntVar(&maxNodes, "max-nodes", 1000, "stop adding nodes after this many (0: no limit)")
+	addQuiet(cmd, &quiet)
+	f.StringVar(&rootArg, "root", "", "ID of the node to start from")
+	_ = f.MarkDeprecated("root", "give the ID as the argument: anchorage dot ID")
 	return cmd
 }
 
-func shortID(id anchor.ID) string { return id.String()[:8] }
+// shortID labels a node: the last 8 hex digits of its ID. IDs are time
+// ordered (their first 48 bits are a millisecond timestamp), so the first
+// digits are the same for anchors created together; the tail is random.
+func shortID(id anchor.ID) string {
+	s := id.String()
+	return s[len(s)-8:]
+}
 
 // writeDot writes the subgraph of nodes within depth hops of root. It
 // reports whether it stopped early at maxNodes.
@@ -108,8 +126,8 @@ func writeDot(w io.Writer, v backend.View, root anchor.ID, depth, maxNodes int) 
 			return truncated, err
 		}
 	}
-	fmt.Fprintf(w, "digraph anchorage {\n  // reachable from %s within %d hops: %d nodes, %d edges\n  node [shape=box, fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\", fontsize=10];\n",
-		root, depth, len(order), len(edges))
+	fmt.Fprintf(w, "digraph anchorage {\n  // reachable from %s within %s: %s, %s\n  node [shape=box, fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\", fontsize=10];\n",
+		root, plural(depth, "hop"), plural(len(order), "node"), plural(len(edges), "edge"))
 	for _, id := range order {
 		label := "?\n" + shortID(id)
 		extra := ""

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -85,7 +84,7 @@ func demoStoreOn(t *testing.T, backendName string, walkers, edges int) (string, 
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "demo.db")
 	r := cli(t, "demo", "--backend", backendName, "--walkers", fmt.Sprint(walkers), "--edges", fmt.Sprint(edges),
-		"--db", path, "--nosync", "--json", "-q")
+		"--db", path, "--no-sync", "--json", "-q")
 	requireOK(t, r)
 	var out demoOutput
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &out), r.stdout)
@@ -124,7 +123,12 @@ func requireUnchanged(t *testing.T, path string, before fileState) {
 }
 
 func TestHelpOnEveryCommand(t *testing.T) {
-	for _, c := range []string{"", "demo", "bench", "verify", "stats", "get", "edges", "dot"} {
+	names := []string{""}
+	for _, c := range commands() {
+		names = append(names, c.Name())
+	}
+	require.Subset(t, names, []string{"demo", "bench", "verify", "stats", "get", "edges", "dot"})
+	for _, c := range names {
 		args := []string{"--help"}
 		if c != "" {
 			args = []string{c, "--help"}
@@ -136,7 +140,7 @@ func TestHelpOnEveryCommand(t *testing.T) {
 }
 
 func TestDemoLosesWithNaiveNotWithAnchorage(t *testing.T) {
-	r := cli(t, "demo", "--walkers", "4", "--edges", "5", "--nosync", "-q")
+	r := cli(t, "demo", "--walkers", "4", "--edges", "5", "--no-sync", "-q")
 	requireOK(t, r)
 	require.Contains(t, r.stdout, "edges lost")
 	require.Contains(t, r.stdout, "verify: clean")
@@ -161,7 +165,7 @@ func TestDemoLosesWithNaiveNotWithAnchorage(t *testing.T) {
 // -race` checks the command's own concurrency too.
 func TestDemoInProcess(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	code := run([]string{"demo", "--walkers", "8", "--edges", "4", "--nosync", "--db", filepath.Join(t.TempDir(), "x.db")}, &stdout, &stderr)
+	code := run([]string{"demo", "--walkers", "8", "--edges", "4", "--no-sync", "--db", filepath.Join(t.TempDir(), "x.db")}, &stdout, &stderr)
 	require.Equal(t, 0, code, stderr.String())
 	require.Contains(t, stdout.String(), "anchorage")
 }
@@ -240,20 +244,29 @@ func testInspect(t *testing.T, backendName string) {
 		require.Contains(t, r.stdout, root)
 	})
 	t.Run("dot", func(t *testing.T) {
-		r := cli(t, "dot", "--root", root, "--db", path, "--depth", "1")
+		r := cli(t, "dot", root, "--db", path, "--depth", "1")
 		requireOK(t, r)
 		require.True(t, strings.HasPrefix(r.stdout, "digraph anchorage {"), r.stdout)
 		require.Equal(t, edges, strings.Count(r.stdout, " -> "))
-		require.Contains(t, r.stdout, `label="Root\n`+root[:8]+`"`)
+		require.Contains(t, r.stdout, `label="Root\n`+root[len(root)-8:]+`"`)
 		require.Contains(t, r.stdout, `[label="Posted"]`)
 
-		r = cli(t, "dot", "--root", root, "--db", path, "--depth", "0")
+		r = cli(t, "dot", root, "--db", path, "--depth", "0")
 		requireOK(t, r)
 		require.Zero(t, strings.Count(r.stdout, " -> "))
 
-		r = cli(t, "dot", "--root", root, "--db", path, "--max-nodes", "3")
+		r = cli(t, "dot", root, "--db", path, "--max-nodes", "3")
 		requireOK(t, r)
 		require.Contains(t, r.stderr, "max-nodes")
+		r = cli(t, "dot", root, "--db", path, "--max-nodes", "3", "-q")
+		requireOK(t, r)
+		require.Empty(t, r.stderr, "-q keeps notes off stderr")
+
+		// The old --root still works, with a deprecation note.
+		r = cli(t, "dot", "--root", root, "--db", path, "--depth", "1")
+		requireOK(t, r)
+		require.Equal(t, edges, strings.Count(r.stdout, " -> "))
+		require.Contains(t, r.stderr, "deprecated")
 	})
 	t.Run("verify", func(t *testing.T) {
 		r := cli(t, "verify", "--db", path)
@@ -299,9 +312,9 @@ func TestVerifyReportsProblems(t *testing.T) {
 	before := freeze(t, path)
 	r := cli(t, "verify", "--db", path)
 	require.Equal(t, 1, r.code, r.stdout+r.stderr)
-	require.Contains(t, r.stdout, "1 PROBLEMS")
+	require.Contains(t, r.stdout, "1 PROBLEM (")
 	require.Contains(t, r.stdout, "edge-without-adjacency")
-	require.Contains(t, r.stderr, "verify: 1 problems found")
+	require.Contains(t, r.stderr, "verify: 1 problem found")
 
 	r = cli(t, "verify", "--db", path, "--json")
 	require.Equal(t, 1, r.code)
@@ -360,10 +373,10 @@ func TestBadInput(t *testing.T) {
 		{"newer version stats", []string{"stats", "--db", newer}, 2, "schema 99"},
 		{"unknown id get", []string{"get", unknown, "--db", good}, 2, "no anchor " + unknown},
 		{"unknown id edges", []string{"edges", unknown, "--db", good}, 2, "no anchor " + unknown},
-		{"unknown id dot", []string{"dot", "--root", unknown, "--db", good}, 2, "no anchor " + unknown},
+		{"unknown id dot", []string{"dot", unknown, "--db", good}, 2, "no anchor " + unknown},
 		{"malformed id get", []string{"get", "not-an-id", "--db", good}, 2, "invalid anchor id"},
 		{"malformed id edges", []string{"edges", root[:35] + "g", "--db", good}, 2, "invalid anchor id"},
-		{"malformed id dot", []string{"dot", "--root", "12", "--db", good}, 2, "invalid anchor id"},
+		{"malformed id dot", []string{"dot", "12", "--db", good}, 2, "invalid anchor id"},
 		{"text file as sqlite", []string{"stats", "--db", text, "--backend", "sqlite"}, 2, "not an anchorage store"},
 		{"bolt store as sqlite", []string{"verify", "--db", good, "--backend", "sqlite"}, 2, "not a SQLite database"},
 		{"missing file sqlite", []string{"stats", "--db", missing, "--backend", "sqlite"}, 2, "no store at"},
@@ -372,7 +385,11 @@ func TestBadInput(t *testing.T) {
 		{"bench on postgres without a server", []string{"bench", "--backends", "postgres"}, 2, "needs --postgres CONNECTION-STRING"},
 		{"unknown backend", []string{"verify", "--db", good, "--backend", "nope"}, 2, `unknown backend "nope"`},
 		{"no --db", []string{"stats"}, 2, `"db" not set`},
-		{"no id", []string{"get", "--db", good}, 2, "accepts 1 arg"},
+		{"no id", []string{"get", "--db", good}, 2, "anchorage get takes 1 argument (ID), got 0; usage: anchorage get ID --db PATH"},
+		{"no id edges", []string{"edges", "--db", good}, 2, "anchorage edges takes 1 argument (ID), got 0; usage: anchorage edges ID --db PATH"},
+		{"no id dot", []string{"dot", "--db", good}, 2, "anchorage dot takes 1 argument (ID), got 0; usage: anchorage dot ID --db PATH"},
+		{"no file import", []string{"import", "--db", good}, 2, "anchorage import takes 1 argument (FILE), got 0"},
+		{"extra argument", []string{"stats", "x", "--db", good}, 2, "anchorage stats takes no arguments, got 1"},
 		{"unknown flag", []string{"stats", "--db", good, "--frobnicate"}, 2, "unknown flag"},
 		{"unknown command", []string{"frobnicate"}, 2, "unknown command"},
 		{"bad walkers", []string{"demo", "--walkers", "0"}, 2, "at least 1"},
@@ -396,70 +413,6 @@ func TestBadInput(t *testing.T) {
 	}
 	_, err := os.Stat(missing)
 	require.ErrorIs(t, err, os.ErrNotExist, "a read-only command created the missing store")
-}
-
-func TestBench(t *testing.T) {
-	dir := t.TempDir()
-	csvPath, svgPath := filepath.Join(dir, "bench.csv"), filepath.Join(dir, "bench.svg")
-	r := cli(t, "bench", "--walkers", "1,8", "--duration", "100ms", "--hub-sizes", "10,1000", "--min-ops", "2",
-		"--nosync", "--json", "--csv", csvPath, "--plot", svgPath, "-q", "--dir", dir)
-	requireOK(t, r)
-	var out benchOutput
-	require.NoError(t, json.Unmarshal([]byte(r.stdout), &out), r.stdout)
-	require.False(t, out.Settings.Fsync)
-
-	series := map[string]int{}
-	for _, p := range out.Throughput {
-		series[p.Backend+"/"+p.Mode]++
-		require.Positive(t, p.Commits, "%+v", p)
-		require.Zero(t, p.Errors, "%+v", p)
-		require.Positive(t, p.CommitsPerSec)
-		require.LessOrEqual(t, p.P50Ms, p.P99Ms)
-		if p.Backend != naiveName {
-			require.Zero(t, p.EdgesLost, "%+v", p)
-		}
-	}
-	want := map[string]int{"naive/wholedoc": 2}
-	for _, b := range backendNames() {
-		want[b+"/group"], want[b+"/nogroup"] = 2, 2
-	}
-	require.Equal(t, want, series)
-
-	hub := map[string][]int{}
-	for _, p := range out.Hub {
-		hub[p.Backend] = append(hub[p.Backend], p.HubEdges)
-		require.GreaterOrEqual(t, p.Adds, 2)
-	}
-	require.Len(t, hub, len(backendNames())+1)
-	for _, b := range backendNames() {
-		require.Equal(t, 10, hub[b][0], b)
-		require.GreaterOrEqual(t, hub[b][1], 1000, b)
-	}
-
-	f, err := os.Open(csvPath)
-	require.NoError(t, err)
-	rows, err := csv.NewReader(f).ReadAll()
-	f.Close()
-	require.NoError(t, err)
-	require.Len(t, rows, 1+len(out.Throughput)+len(out.Hub))
-	require.Equal(t, "section", rows[0][0])
-
-	svg, err := os.ReadFile(svgPath)
-	require.NoError(t, err)
-	require.Contains(t, string(svg), "<svg")
-	require.Contains(t, string(svg), "bolt/group")
-
-	// The temporary stores are removed.
-	left, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	require.Len(t, left, 2, "bench left files behind: %v", left)
-
-	// Table output.
-	r = cli(t, "bench", "--walkers", "2", "--duration", "50ms", "--hub-sizes", "", "--naive=false", "--modes", "group", "--nosync", "-q")
-	requireOK(t, r)
-	require.Contains(t, r.stdout, "commits/s")
-	require.Contains(t, r.stdout, "p99 ms")
-	require.NotContains(t, r.stdout, "hub:")
 }
 
 // TestLockedStore: a store another process holds for writing is reported

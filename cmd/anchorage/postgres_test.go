@@ -55,7 +55,7 @@ func TestPostgresCommands(t *testing.T) {
 	// bench measures postgres on the given server, each point in a fresh
 	// schema that it drops afterwards.
 	r = cli(t, "bench", "--postgres", dsn, "--backends", "postgres", "--walkers", "1,4", "--duration", "100ms",
-		"--hub-sizes", "10", "--min-ops", "2", "--naive=false", "--json", "-q")
+		"--hub-sizes", "10", "--min-ops", "2", "--json", "-q")
 	requireOK(t, r)
 	var bo benchOutput
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &bo), r.stdout)

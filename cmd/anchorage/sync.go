@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/anchorage-db/anchorage"
+	"github.com/anchorage-db/anchorage/anchor"
+	"github.com/anchorage-db/anchorage/backend"
+	"github.com/anchorage-db/anchorage/replica"
+)
+
+func newSyncCmd() *cobra.Command {
+	var (
+		asJSON, quiet bool
+		maxSkew       time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "sync --from PATH --to PATH",
+		Short: "Bring one store up to date with another (one way; run both ways to converge)",
+		Long: `sync exports from the --from store (read-only) every change after the
+--to store's import cursor for it and imports them into --to, streaming,
+with import's merge rules and counters. Run it both ways for two replicas
+to converge; a sync with nothing new changes nothing. A new --to is
+created, as SQLite if its name ends in .sqlite, .sqlite3 or .db3, else as
+bolt (or as --to-backend says).`,
+		Example: `  anchorage sync --from a.db --to b.db
+  anchorage sync --from b.db --to a.db
+  anchorage sync --from a.db --to copy.sqlite`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			from, fromBackend, o := storeFlags(cmd, "from", "from-backend")
+			if from == "" {
+				return usageError("sync: no source store given (use --from)")
+			}
+			to, toBackend, _ := storeFlags(cmd, "to", "to-backend")
+			if err := checkDistinct(from, fromBackend, to, toBackend); err != nil {
+				return err
+			}
+			o.ReadOnly = true
+			src, err := openStore(fromBackend, from, o)
+			if err != nil {
+				return fail(err)
+			}
+			defer src.Close()
+			dst, err := openWritable(cmd, "to", "to-backend")
+			if err != nil {
+				return err
+			}
+			defer dst.Close()
+			hide := quiet || asJSON
+			total, err := pending(ctxOf(cmd), src, dst)
+			if err != nil {
+				return fail(err)
+			}
+			bar := newBar(cmd.ErrOrStderr(), int64(total), hide, "sync")
+			res, err := replica.Sync(ctxOf(cmd), src, dst, &replica.ImportOptions{MaxSkew: maxSkew,
+				Progress: func(p replica.Progress) { _ = bar.Set(p.Records) }})
+			_ = bar.Finish()
+			if err != nil {
+				return fail(err)
+			}
+			return emit(cmd, asJSON, newImportJSON(res.Import), printImport)
+		},
+	}
+	f := cmd.Flags()
+	f.String("from", "", "the store to read changes from (a file path; postgres: a connection string)")
+	f.String("to", "", "the store to bring up to date, created if missing")
+	addBackendFlag(cmd, "from-backend", "--from")
+	addBackendFlag(cmd, "to-backend", "--to")
+	addSchemaTimeout(cmd, "anchorage")
+	addMergeFlags(cmd, &maxSkew, &asJSON, &quiet)
+	_ = cmd.MarkFlagRequired("from")
+	_ = cmd.MarkFlagRequired("to")
+	return cmd
+}
+
+// checkDistinct refuses to sync a store into itself: the same file (by
+// inode, whatever the path or link that names it) or the same connection
+// string (sync has one --schema for both).
+func checkDistinct(from, fromBackend, to, toBackend string) error {
+	fb, fpath := resolveBackend(fromBackend, from)
+	tb, tpath := resolveBackend(toBackend, to)
+	same := false
+	if fb == anchorage.Postgres || tb == anchorage.Postgres {
+		same = fb == tb && fpath == tpath
+	} else {
+		fi, err1 := os.Stat(fpath)
+		ti, err2 := os.Stat(tpath)
+		switch {
+		case err1 != nil && errors.Is(err1, fs.ErrNotExist):
+			return fail(fmt.Errorf("anchorage: sync: no store at %s: %w", fpath, fs.ErrNotExist))
+		case err1 == nil && err2 == nil:
+			same = os.SameFile(fi, ti)
+		}
+	}
+	if same {
+		return usageError("sync: --from and --to are the same store (%s); sync copies changes between two stores", from)
+	}
+	return nil
+}
+
+// pending counts the changes src has after dst's cursor for it: what a
+// sync will send (the total of its progress bar).
+func pending(ctx context.Context, src, dst backend.Store) (int, error) {
+	var meta backend.Meta
+	n := 0
+	err := src.View(ctx, func(v backend.View) error {
+		meta = v.Meta()
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	cur, _, err := replica.ReadCursor(ctx, dst, meta.StoreID)
+	if err != nil {
+		return 0, err
+	}
+	err = src.View(ctx, func(v backend.View) error {
+		return v.Changes(cur.Through, func(uint64, anchor.ID) error { n++; return nil })
+	})
+	return n, err
+}
