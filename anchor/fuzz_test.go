@@ -6,14 +6,13 @@ import (
 	"errors"
 	"hash/crc32"
 	"maps"
-	"os"
-	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/anchorage-db/anchorage/anchor"
+	"github.com/anchorage-db/anchorage/internal/childproc"
 )
 
 // The fuzz targets here run their seed corpus (the f.Add seeds below and
@@ -365,8 +364,6 @@ func TestDecodeValueHeaderAllocation(t *testing.T) {
 	}
 }
 
-const childEnv = "ANCHORAGE_ANCHOR_FUZZ_CHILD"
-
 // TestDeepNestingDoesNotCrash pins a bug (fixed in 909a813): msgpack
 // decodes (and skips) nested arrays recursively without a depth limit, so a
 // few MiB of 0x91 bytes (an array holding an array holding ...) overflowed
@@ -377,7 +374,7 @@ const childEnv = "ANCHORAGE_ANCHOR_FUZZ_CHILD"
 // runs in a child process so that a regression fails this test instead of
 // killing the test binary.
 func TestDeepNestingDoesNotCrash(t *testing.T) {
-	if what := os.Getenv(childEnv); what != "" {
+	if what, ok := childproc.Role(); ok {
 		nested := append(bytes.Repeat([]byte{0x91}, 8<<20), 0x01)
 		switch what {
 		case "decode":
@@ -394,8 +391,7 @@ func TestDeepNestingDoesNotCrash(t *testing.T) {
 	}
 	for _, what := range []string{"decode", "unmarshal"} {
 		t.Run(what, func(t *testing.T) {
-			cmd := exec.Command(os.Args[0], "-test.run=^TestDeepNestingDoesNotCrash$", "-test.v")
-			cmd.Env = append(os.Environ(), childEnv+"="+what)
+			cmd := childproc.Command(t, "TestDeepNestingDoesNotCrash", what)
 			out, err := cmd.CombinedOutput()
 			if err != nil {
 				msg := string(out)

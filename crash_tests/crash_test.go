@@ -19,6 +19,7 @@ import (
 	"github.com/anchorage-db/anchorage/backend/postgres"
 	"github.com/anchorage-db/anchorage/backend/postgres/pgtest"
 	"github.com/anchorage-db/anchorage/backend/sqlite"
+	"github.com/anchorage-db/anchorage/internal/childproc"
 	"github.com/anchorage-db/anchorage/tiered"
 )
 
@@ -56,7 +57,6 @@ func lookup(name string) (durable, bool) {
 
 // Environment of the child process.
 const (
-	envChild     = "ANCHORAGE_CRASH_CHILD" // backend name; set only in the child
 	envPath      = "ANCHORAGE_CRASH_PATH"
 	envRoot      = "ANCHORAGE_CRASH_ROOT"
 	envChildSeed = "ANCHORAGE_CRASH_CHILD_SEED"
@@ -70,6 +70,10 @@ const (
 	minKills  = 50
 	linePfx   = "CRASH "
 	childLife = 2 * time.Minute // a child never outlives a lost parent by more
+
+	// sessionsGone bounds the wait for a killed child's PostgreSQL
+	// sessions to end: far more than a commit takes on a loaded machine.
+	sessionsGone = 30 * time.Second
 )
 
 // ---------------------------------------------------------------------------
@@ -110,8 +114,8 @@ type crossRec struct {
 // TestCrashChild is the child role of TestCrashLoop. It does nothing unless
 // TestCrashLoop started it; then it commits until it is killed.
 func TestCrashChild(t *testing.T) {
-	name := os.Getenv(envChild)
-	if name == "" {
+	name, ok := childproc.Role() // the backend
+	if !ok {
 		t.Skip("child role of TestCrashLoop; runs only when started by it")
 	}
 	if err := runChild(name); err != nil {

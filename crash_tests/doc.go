@@ -14,8 +14,9 @@
 // in part; skipped, saying why, where no server binaries exist). The parent
 // test creates a
 // store and a root node, then starts a child: the test binary itself,
-// re-executed with -test.run=^TestCrashChild$ and environment variables
-// naming the backend, the store file, the root and a seed. The child opens
+// re-executed (internal/childproc) to run TestCrashChild in the role of the
+// backend, with environment variables naming the store file, the root and
+// a seed. The child opens
 // the store with fsync on (the defaults) and commits in a loop through
 // tiered.Memory, acting as the root. Every commit i
 //
@@ -34,9 +35,13 @@
 //
 // The parent reads the lines as they come, kills the child after a random
 // delay, reopens the store and checks it against a model built from the
-// lines alone: backend.Verify must find nothing wrong, and the stored state
-// must equal either the model of every acknowledged commit, or that model
-// plus the one unacknowledged (in-flight) commit. "Equal" is exact: every
+// lines alone. (On PostgreSQL it first waits until the server sessions of
+// the killed child have ended: the server completes a COMMIT it received
+// before the kill, possibly after the kill; the child's connections carry
+// an application_name unique to the run, so pg_stat_activity shows when
+// they are gone.) The check: backend.Verify must find nothing wrong, and
+// the stored state must equal either the model of every acknowledged
+// commit, or that model plus the one unacknowledged (in-flight) commit. "Equal" is exact: every
 // node's and edge's liveness, fields, endpoints and types, the adjacency
 // rows of every node, and the number of stored anchors. So a lost
 // acknowledged commit, a half-applied in-flight commit, a stray anchor or a

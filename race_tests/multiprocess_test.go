@@ -21,12 +21,9 @@ import (
 	"github.com/anchorage-db/anchorage/backend/postgres"
 	"github.com/anchorage-db/anchorage/backend/postgres/pgtest"
 	"github.com/anchorage-db/anchorage/backend/sqlite"
+	"github.com/anchorage-db/anchorage/internal/childproc"
 	"github.com/anchorage-db/anchorage/internal/naive"
 )
-
-// childEnv selects the child role of the test binary (TestMultiProcessChild);
-// it holds the JSON childConfig.
-const childEnv = "ANCHORAGE_RACE_CHILD"
 
 const multiProcesses = 3
 
@@ -44,14 +41,14 @@ type childConfig struct {
 // TestMultiProcess (scenario 6) is scenario 1, the minimal repro, with the
 // walkers spread over 3 OS processes sharing one database, as the broken
 // runtime's worker processes shared theirs. The test binary re-executes
-// itself (os.Args[0], -test.run=^TestMultiProcessChild$, and
-// ANCHORAGE_RACE_CHILD naming the child's role); the parent drives the
-// rounds through pipes so the schedule is the same as in one process: every
-// walker of every process loads the root, then the adder commits its item
-// while half the touchers commit, then the other half commit stale copies.
-// The naive writer shares a directory of whole documents (each write
-// replaces a file) and loses the item edge every round; the engine on
-// SQLite (WAL, one writer per process) keeps every one.
+// itself (internal/childproc: TestMultiProcessChild, in the role of a JSON
+// childConfig); the parent drives the rounds through pipes so the schedule
+// is the same as in one process: every walker of every process loads the
+// root, then the adder commits its item while half the touchers commit,
+// then the other half commit stale copies. The naive writer shares a
+// directory of whole documents (each write replaces a file) and loses the
+// item edge every round; the engine on SQLite (WAL, one writer per
+// process) keeps every one.
 func TestMultiProcess(t *testing.T) {
 	t.Run("naive", func(t *testing.T) { multiProcess(t, "naive") })
 	t.Run("sqlite", func(t *testing.T) { multiProcess(t, "sqlite") })
@@ -94,7 +91,7 @@ func multiProcess(t *testing.T, strategy string) {
 		h := backendtest.New(t, pgOpener(postgres.Options{}))
 		rec = newRecorder(t)
 		rec.addDir(work)
-		path, schema = pgServer(t).DSN("postgres"), pgtest.SchemaFor(h.Dir())
+		path, schema = pgtest.Shared(t).DSN("postgres"), pgtest.SchemaFor(h.Dir())
 		s := h.Open()
 		rec.addCloser(s.Close)
 		g = &engineGraph{store: s, rec: rec}
@@ -226,8 +223,7 @@ func startChild(t *testing.T, cfg childConfig) *child {
 	evR, evW, err := os.Pipe()
 	require.NoError(t, err)
 	c := &child{index: cfg.Index, cmds: cmdW, events: make(chan string, 16), out: &lockedBuffer{}}
-	c.cmd = exec.Command(os.Args[0], "-test.run=^TestMultiProcessChild$", "-test.count=1", "-test.v")
-	c.cmd.Env = append(os.Environ(), childEnv+"="+string(js))
+	c.cmd = childproc.Command(t, "TestMultiProcessChild", string(js))
 	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
 	c.cmd.ExtraFiles = []*os.File{cmdR, evW} // fd 3: commands, fd 4: events
 	err = c.cmd.Start()
@@ -253,9 +249,9 @@ func startChild(t *testing.T, cfg childConfig) *child {
 // share of the walkers, round by round, as the parent says. Run directly it
 // skips.
 func TestMultiProcessChild(t *testing.T) {
-	js := os.Getenv(childEnv)
-	if js == "" {
-		t.Skip("the child role of TestMultiProcess; runs only when re-executed with " + childEnv + " set")
+	js, ok := childproc.Role() // the JSON childConfig
+	if !ok {
+		t.Skip("the child role of TestMultiProcess; runs only when started by it")
 	}
 	var cfg childConfig
 	require.NoError(t, json.Unmarshal([]byte(js), &cfg))

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -20,12 +19,11 @@ import (
 	"github.com/anchorage-db/anchorage/backend/backendtest"
 	"github.com/anchorage-db/anchorage/backend/bolt"
 	"github.com/anchorage-db/anchorage/delta"
+	"github.com/anchorage-db/anchorage/internal/childproc"
 )
 
-const childEnv = "ANCHORAGE_BOLT_CHILD_OPEN"
-
 func TestMain(m *testing.M) {
-	if path := os.Getenv(childEnv); path != "" {
+	if path, ok := childproc.Role(); ok {
 		// Child role for TestSecondProcessGetsLocked: try to open a held file.
 		_, err := bolt.Open(path, &bolt.Options{Timeout: 200 * time.Millisecond})
 		fmt.Println(err)
@@ -44,8 +42,7 @@ func TestSecondProcessGetsLocked(t *testing.T) {
 	s, err := bolt.Open(path, nil)
 	require.NoError(t, err)
 	defer s.Close()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+path)
+	cmd := childproc.Command(t, "", path) // the child opens path in TestMain
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "child: %s", out)
 	require.Contains(t, string(out), "locked by another process")

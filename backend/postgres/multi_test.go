@@ -10,6 +10,7 @@ import (
 	"github.com/anchorage-db/anchorage/backend"
 	"github.com/anchorage-db/anchorage/backend/backendtest"
 	"github.com/anchorage-db/anchorage/backend/postgres"
+	"github.com/anchorage-db/anchorage/backend/postgres/pgtest"
 )
 
 // TestManyStoresOneSchema: several Stores on one schema stand for several
@@ -17,9 +18,9 @@ import (
 // all of them add edges to one root concurrently: every edge lands, and
 // stamps and sequence numbers stay unique and ordered store-wide.
 func TestManyStoresOneSchema(t *testing.T) {
-	needServer(t)
+	server := pgtest.Shared(t)
 	const machines, walkers, per = 3, 8, 25
-	schema := "many_" + anchor.NewID().String()[:8]
+	schema := server.NewSchema(t)
 	var stores []backend.Store
 	for range machines {
 		s, err := postgres.Open(server.DSN("postgres"), &postgres.Options{Schema: schema})

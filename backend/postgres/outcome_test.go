@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"github.com/anchorage-db/anchorage/anchor"
 	"github.com/anchorage-db/anchorage/backend/backendtest"
 	"github.com/anchorage-db/anchorage/backend/postgres"
+	"github.com/anchorage-db/anchorage/backend/postgres/pgtest"
 	"github.com/anchorage-db/anchorage/delta"
 )
 
@@ -87,11 +87,11 @@ func (p *cutProxy) dsn() string {
 // engine cannot know, and says so with ErrOutcomeUnknown rather than a
 // plain failure. The store stays consistent and keeps working.
 func TestCommitOutcomeUnknown(t *testing.T) {
-	needServer(t)
-	proxy := newCutProxy(t, filepath.Join(server.Dir, fmt.Sprintf(".s.PGSQL.%d", server.Port)))
+	server := pgtest.Shared(t)
+	proxy := newCutProxy(t, server.Socket())
 	for _, group := range []bool{true, false} {
 		t.Run(fmt.Sprintf("group=%v", group), func(t *testing.T) {
-			schema := "outcome_" + anchor.NewID().String()[:8]
+			schema := server.NewSchema(t)
 			s, err := postgres.Open(proxy.dsn(), &postgres.Options{Schema: schema, NoGroupCommit: !group})
 			require.NoError(t, err)
 			defer s.Close()

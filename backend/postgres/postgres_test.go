@@ -2,9 +2,7 @@ package postgres_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -19,99 +17,67 @@ import (
 	"github.com/anchorage-db/anchorage/delta"
 )
 
-// server is the throwaway PostgreSQL server of this test binary, or nil
-// with skipWhy saying why there is none.
-var (
-	server  *pgtest.Server
-	skipWhy string
-)
-
-func TestMain(m *testing.M) {
-	var err error
-	server, err = pgtest.Start()
-	if err != nil {
-		if !errors.Is(err, pgtest.ErrNoBinaries) {
-			fmt.Fprintln(os.Stderr, "pgtest:", err)
-			os.Exit(1)
-		}
-		skipWhy = err.Error()
-	}
-	code := func() int {
-		if server != nil {
-			defer server.Stop()
-		}
-		return m.Run()
-	}()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-func needServer(t testing.TB) {
-	if server == nil {
-		t.Skip("PostgreSQL tests skipped: " + skipWhy)
-	}
-}
+// TestMain stops the shared PostgreSQL server, then fails the run if a test
+// left a goroutine behind.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(pgtest.StopAfter(m)) }
 
 func opener(o postgres.Options) backendtest.Opener {
 	return func(t testing.TB, dir string) backend.Store {
-		needServer(t)
+		srv := pgtest.Shared(t)
 		o.Schema = pgtest.SchemaFor(dir)
-		s, err := postgres.Open(server.DSN("postgres"), &o)
+		s, err := postgres.Open(srv.DSN("postgres"), &o)
 		require.NoError(t, err)
 		return s
 	}
 }
 
 func TestConformance(t *testing.T) {
-	needServer(t)
+	pgtest.Shared(t)
 	backendtest.Run(t, opener(postgres.Options{}))
 }
 
 func TestConformanceNoGroupCommit(t *testing.T) {
-	needServer(t)
+	pgtest.Shared(t)
 	backendtest.Run(t, opener(postgres.Options{NoGroupCommit: true}))
 }
 
 func TestOpenRefusesForeignAndNewer(t *testing.T) {
-	needServer(t)
+	server := pgtest.Shared(t)
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, server.DSN("postgres"))
 	require.NoError(t, err)
 	defer conn.Close(ctx)
-	_, err = conn.Exec(ctx, `CREATE SCHEMA foreign_app; CREATE TABLE foreign_app.users (id int)`)
+	foreign, newer, absent := server.NewSchema(t), server.NewSchema(t), server.NewSchema(t)
+	_, err = conn.Exec(ctx, fmt.Sprintf(`CREATE SCHEMA %[1]s; CREATE TABLE %[1]s.users (id int)`, foreign))
 	require.NoError(t, err)
-	_, err = postgres.Open(server.DSN("postgres"), &postgres.Options{Schema: "foreign_app"})
+	_, err = postgres.Open(server.DSN("postgres"), &postgres.Options{Schema: foreign})
 	require.ErrorIs(t, err, anchor.ErrNotStore)
 	var n int
-	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_schema = 'foreign_app'`).Scan(&n))
+	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_schema = $1`, foreign).Scan(&n))
 	require.Equal(t, 1, n, "a refused open creates nothing")
 
-	s, err := postgres.Open(server.DSN("postgres"), &postgres.Options{Schema: "newer"})
+	s, err := postgres.Open(server.DSN("postgres"), &postgres.Options{Schema: newer})
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
-	_, err = conn.Exec(ctx, `UPDATE newer.meta SET schema_version = schema_version + 1`)
+	_, err = conn.Exec(ctx, `UPDATE `+newer+`.meta SET schema_version = schema_version + 1`)
 	require.NoError(t, err)
-	_, err = postgres.Open(server.DSN("postgres"), &postgres.Options{Schema: "newer"})
+	_, err = postgres.Open(server.DSN("postgres"), &postgres.Options{Schema: newer})
 	require.ErrorIs(t, err, anchor.ErrVersion)
 
-	_, err = postgres.Open(server.DSN("postgres"), &postgres.Options{Schema: "absent", ReadOnly: true})
+	_, err = postgres.Open(server.DSN("postgres"), &postgres.Options{Schema: absent, ReadOnly: true})
 	require.ErrorIs(t, err, anchor.ErrNotStore)
-	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM information_schema.schemata WHERE schema_name = 'absent'`).Scan(&n))
+	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM information_schema.schemata WHERE schema_name = $1`, absent).Scan(&n))
 	require.Zero(t, n, "a read-only open creates nothing")
 }
 
 func TestReadOnly(t *testing.T) {
-	needServer(t)
-	s, err := postgres.Open(server.DSN("postgres"), &postgres.Options{Schema: "ro"})
+	server := pgtest.Shared(t)
+	schema := server.NewSchema(t)
+	s, err := postgres.Open(server.DSN("postgres"), &postgres.Options{Schema: schema})
 	require.NoError(t, err)
 	root := backendtest.NewRootNode(t, s, anchor.Access{})
 	require.NoError(t, s.Close())
-	ro, err := postgres.Open(server.DSN("postgres"), &postgres.Options{Schema: "ro", ReadOnly: true})
+	ro, err := postgres.Open(server.DSN("postgres"), &postgres.Options{Schema: schema, ReadOnly: true})
 	require.NoError(t, err)
 	defer ro.Close()
 	require.Equal(t, "Root", backendtest.Stored(t, ro, root).Type)
@@ -123,13 +89,14 @@ func TestReadOnly(t *testing.T) {
 }
 
 func TestDrop(t *testing.T) {
-	needServer(t)
-	s, err := postgres.Open(server.DSN("postgres"), &postgres.Options{Schema: "to_drop"})
+	server := pgtest.Shared(t)
+	schema := server.NewSchema(t)
+	s, err := postgres.Open(server.DSN("postgres"), &postgres.Options{Schema: schema})
 	require.NoError(t, err)
 	backendtest.NewRootNode(t, s, anchor.Access{})
 	require.NoError(t, s.Close())
-	require.NoError(t, postgres.Drop(server.DSN("postgres"), "to_drop"))
-	_, err = postgres.Open(server.DSN("postgres"), &postgres.Options{Schema: "to_drop", ReadOnly: true})
+	require.NoError(t, postgres.Drop(server.DSN("postgres"), schema))
+	_, err = postgres.Open(server.DSN("postgres"), &postgres.Options{Schema: schema, ReadOnly: true})
 	require.ErrorIs(t, err, anchor.ErrNotStore, "the store is gone")
 	require.ErrorIs(t, postgres.Drop(server.DSN("postgres"), "pg_catalog"), anchor.ErrNotStore, "only Anchorage stores are dropped")
 }
@@ -138,7 +105,7 @@ func TestDrop(t *testing.T) {
 // walker, writes nothing, and the store recovers. (PostgreSQL has no size
 // cap to fill, so the full-disk case is skipped.)
 func TestFaults(t *testing.T) {
-	needServer(t)
+	server := pgtest.Shared(t)
 	backendtest.RunFaults(t, backendtest.FaultOpeners{
 		Driver: func(t testing.TB, dir string) backend.Driver {
 			d, err := postgres.OpenDriver(server.DSN("postgres"), &postgres.Options{Schema: pgtest.SchemaFor(dir)})

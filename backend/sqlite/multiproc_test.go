@@ -22,12 +22,9 @@ import (
 	"github.com/anchorage-db/anchorage/anchor"
 	"github.com/anchorage-db/anchorage/backend/backendtest"
 	"github.com/anchorage-db/anchorage/backend/sqlite"
+	"github.com/anchorage-db/anchorage/internal/childproc"
 	"github.com/anchorage-db/anchorage/tiered"
 )
-
-// envChild selects the child role of the test binary: it holds the JSON
-// childConfig of the work to do.
-const envChild = "ANCHORAGE_SQLITE_CHILD"
 
 type childConfig struct {
 	Path    string
@@ -51,9 +48,9 @@ type childResult struct {
 // TestMultiProcessChild is the child role of TestMultiProcess and
 // BenchmarkProcesses; run directly it skips.
 func TestMultiProcessChild(t *testing.T) {
-	cfgJSON := os.Getenv(envChild)
-	if cfgJSON == "" {
-		t.Skip("child role of TestMultiProcess; runs only when re-executed with " + envChild)
+	cfgJSON, ok := childproc.Role() // the JSON childConfig of the work to do
+	if !ok {
+		t.Skip("child role of TestMultiProcess; runs only when started by it")
 	}
 	var cfg childConfig
 	require.NoError(t, json.Unmarshal([]byte(cfgJSON), &cfg))
@@ -151,8 +148,7 @@ func runProcesses(t testing.TB, procs int, cfg childConfig) []childResult {
 	}
 	children := make([]*child, procs)
 	for i := range children {
-		c := &child{cmd: exec.Command(os.Args[0], "-test.run=^TestMultiProcessChild$", "-test.count=1", "-test.timeout=10m")}
-		c.cmd.Env = append(os.Environ(), envChild+"="+string(cfgJSON))
+		c := &child{cmd: childproc.Command(t, "TestMultiProcessChild", string(cfgJSON))}
 		c.cmd.Stderr = &c.stderr
 		c.stdin, err = c.cmd.StdinPipe()
 		require.NoError(t, err)

@@ -317,7 +317,7 @@ func growHub(ctx context.Context, s backend.Store, hub anchor.ID, have, n, maxBa
 				Source: hub, Target: leaf.ID}
 			b.Changes = append(b.Changes, delta.Change{ID: leaf.ID, Create: leaf}, delta.Change{ID: edge.ID, Create: edge})
 		}
-		if err := s.Apply(ctx, b); err != nil {
+		if _, err := s.Apply(ctx, b); err != nil {
 			return err
 		}
 		n -= k

@@ -45,7 +45,7 @@ type accessJSON struct {
 func newAnchorJSON(a *anchor.Anchor) anchorJSON {
 	out := anchorJSON{ID: a.ID.String(), Kind: a.Kind.String(), Type: a.Type, Owner: a.Owner.String(),
 		Access:  accessJSON{All: a.Access.All.String()},
-		Created: a.Created.String(), Updated: a.Updated.String(), AccessStamp: a.AccessStamp.String(),
+		Created: a.Created.String(), Updated: a.Updated.String(), AccessStamp: a.AccessStamp().String(),
 		Fields: map[string]fieldJSON{}}
 	if !a.Live() {
 		out.Deleted = a.Deleted.String()

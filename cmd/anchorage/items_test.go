@@ -89,7 +89,8 @@ func TestDotLabelsDistinct(t *testing.T) {
 			delta.Change{ID: id, Create: &anchor.Anchor{ID: id, Kind: anchor.KindNode, Owner: root, Type: "Post"}},
 			delta.Change{ID: e, Create: &anchor.Anchor{ID: e, Kind: anchor.KindEdge, Owner: root, Type: "Has", Source: root, Target: id}})
 	}
-	require.NoError(t, s.Apply(t.Context(), b))
+	_, err = s.Apply(t.Context(), b)
+	require.NoError(t, err)
 	require.NoError(t, s.Close())
 
 	r := cli(t, "dot", root.String(), "--db", path, "--max-nodes", "0")

@@ -56,10 +56,8 @@ persisted HLC, and the file size.`,
 				m := v.Meta()
 				st.StoreID, st.ReplicaID, st.Schema = m.StoreID.String(), m.ReplicaID.String(), m.Schema
 				st.HLC, st.HLCTime, st.LastSeq = uint64(m.HLC), m.HLC.String(), m.Seq
-				if sz, ok := s.(backend.Sizer); ok {
-					if n, err := sz.Size(); err == nil {
-						st.FileBytes = n
-					}
+				if n, err := s.Size(cmd.Context()); err == nil {
+					st.FileBytes = n
 				}
 				for _, k := range []anchor.Kind{anchor.KindNode, anchor.KindEdge, anchor.KindWalker, anchor.KindObject} {
 					st.Kinds[k.String()] = kindStats{}

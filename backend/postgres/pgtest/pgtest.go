@@ -1,7 +1,9 @@
 // Package pgtest starts throwaway PostgreSQL servers for tests, from the
 // server binaries installed on the machine, listening only on a Unix socket
 // in a temporary directory (no network). Tests that need PostgreSQL call
-// Start and skip, saying why, when it returns ErrNoBinaries.
+// Shared, which starts one server per test binary and skips, saying why,
+// where no server binaries are installed; their TestMain stops it with
+// StopAfter. Start starts a server of the caller's own.
 package pgtest
 
 import (
@@ -17,6 +19,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -53,6 +56,8 @@ type Server struct {
 	cmd  *exec.Cmd
 	log  *bytes.Buffer
 	cred *syscall.Credential
+
+	schemas atomic.Int64 // names handed out by NewSchema
 }
 
 // Start initialises a data directory and starts a server on a Unix socket
@@ -125,6 +130,11 @@ func (s *Server) command(name string, args ...string) *exec.Cmd {
 // DSN returns a connection string for database db on this server.
 func (s *Server) DSN(db string) string {
 	return fmt.Sprintf("host=%s port=%d user=postgres dbname=%s sslmode=disable", s.Dir, s.Port, db)
+}
+
+// Socket returns the path of the server's Unix socket.
+func (s *Server) Socket() string {
+	return filepath.Join(s.Dir, fmt.Sprintf(".s.PGSQL.%d", s.Port))
 }
 
 // SchemaFor returns a schema name derived from key (e.g. a test's temp
