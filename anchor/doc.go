@@ -31,7 +31,9 @@
 //
 // # Errors
 //
-// errors.go lists the sentinels; test for them with errors.Is. Failures
+// The sentinel errors (ErrNotFound, ErrAccessDenied, ErrInvalid, ErrCorrupt,
+// ErrClosed, ...) are grouped by phase and documented where they are
+// declared; test for them with errors.Is. Failures
 // about one anchor come as *Error, which names the anchor, field and, for
 // access denials, the root and the level it needed.
 package anchor

@@ -1,23 +1,34 @@
-// Package backend defines the durable tier of Anchorage: the Store
-// interface every backend implements, the read-only View, Verify (the
-// integrity checker), and GroupCommitter, which backends use to share one
-// durable transaction among concurrent Apply calls.
+// Package backend is Anchorage's durable tier: the Store every backend
+// returns, the Engine that implements it over a backend's Driver, the
+// read-only View, and Verify, the integrity checker.
+//
+// # Engine and drivers
+//
+// The engine owns every rule of the write path, once for all backends: it
+// validates a write, group-commits concurrent writes into one transaction,
+// runs delta.Apply (the only code that writes anchors) for each, stamps
+// them with the store's hybrid logical clock, retries lock conflicts while
+// the caller's context allows, and answers each caller with its own
+// outcome. A Driver only stores: it begins a write transaction (reads,
+// puts, deletes, the change log, small key/values, the persisted clock,
+// commit, rollback), takes a read snapshot, reports its size and closes.
+// Package bolt, sqlite and postgres each provide one; each backend's Open
+// returns the engine over it, and OpenDriver the bare driver, for tests
+// that wrap it to inject faults.
 //
 // # Contract
 //
-// A Store is safe for concurrent use. Apply writes a delta.Batch atomically
-// through delta.Apply inside one write transaction; nil means the batch is
-// durable, an error means none of it landed (anchor.ErrOutcomeUnknown is the
-// one honest exception). View gives a consistent snapshot. Close is
+// A Store is safe for concurrent use. Apply writes a *delta.Batch (a
+// walker's changes) or a *delta.Merge (replicated state) atomically; nil
+// means it is durable, an error means none of it landed
+// (anchor.ErrOutcomeUnknown is the one honest exception). What the
+// caller's context means before, while and after a write is queued is
+// documented on Engine. View gives a consistent snapshot. Close is
 // idempotent.
 //
 // # Conformance
 //
-// backendtest.Run is the suite every backend runs unchanged; its harness
-// runs Verify after every test.
-//
-// # Optional interfaces
-//
-// Extras are small interfaces found by type assertion, as database/sql/driver
-// does: Sizer reports a store's size on disk.
+// Package backendtest holds the suites every backend runs unchanged:
+// conformance (Run), faults (RunFaults); its harness runs Verify after
+// every test.
 package backend

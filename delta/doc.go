@@ -3,18 +3,22 @@
 // # Batches
 //
 // A walker's changes are expressed as per-anchor Changes (created, deleted,
-// fields set, access changed), computed by Diff from the snapshot the walker
-// loaded and its current copy, and grouped into a Batch. Both immediate
-// saves (tiered.Memory.Put) and commits (tiered.Memory.Commit) produce a
-// Batch; nothing else writes.
+// fields set, access entries changed), computed by Diff from the snapshot
+// the walker loaded and its current copy, and grouped into a Batch. Both
+// immediate saves (tiered.Memory.Put) and commits (tiered.Memory.Commit)
+// produce a Batch. Replication produces a Merge: other replicas' states,
+// merged by last-writer-wins per field and per access entry. Batch and
+// Merge are the two kinds of Write; nothing else writes.
 //
 // # Apply
 //
-// Apply runs inside one backend write transaction (a Tx). It re-reads the
-// stored state, checks access against it with the committing root, checks
-// integrity, and writes only what the walker changed, stamped with one new
-// HLC. A batch that fails a check writes nothing and returns a typed error.
-// See DESIGN.md's merge rules; Apply's doc comment lists them in order.
+// Apply runs inside one backend write transaction (a Tx); the engine in
+// package backend is its only caller. It re-reads the stored state, checks
+// access against it with the committing root, checks integrity, and writes
+// only what the walker changed, stamped with the HLC the engine hands it in
+// Env. A write that fails a check writes nothing and returns a typed error.
+// Apply's doc comment lists the steps; Batch, Change and Merge document the
+// merge rules.
 //
 // # Concurrency
 //

@@ -156,6 +156,7 @@ func Run(t *testing.T, open Opener) {
 		{"DeleteReadYourWrites", testDeleteReadYourWrites},
 		{"StaleRemoveSucceeds", testStaleRemoveSucceeds},
 		{"OnlyOwnerChangesAccess", testOnlyOwnerChangesAccess},
+		{"MergeMetaAndCursor", testMergeMetaAndCursor},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, New(t, open)) })

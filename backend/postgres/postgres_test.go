@@ -10,7 +10,6 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/anchorage-db/anchorage/anchor"
-	"github.com/anchorage-db/anchorage/backend"
 	"github.com/anchorage-db/anchorage/backend/backendtest"
 	"github.com/anchorage-db/anchorage/backend/postgres"
 	"github.com/anchorage-db/anchorage/backend/postgres/pgtest"
@@ -20,26 +19,6 @@ import (
 // TestMain stops the shared PostgreSQL server, then fails the run if a test
 // left a goroutine behind.
 func TestMain(m *testing.M) { goleak.VerifyTestMain(pgtest.StopAfter(m)) }
-
-func opener(o postgres.Options) backendtest.Opener {
-	return func(t testing.TB, dir string) backend.Store {
-		srv := pgtest.Shared(t)
-		o.Schema = pgtest.SchemaFor(dir)
-		s, err := postgres.Open(srv.DSN("postgres"), &o)
-		require.NoError(t, err)
-		return s
-	}
-}
-
-func TestConformance(t *testing.T) {
-	pgtest.Shared(t)
-	backendtest.Run(t, opener(postgres.Options{}))
-}
-
-func TestConformanceNoGroupCommit(t *testing.T) {
-	pgtest.Shared(t)
-	backendtest.Run(t, opener(postgres.Options{NoGroupCommit: true}))
-}
 
 func TestOpenRefusesForeignAndNewer(t *testing.T) {
 	server := pgtest.Shared(t)
@@ -99,18 +78,4 @@ func TestDrop(t *testing.T) {
 	_, err = postgres.Open(server.DSN("postgres"), &postgres.Options{Schema: schema, ReadOnly: true})
 	require.ErrorIs(t, err, anchor.ErrNotStore, "the store is gone")
 	require.ErrorIs(t, postgres.Drop(server.DSN("postgres"), "pg_catalog"), anchor.ErrNotStore, "only Anchorage stores are dropped")
-}
-
-// TestFaults: a write error injected into the driver's commit reaches the
-// walker, writes nothing, and the store recovers. (PostgreSQL has no size
-// cap to fill, so the full-disk case is skipped.)
-func TestFaults(t *testing.T) {
-	server := pgtest.Shared(t)
-	backendtest.RunFaults(t, backendtest.FaultOpeners{
-		Driver: func(t testing.TB, dir string) backend.Driver {
-			d, err := postgres.OpenDriver(server.DSN("postgres"), &postgres.Options{Schema: pgtest.SchemaFor(dir)})
-			require.NoError(t, err)
-			return d
-		},
-	})
 }

@@ -26,11 +26,8 @@ func opener(opts sqlite.Options) backendtest.Opener {
 // must have stopped its committer, connection pools and context watchers.
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func TestConformance(t *testing.T) { backendtest.Run(t, opener(sqlite.Options{})) }
-
-func TestConformanceNoGroupCommit(t *testing.T) {
-	backendtest.Run(t, opener(sqlite.Options{NoGroupCommit: true}))
-}
+// The conformance and fault suites run on every backend from the registry
+// (package backend's TestBackends); this one adds SyncNormal.
 
 func TestConformanceSyncNormal(t *testing.T) {
 	backendtest.Run(t, opener(sqlite.Options{Synchronous: sqlite.SyncNormal}))

@@ -1,0 +1,99 @@
+package backendtest
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/anchorage-db/anchorage/backend"
+	"github.com/anchorage-db/anchorage/backend/bolt"
+	"github.com/anchorage-db/anchorage/backend/postgres"
+	"github.com/anchorage-db/anchorage/backend/postgres/pgtest"
+	"github.com/anchorage-db/anchorage/backend/sqlite"
+)
+
+// Backend is one backend as the shared suites open it: the registry of
+// test backends, so every suite runs on every backend from one list.
+type Backend struct {
+	Name string
+	// Driver opens the bare driver of the store kept in dir, creating it
+	// if dir holds none. Opening the same dir again gives the same store.
+	Driver func(t testing.TB, dir string) backend.Driver
+	// Limited opens the store in dir with a small (about 256 KiB) or a
+	// roomy size cap; nil for a backend without one.
+	Limited func(t testing.TB, dir string, small bool) backend.Store
+}
+
+// Opener returns an Opener of the engine, with opts, over b's driver.
+func (b Backend) Opener(opts *backend.Options) Opener {
+	return func(t testing.TB, dir string) backend.Store {
+		s, err := backend.New(b.Driver(t, dir), b.Name+" store in "+dir, opts)
+		require.NoError(t, err)
+		return s
+	}
+}
+
+// Backends returns every backend. The PostgreSQL one opens a schema named
+// after dir on the test binary's shared throwaway server (pgtest.Shared),
+// and skips the test, saying why, where no server binaries are installed;
+// a TestMain running it must stop the server with pgtest.StopAfter.
+func Backends() []Backend {
+	return []Backend{
+		{
+			Name: "bolt",
+			Driver: func(t testing.TB, dir string) backend.Driver {
+				d, err := bolt.OpenDriver(filepath.Join(dir, "anchorage.db"), &bolt.Options{NoSync: true})
+				require.NoError(t, err)
+				return d
+			},
+			Limited: func(t testing.TB, dir string, small bool) backend.Store {
+				size := int64(64 << 20)
+				if small {
+					size = 256 << 10
+				}
+				s, err := bolt.Open(filepath.Join(dir, "full.db"), &bolt.Options{MaxSize: size})
+				require.NoError(t, err)
+				return s
+			},
+		},
+		{
+			Name: "sqlite",
+			Driver: func(t testing.TB, dir string) backend.Driver {
+				d, err := sqlite.OpenDriver(filepath.Join(dir, "anchorage.sqlite"), nil)
+				require.NoError(t, err)
+				return d
+			},
+			Limited: func(t testing.TB, dir string, small bool) backend.Store {
+				pages := int64(1 << 20)
+				if small {
+					pages = 64 // 256 KiB of 4 KiB pages
+				}
+				s, err := sqlite.Open(filepath.Join(dir, "full.sqlite"), &sqlite.Options{MaxPages: pages})
+				require.NoError(t, err)
+				return s
+			},
+		},
+		{
+			Name: "postgres",
+			Driver: func(t testing.TB, dir string) backend.Driver {
+				srv := pgtest.Shared(t)
+				d, err := postgres.OpenDriver(srv.DSN("postgres"), &postgres.Options{Schema: pgtest.SchemaFor(dir)})
+				require.NoError(t, err)
+				return d
+			},
+		},
+	}
+}
+
+// RunAll runs the conformance suite (with and without group commit) and
+// the fault suite on every registered backend.
+func RunAll(t *testing.T) {
+	for _, b := range Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Run("Conformance", func(t *testing.T) { Run(t, b.Opener(nil)) })
+			t.Run("ConformanceNoGroupCommit", func(t *testing.T) { Run(t, b.Opener(&backend.Options{NoGroupCommit: true})) })
+			t.Run("Faults", func(t *testing.T) { RunFaults(t, FaultOpeners{Limited: b.Limited, Driver: b.Driver}) })
+		})
+	}
+}
