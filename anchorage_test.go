@@ -2,7 +2,6 @@ package anchorage_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -106,12 +105,7 @@ func TestOpenFiles(t *testing.T) {
 }
 
 func TestOpenPostgres(t *testing.T) {
-	srv, err := pgtest.Start()
-	if errors.Is(err, pgtest.ErrNoBinaries) {
-		t.Skip("anchorage.Open on PostgreSQL not tested: " + err.Error())
-	}
-	require.NoError(t, err)
-	t.Cleanup(srv.Stop)
+	srv := pgtest.Shared(t)
 	url := fmt.Sprintf("postgres:///postgres?host=%s&port=%d&user=postgres&sslmode=disable", srv.Dir, srv.Port)
 	for _, dsn := range []string{url, "postgresql" + url[len("postgres"):], srv.DSN("postgres")} {
 		s, err := anchorage.Open(dsn)
@@ -121,3 +115,5 @@ func TestOpenPostgres(t *testing.T) {
 		require.NoError(t, s.Close())
 	}
 }
+
+func TestMain(m *testing.M) { os.Exit(pgtest.StopAfter(m).Run()) }

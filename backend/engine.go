@@ -139,7 +139,7 @@ func (e *Engine) Apply(ctx context.Context, w delta.Write) (delta.Result, error)
 		if e.closeCtx.Err() != nil {
 			return delta.Result{}, fmt.Errorf("apply: %w before another connection released %s", anchor.ErrClosed, e.name)
 		}
-		if !sleep(ctx, e.backoff(attempt)) {
+		if !Backoff(ctx, e.opts.MaxBackoff, attempt) {
 			return delta.Result{}, &BusyError{Op: "apply", Path: e.name, Waited: time.Since(start), Err: ctx.Err()}
 		}
 	}
@@ -178,19 +178,18 @@ func (e *Engine) explain(ctx context.Context, err error, start time.Time, busy0 
 	return err
 }
 
-// backoff returns the pause before retry attempt+1: exponential from 1ms,
-// capped at MaxBackoff, with the upper half randomised so that processes
-// that collided do not collide again in lockstep.
-func (e *Engine) backoff(attempt int) time.Duration {
-	d := e.opts.MaxBackoff
+// Backoff waits before retry attempt+1 of an operation that met a lock
+// conflict: exponential from 1ms, capped at max, with the upper half
+// randomised so that processes that collided do not collide again in
+// lockstep. It returns false, at once, if ctx ends first. The engine uses
+// it between transactions; drivers use it for their own retries (a read
+// or an open that found the store locked), so one policy serves all.
+func Backoff(ctx context.Context, max time.Duration, attempt int) bool {
+	d := max
 	if attempt < 20 {
 		d = min(d, time.Millisecond<<attempt)
 	}
-	return d/2 + rand.N(d/2+1)
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
+	t := time.NewTimer(d/2 + rand.N(d/2+1))
 	defer t.Stop()
 	select {
 	case <-t.C:

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -286,7 +285,7 @@ func (s *driver) retryOpen(ctx context.Context, fn func() error) error {
 		if err == nil || !(isBusy(err) || ctx.Err() != nil && isCanceled(err)) {
 			return s.openErr(err)
 		}
-		if !sleep(ctx, s.backoff(attempt)) {
+		if !backend.Backoff(ctx, s.opts.MaxBackoff, attempt) {
 			return &BusyError{Op: "open", Path: s.path, Waited: time.Since(start), Err: ctx.Err()}
 		}
 	}
@@ -348,28 +347,6 @@ func isCanceled(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
-// backoff returns the pause before retry attempt+1: exponential from 1ms,
-// capped at MaxBackoff, with the upper half randomised so that processes
-// that collided do not collide again in lockstep.
-func (s *driver) backoff(attempt int) time.Duration {
-	d := s.opts.MaxBackoff
-	if attempt < 20 {
-		d = min(d, time.Millisecond<<attempt)
-	}
-	return d/2 + rand.N(d/2+1)
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
 // Info returns the store's identity.
 func (s *driver) Info() backend.Info {
 	return backend.Info{Schema: s.meta.Schema, StoreID: s.meta.StoreID, ReplicaID: s.meta.ReplicaID, ReadOnly: s.opts.ReadOnly}
@@ -415,7 +392,7 @@ func (s *driver) View(ctx context.Context, fn func(backend.View) error) error {
 		if !isBusy(err) {
 			return s.readErr("view", err)
 		}
-		if !sleep(ctx, s.backoff(attempt)) {
+		if !backend.Backoff(ctx, s.opts.MaxBackoff, attempt) {
 			return &BusyError{Op: "view", Path: s.path, Waited: time.Since(start), Err: ctx.Err()}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"github.com/anchorage-db/anchorage/backend/postgres/pgtest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,7 +36,7 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := pgtest.StopAfter(m).Run() // stops the shared PostgreSQL server
 	os.RemoveAll(dir)
 	if code == 0 {
 		// In-process runs (TestDemoInProcess) must not leave goroutines.

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"path/filepath"
 	"testing"
 
@@ -17,12 +16,7 @@ import (
 // server: the demo writes there, verify/stats read it, and an export from
 // it imports into a bolt file.
 func TestPostgresCommands(t *testing.T) {
-	srv, err := pgtest.Start()
-	if errors.Is(err, pgtest.ErrNoBinaries) {
-		t.Skip("PostgreSQL commands not tested: " + err.Error())
-	}
-	require.NoError(t, err)
-	t.Cleanup(srv.Stop)
+	srv := pgtest.Shared(t)
 	dsn := srv.DSN("postgres")
 
 	r := cli(t, "demo", "--backend", "postgres", "--db", dsn, "--schema", "cli_demo", "--walkers", "2", "--edges", "3", "--json", "-q")
