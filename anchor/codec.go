@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"hash/crc32"
 	"maps"
+	"math"
+	"reflect"
 	"slices"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -232,20 +234,88 @@ func EncodeValue(v any) ([]byte, error) {
 }
 
 // DecodeValue decodes a msgpack field value into v (a pointer). A value that
-// does not fit v's type yields ErrFieldType.
+// does not fit v's type yields an error wrapping ErrFieldType that names
+// the stored type and the requested one (never the decoder's internals).
+// A float that holds a whole number decodes into an integer type that can
+// hold it, as the same number written by a language without integers would.
 func DecodeValue(b []byte, v any) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: decode into %T: %v", ErrFieldType, v, r)
+			err = typeMismatch(b, v)
 		}
 	}()
 	if err := checkMsgpack(b); err != nil {
-		return fmt.Errorf("%w: decode into %T: %v", ErrFieldType, v, err)
+		return fmt.Errorf("%w: a damaged value cannot decode into %T", ErrFieldType, v)
 	}
 	if err := msgpack.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("%w: decode into %T: %v", ErrFieldType, v, err)
+		if wholeFloat(b, v) {
+			return nil
+		}
+		return typeMismatch(b, v)
 	}
 	return nil
+}
+
+func typeMismatch(b []byte, v any) error {
+	return fmt.Errorf("%w: stored %s, requested %T", ErrFieldType, storedType(b), v)
+}
+
+// storedType names the msgpack type a value starts with.
+func storedType(b []byte) string {
+	if len(b) == 0 {
+		return "nothing"
+	}
+	switch c := b[0]; {
+	case c <= 0x7f, c >= 0xe0, c >= 0xcc && c <= 0xd3:
+		return "integer"
+	case c == 0xc0:
+		return "nil"
+	case c == 0xc2, c == 0xc3:
+		return "bool"
+	case c == 0xca, c == 0xcb:
+		return "float"
+	case c >= 0xa0 && c <= 0xbf, c >= 0xd9 && c <= 0xdb:
+		return "string"
+	case c >= 0xc4 && c <= 0xc6:
+		return "bytes"
+	case c >= 0x90 && c <= 0x9f, c == 0xdc, c == 0xdd:
+		return "array"
+	case c >= 0x80 && c <= 0x8f, c == 0xde, c == 0xdf:
+		return "map"
+	}
+	return "extension"
+}
+
+// wholeFloat decodes a stored float holding a whole number into v, a
+// pointer to an integer that can hold it, and reports whether it did.
+func wholeFloat(b []byte, v any) bool {
+	if len(b) == 0 || (b[0] != 0xca && b[0] != 0xcb) {
+		return false
+	}
+	var f float64
+	if msgpack.Unmarshal(b, &f) != nil || f != math.Trunc(f) || math.IsInf(f, 0) {
+		return false
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return false
+	}
+	e := rv.Elem()
+	switch e.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if f < -(1<<63) || f >= 1<<63 || e.OverflowInt(int64(f)) {
+			return false
+		}
+		e.SetInt(int64(f))
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if f < 0 || f >= 1<<64 || e.OverflowUint(uint64(f)) {
+			return false
+		}
+		e.SetUint(uint64(f))
+	default:
+		return false
+	}
+	return true
 }
 
 // IsNotFound reports whether err means the anchor does not exist or is a
