@@ -22,6 +22,10 @@ var (
 	// malformed change). It is checked before the batch is queued, so every
 	// backend gives the same verdict and no other walker's batch is affected.
 	ErrInvalid = errors.New("anchorage: invalid input")
+	// ErrTooLarge: a write is over one of the store's configured limits (a
+	// field value's size, fields per anchor, changes per write; see
+	// delta.Limits). Nothing of it was written.
+	ErrTooLarge = errors.New("anchorage: over a configured limit")
 
 	// Checks inside delta.Apply.
 

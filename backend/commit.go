@@ -63,7 +63,7 @@ func (e *Engine) transact(ctx context.Context, jobs []*job) error {
 	for _, j := range jobs {
 		// Peek, and record the stamp only if the write lands: a refused
 		// write leaves no trace, not even on the clock.
-		j.res, j.err = delta.Apply(tx, delta.Env{Stamp: e.clock.Peek(), Replica: e.info.ReplicaID}, j.w)
+		j.res, j.err = delta.Apply(tx, delta.Env{Stamp: e.clock.Peek(), Replica: e.info.ReplicaID, Limits: e.opts.Limits}, j.w)
 		var we *delta.WriteError
 		if errors.As(j.err, &we) {
 			return e.retried(we.Err)

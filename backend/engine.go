@@ -120,7 +120,7 @@ func (e *Engine) Apply(ctx context.Context, w delta.Write) (delta.Result, error)
 	if err := ctx.Err(); err != nil {
 		return delta.Result{}, err
 	}
-	if err := delta.Validate(w); err != nil {
+	if err := delta.Validate(w, e.opts.Limits); err != nil {
 		return delta.Result{}, err
 	}
 	start, busy0 := time.Now(), e.busy.Load()

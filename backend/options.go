@@ -3,6 +3,8 @@ package backend
 import (
 	"fmt"
 	"time"
+
+	"github.com/anchorage-db/anchorage/delta"
 )
 
 // Options are the engine's settings, the same for every backend. Each
@@ -21,6 +23,10 @@ type Options struct {
 	MaxBackoff time.Duration
 	// Now is the wall clock for HLC stamps. Default time.Now.
 	Now func() time.Time
+	// Limits bound one write: a field value's size, fields per anchor,
+	// changes per write (see delta.Limits for the defaults). A write over
+	// them fails alone with anchor.ErrTooLarge.
+	Limits delta.Limits
 }
 
 // WithDefaults returns a copy of o (nil allowed) with every zero field
@@ -46,5 +52,6 @@ func (o *Options) WithDefaults() (Options, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	c.Limits = c.Limits.WithDefaults()
 	return c, nil
 }

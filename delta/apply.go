@@ -36,10 +36,10 @@ import (
 // and deletes. So a batch may create two nodes and the edge between them in
 // any order, and may delete a node and disconnect one of its edges.
 func Apply(tx Tx, env Env, w Write) (Result, error) {
-	if err := w.validate(); err != nil {
+	if err := Validate(w, env.Limits); err != nil {
 		return Result{}, err
 	}
-	p := &plan{tx: tx, stamp: env.Stamp, local: env.Replica,
+	p := &plan{tx: tx, stamp: env.Stamp, local: env.Replica, maxFields: env.Limits.WithDefaults().MaxFields,
 		cache: make(map[anchor.ID]*anchor.Anchor), adj: make(map[adjKey]*anchor.Adj)}
 	if err := w.apply(p); err != nil {
 		return Result{}, err
@@ -55,10 +55,16 @@ func Apply(tx Tx, env Env, w Write) (Result, error) {
 	return Result{Stamp: p.stamp, Stats: p.stats}, nil
 }
 
-// Validate checks w for input no backend may store, without a transaction:
-// the engine calls it before queueing w, so a bad write is refused alone,
-// with an error wrapping anchor.ErrInvalid, the same on every backend.
-func Validate(w Write) error { return w.validate() }
+// Validate checks w for input no backend may store (anchor.ErrInvalid) and
+// for sizes over l (anchor.ErrTooLarge), without a transaction: the engine
+// calls it before queueing w, so a bad write is refused alone, the same on
+// every backend.
+func Validate(w Write, l Limits) error {
+	if err := w.validate(); err != nil {
+		return err
+	}
+	return checkLimits(w, l)
+}
 
 func (b *Batch) validate() error {
 	for i := range b.Changes {
@@ -169,6 +175,7 @@ type plan struct {
 	optimistic bool
 	stamp      anchor.HLC
 
+	maxFields     int        // Limits.MaxFields: fields an anchor may hold
 	remote, local anchor.ID  // replicas, for a Merge
 	maxRemote     anchor.HLC // bound on remote stamps (0: none)
 	stats         MergeStats
@@ -354,6 +361,9 @@ func (p *plan) update(c *Change) error {
 		a.Access.SetEntry(key, lvl)
 		setMark(a, key, anchor.Mark{At: p.stamp})
 		changed = true
+	}
+	if over(p.maxFields, len(a.Fields)) {
+		return p.fail("set", a.ID, "", fmt.Errorf("%w: the anchor would hold %d fields (at most %d)", anchor.ErrTooLarge, len(a.Fields), p.maxFields))
 	}
 	if changed {
 		p.markDirty(a)

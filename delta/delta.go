@@ -78,6 +78,8 @@ type Env struct {
 	Stamp anchor.HLC
 	// Replica is the applying store's replica ID (breaks merge ties).
 	Replica anchor.ID
+	// Limits bound the write's sizes (zero: the defaults).
+	Limits Limits
 }
 
 // Diff returns the change that turns snapshot (the anchor as the walker

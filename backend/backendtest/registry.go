@@ -86,14 +86,18 @@ func Backends() []Backend {
 	}
 }
 
-// RunAll runs the conformance suite (with and without group commit) and
-// the fault suite on every registered backend.
+// RunAll runs the conformance suite (with and without group commit), the
+// fault suite and the limits on every registered backend.
 func RunAll(t *testing.T) {
 	for _, b := range Backends() {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Run("Conformance", func(t *testing.T) { Run(t, b.Opener(nil)) })
 			t.Run("ConformanceNoGroupCommit", func(t *testing.T) { Run(t, b.Opener(&backend.Options{NoGroupCommit: true})) })
 			t.Run("Faults", func(t *testing.T) { RunFaults(t, FaultOpeners{Limited: b.Limited, Driver: b.Driver}) })
+			t.Run("Limits", func(t *testing.T) {
+				o := limitsOptions
+				testLimits(t, b.Opener(&o))
+			})
 		})
 	}
 }

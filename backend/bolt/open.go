@@ -12,6 +12,7 @@ import (
 
 	"github.com/anchorage-db/anchorage/anchor"
 	"github.com/anchorage-db/anchorage/backend"
+	"github.com/anchorage-db/anchorage/delta"
 )
 
 // SchemaVersion is the on-disk layout this build writes and reads.
@@ -38,6 +39,8 @@ type Options struct {
 	// Timeout is how long Open waits for another process to release the
 	// file before failing with anchor.ErrLocked. Default 1s.
 	Timeout time.Duration
+	// Limits bound one write (see delta.Limits); zero fields: defaults.
+	Limits delta.Limits
 	// NoGroupCommit, MaxGroup: see backend.Options.
 	NoGroupCommit bool
 	MaxGroup      int
@@ -80,7 +83,7 @@ func Open(path string, opts *Options) (*Store, error) {
 		return nil, err
 	}
 	o := d.(*driver).opts
-	e, err := backend.New(d, path, &backend.Options{NoGroupCommit: o.NoGroupCommit, MaxGroup: o.MaxGroup, Now: o.Now})
+	e, err := backend.New(d, path, &backend.Options{NoGroupCommit: o.NoGroupCommit, MaxGroup: o.MaxGroup, Now: o.Now, Limits: o.Limits})
 	if err != nil {
 		return nil, fmt.Errorf("anchorage: open %s: %w", path, err)
 	}

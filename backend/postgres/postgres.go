@@ -27,6 +27,8 @@ type Options struct {
 	// stores may share one database under different schemas. Default
 	// "anchorage".
 	Schema string
+	// Limits bound one write (see delta.Limits); zero fields: defaults.
+	Limits delta.Limits
 	// NoGroupCommit, MaxGroup, MaxBackoff: see backend.Options.
 	NoGroupCommit bool
 	MaxGroup      int
@@ -90,7 +92,7 @@ func Open(dsn string, opts *Options) (*Store, error) {
 		return nil, err
 	}
 	o := d.(*driver).opts
-	e, err := backend.New(d, "postgres schema "+o.Schema, &backend.Options{NoGroupCommit: o.NoGroupCommit, MaxGroup: o.MaxGroup, MaxBackoff: o.MaxBackoff, Now: o.Now})
+	e, err := backend.New(d, "postgres schema "+o.Schema, &backend.Options{NoGroupCommit: o.NoGroupCommit, MaxGroup: o.MaxGroup, MaxBackoff: o.MaxBackoff, Now: o.Now, Limits: o.Limits})
 	if err != nil {
 		return nil, fmt.Errorf("anchorage: open postgres schema %q: %w", o.Schema, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/anchorage-db/anchorage/backend"
+	"github.com/anchorage-db/anchorage/delta"
 )
 
 // Synchronous selects how hard a commit pushes data to stable storage. It
@@ -50,6 +51,8 @@ type Options struct {
 	NoGroupCommit bool
 	// MaxGroup caps how many batches share one transaction. Default 64.
 	MaxGroup int
+	// Limits bound one write (see delta.Limits); zero fields: defaults.
+	Limits delta.Limits
 
 	// ReadOnly opens an existing store for reading only: nothing in the
 	// database file is changed, Apply fails with anchor.ErrReadOnly, and a

@@ -63,7 +63,7 @@ func Open(path string, opts *Options) (*Store, error) {
 		return nil, err
 	}
 	o := d.(*driver).opts
-	e, err := backend.New(d, d.(*driver).path, &backend.Options{NoGroupCommit: o.NoGroupCommit, MaxGroup: o.MaxGroup, MaxBackoff: o.MaxBackoff, Now: o.Now})
+	e, err := backend.New(d, d.(*driver).path, &backend.Options{NoGroupCommit: o.NoGroupCommit, MaxGroup: o.MaxGroup, MaxBackoff: o.MaxBackoff, Now: o.Now, Limits: o.Limits})
 	if err != nil {
 		return nil, fmt.Errorf("anchorage: open %s: %w", path, err)
 	}
@@ -153,9 +153,11 @@ func (s *driver) open(ctx context.Context) error {
 		return err
 	}
 	s.wdb.SetMaxOpenConns(1)
-	conn, err := s.wdb.Conn(ctx)
-	if err != nil {
-		return s.openErr(err)
+	// Connecting runs the pragmas, which may meet another process that
+	// is creating the file: retried like everything else in Open.
+	var conn *sql.Conn
+	if err := s.retryOpen(ctx, func() (err error) { conn, err = s.wdb.Conn(ctx); return err }); err != nil {
+		return err
 	}
 	if err := s.retryOpen(ctx, func() error { return s.initSchema(ctx, conn) }); err != nil {
 		conn.Close()

@@ -1,0 +1,64 @@
+package backendtest
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/anchorage-db/anchorage/anchor"
+	"github.com/anchorage-db/anchorage/backend"
+	"github.com/anchorage-db/anchorage/delta"
+	"github.com/anchorage-db/anchorage/tiered"
+)
+
+// testLimits pins issue 9's hostile sizes: there was no limit on a field's
+// size, the fields of an anchor or the changes of one batch, so one
+// walker's oversized write held the writer for minutes. Each limit now
+// refuses the write alone with anchor.ErrTooLarge, writes nothing, and the
+// walkers committing beside it are not affected.
+func testLimits(t *testing.T, open Opener) {
+	h := New(t, open)
+	s := h.Open()
+	root := NewRootNode(t, s, anchor.Access{})
+
+	m := tiered.New(s, root, nil)
+	big := make([]byte, 4<<10+1) // over MaxValueBytes = 4 KiB
+	n, err := m.Create(anchor.KindNode, "Blob", map[string]any{"data": big})
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	var innocent error
+	wg.Go(func() { innocent = addNode(s, root) })
+	err = m.Commit(ctx)
+	wg.Wait()
+	require.ErrorIs(t, err, anchor.ErrTooLarge)
+	require.NoError(t, innocent)
+	m.Abort()
+
+	fields := map[string]any{}
+	for i := range 8 { // MaxFields = 8
+		fields[fmt.Sprintf("f%d", i)] = i
+	}
+	n, err = m.Create(anchor.KindNode, "Wide", fields)
+	require.NoError(t, err)
+	require.NoError(t, m.Commit(ctx), "at the limit")
+	require.NoError(t, m.Set(ctx, n, "one-more", 1))
+	require.ErrorIs(t, m.Commit(ctx), anchor.ErrTooLarge, "a ninth field")
+	require.Len(t, Stored(t, s, n).Fields, 8)
+	m.Abort()
+
+	b := &delta.Batch{Root: root}
+	for range 17 { // MaxChanges = 16
+		a := &anchor.Anchor{ID: anchor.NewID(), Kind: anchor.KindNode, Owner: root, Type: "N"}
+		b.Changes = append(b.Changes, delta.Change{ID: a.ID, Create: a})
+	}
+	seq := Meta(t, s).Seq
+	require.ErrorIs(t, Apply(ctx, s, b), anchor.ErrTooLarge)
+	require.Equal(t, seq, Meta(t, s).Seq, "nothing of it landed")
+	b.Changes = b.Changes[:16]
+	require.NoError(t, Apply(ctx, s, b), "at the limit")
+}
+
+// limitsOptions are the small limits testLimits expects.
+var limitsOptions = backend.Options{Limits: delta.Limits{MaxValueBytes: 4 << 10, MaxFields: 8, MaxChanges: 16}}
