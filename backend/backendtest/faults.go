@@ -39,6 +39,7 @@ func RunFaults(t *testing.T, o FaultOpeners) {
 		testFullDisk(t, o.Limited)
 	})
 	t.Run("DeadlineWhileWaiting", func(t *testing.T) { testDeadlineWhileWaiting(t, o.Driver) })
+	t.Run("WriteFailureIsolated", func(t *testing.T) { testWriteFailureIsolated(t, o.Driver) })
 	t.Run("WriteFault", func(t *testing.T) {
 		testWriteFault(t, func(t testing.TB, dir string, fault func() error) backend.Store {
 			return Faulty(t, o.Driver(t, dir), fault)
@@ -235,4 +236,62 @@ func addNode(s backend.Store, root anchor.ID) error {
 		return err
 	}
 	return m.Commit(ctx)
+}
+
+// testWriteFailureIsolated: a write that passes its checks but that the
+// driver fails to store mid-transaction (here: every anchor of type
+// "Poison") fails alone; the other writes of its group are run again
+// without it and land.
+func testWriteFailureIsolated(t *testing.T, driver func(testing.TB, string) backend.Driver) {
+	dir := t.TempDir()
+	plain, err := backend.New(driver(t, dir), "plain", nil)
+	require.NoError(t, err)
+	root := NewRootNode(t, plain, anchor.Access{})
+	require.NoError(t, plain.Close())
+
+	boom := errors.New("the driver cannot store this record")
+	var begins atomic.Int32
+	gate := make(chan struct{})
+	s := Hooked(t, driver(t, dir), Hooks{
+		Begin: func() {
+			if begins.Add(1) == 1 {
+				<-gate // hold the first transaction so the others queue into one group
+			}
+		},
+		Put: func(a *anchor.Anchor) error {
+			if a.Type == "Poison" {
+				return boom
+			}
+			return nil
+		},
+	}, nil)
+	defer s.Close()
+	first := make(chan error, 1)
+	go func() { first <- addNode(s, root) }()
+	for begins.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	const innocent = 8
+	errs := make(chan error, innocent)
+	for range innocent {
+		go func() { errs <- addNode(s, root) }()
+	}
+	poison := make(chan error, 1)
+	go func() {
+		m := tiered.New(s, root, nil)
+		if _, err := m.Create(anchor.KindNode, "Poison", nil); err != nil {
+			poison <- err
+			return
+		}
+		poison <- m.Commit(ctx)
+	}()
+	time.Sleep(50 * time.Millisecond) // let them queue behind the held transaction
+	close(gate)
+	require.NoError(t, <-first)
+	require.ErrorIs(t, <-poison, boom)
+	for range innocent {
+		require.NoError(t, <-errs)
+	}
+	require.Equal(t, 1+innocent, EdgeCount(t, s, root))
+	RequireClean(t, s)
 }
