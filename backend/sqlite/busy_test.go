@@ -107,9 +107,12 @@ func TestBusyWithoutDeadlineWaits(t *testing.T) {
 		root := backendtest.NewRootNode(t, s, anchor.Access{})
 		release := lockDB(t, s.Path())
 		const hold = 700 * time.Millisecond // several busy_timeouts: the retries run
-		time.AfterFunc(hold, release)
 		b, id := nodeBatch(root)
+		// start before arming the release: a test goroutine descheduled
+		// between the two (a loaded CI machine) must not shorten the
+		// measured wait below the hold.
 		start := time.Now()
+		time.AfterFunc(hold, release)
 		require.NoError(t, backendtest.Apply(ctx, s, b))
 		require.GreaterOrEqual(t, time.Since(start), hold-50*time.Millisecond)
 		require.NotNil(t, backendtest.Stored(t, s, id))
