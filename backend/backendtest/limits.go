@@ -13,12 +13,14 @@ import (
 	"github.com/anchorage-db/anchorage/tiered"
 )
 
-// testLimits pins issue 9's hostile sizes: there was no limit on a field's
+// RunLimits pins issue 9's hostile sizes: there was no limit on a field's
 // size, the fields of an anchor or the changes of one batch, so one
 // walker's oversized write held the writer for minutes. Each limit now
 // refuses the write alone with anchor.ErrTooLarge, writes nothing, and the
 // walkers committing beside it are not affected.
-func testLimits(t *testing.T, open Opener) {
+//
+// open must give stores with LimitsOptions.
+func RunLimits(t *testing.T, open Opener) {
 	h := New(t, open)
 	s := h.Open()
 	root := NewRootNode(t, s, anchor.Access{})
@@ -60,5 +62,5 @@ func testLimits(t *testing.T, open Opener) {
 	require.NoError(t, Apply(ctx, s, b), "at the limit")
 }
 
-// limitsOptions are the small limits testLimits expects.
-var limitsOptions = backend.Options{Limits: delta.Limits{MaxValueBytes: 4 << 10, MaxFields: 8, MaxChanges: 16}}
+// LimitsOptions are the small limits RunLimits expects.
+var LimitsOptions = backend.Options{Limits: delta.Limits{MaxValueBytes: 4 << 10, MaxFields: 8, MaxChanges: 16}}

@@ -1,4 +1,8 @@
-package backendtest
+// Package backends is the registry of test backends: every Anchorage
+// backend as the shared suites of package backendtest open it, so that one
+// list runs every suite on bolt, sqlite and PostgreSQL. It is a package of
+// its own because the backends' own tests import backendtest.
+package backends
 
 import (
 	"path/filepath"
@@ -7,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/anchorage-db/anchorage/backend"
+	"github.com/anchorage-db/anchorage/backend/backendtest"
 	"github.com/anchorage-db/anchorage/backend/bolt"
 	"github.com/anchorage-db/anchorage/backend/postgres"
 	"github.com/anchorage-db/anchorage/backend/postgres/pgtest"
@@ -26,7 +31,7 @@ type Backend struct {
 }
 
 // Opener returns an Opener of the engine, with opts, over b's driver.
-func (b Backend) Opener(opts *backend.Options) Opener {
+func (b Backend) Opener(opts *backend.Options) backendtest.Opener {
 	return func(t testing.TB, dir string) backend.Store {
 		s, err := backend.New(b.Driver(t, dir), b.Name+" store in "+dir, opts)
 		require.NoError(t, err)
@@ -34,11 +39,11 @@ func (b Backend) Opener(opts *backend.Options) Opener {
 	}
 }
 
-// Backends returns every backend. The PostgreSQL one opens a schema named
+// All returns every backend. The PostgreSQL one opens a schema named
 // after dir on the test binary's shared throwaway server (pgtest.Shared),
 // and skips the test, saying why, where no server binaries are installed;
 // a TestMain running it must stop the server with pgtest.StopAfter.
-func Backends() []Backend {
+func All() []Backend {
 	return []Backend{
 		{
 			Name: "bolt",
@@ -86,17 +91,19 @@ func Backends() []Backend {
 	}
 }
 
-// RunAll runs the conformance suite (with and without group commit), the
+// Run runs the conformance suite (with and without group commit), the
 // fault suite and the limits on every registered backend.
-func RunAll(t *testing.T) {
-	for _, b := range Backends() {
+func Run(t *testing.T) {
+	for _, b := range All() {
 		t.Run(b.Name, func(t *testing.T) {
-			t.Run("Conformance", func(t *testing.T) { Run(t, b.Opener(nil)) })
-			t.Run("ConformanceNoGroupCommit", func(t *testing.T) { Run(t, b.Opener(&backend.Options{NoGroupCommit: true})) })
-			t.Run("Faults", func(t *testing.T) { RunFaults(t, FaultOpeners{Limited: b.Limited, Driver: b.Driver}) })
+			t.Run("Conformance", func(t *testing.T) { backendtest.Run(t, b.Opener(nil)) })
+			t.Run("ConformanceNoGroupCommit", func(t *testing.T) { backendtest.Run(t, b.Opener(&backend.Options{NoGroupCommit: true})) })
+			t.Run("Faults", func(t *testing.T) {
+				backendtest.RunFaults(t, backendtest.FaultOpeners{Limited: b.Limited, Driver: b.Driver})
+			})
 			t.Run("Limits", func(t *testing.T) {
-				o := limitsOptions
-				testLimits(t, b.Opener(&o))
+				o := backendtest.LimitsOptions
+				backendtest.RunLimits(t, b.Opener(&o))
 			})
 		})
 	}
