@@ -109,7 +109,11 @@ func OpenDriver(path string, opts *Options) (backend.Driver, error) {
 			return nil, fmt.Errorf("anchorage: open %s: %w", path, err)
 		}
 	}
-	if err := precheck(path, o.ReadOnly); err != nil {
+	m, err := precheck(path, o.ReadOnly)
+	if err == nil && m != nil {
+		err = checkFile(path, m)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("anchorage: open %s: %w", path, err)
 	}
 	db, err := openDB(path, &bbolt.Options{Timeout: o.Timeout, ReadOnly: o.ReadOnly, NoSync: o.NoSync, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType, MaxSize: int(o.MaxSize)})
