@@ -122,7 +122,7 @@ func OpenDriver(path string, opts *Options) (backend.Driver, error) {
 	}
 	d := &driver{db: db, path: path, opts: o}
 	if err := d.init(); err != nil {
-		db.Close()
+		guard("close", db.Close)
 		return nil, fmt.Errorf("anchorage: open %s: %w", path, err)
 	}
 	return d, nil
@@ -131,13 +131,11 @@ func OpenDriver(path string, opts *Options) (backend.Driver, error) {
 // openDB opens the bbolt file, translating bbolt's errors (and any panic
 // on a damaged file) into Anchorage's.
 func openDB(path string, bo *bbolt.Options) (db *bbolt.DB, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			db, err = nil, fmt.Errorf("anchorage: open %s: %w: %v", path, anchor.ErrNotStore, r)
-		}
-	}()
-	db, err = bbolt.Open(path, 0o600, bo)
+	err = guard("open "+path, func() (err error) { db, err = bbolt.Open(path, 0o600, bo); return err })
+	var p *panicError
 	switch {
+	case errors.As(err, &p):
+		return nil, err
 	case err == nil:
 		return db, nil
 	case errors.Is(err, berrors.ErrTimeout):
@@ -175,6 +173,12 @@ func (s *driver) init() error {
 		}
 		return false, s.loadMeta(m)
 	}
+	return guard("check metadata", func() error { return s.initTx(check) })
+}
+
+// initTx runs check in a read transaction (read-only) or creates a fresh
+// store's buckets and meta in a write transaction.
+func (s *driver) initTx(check func(tx *bbolt.Tx) (bool, error)) error {
 	if s.opts.ReadOnly {
 		return s.db.View(func(tx *bbolt.Tx) error {
 			fresh, err := check(tx)
