@@ -3,9 +3,11 @@ package bolt_test
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -205,7 +207,8 @@ func damageChild(t *testing.T) {
 	fmt.Printf("READ\tdone\tok\t\n")
 }
 
-// saveDamaged keeps a failed sample (file and case) in testdata/damaged.
+// saveDamaged keeps a failed sample in testdata/damaged: the file and its
+// case (IDs, expected digests, damage), each gzipped.
 func saveDamaged(t *testing.T, name string, file []byte, c *damageCase) {
 	dir := filepath.Join("testdata", "damaged")
 	spec, _ := json.Marshal(c)
@@ -213,38 +216,50 @@ func saveDamaged(t *testing.T, name string, file []byte, c *damageCase) {
 		t.Error(err)
 		return
 	}
-	if err := os.WriteFile(filepath.Join(dir, name+".db"), file, 0o644); err != nil {
-		t.Error(err)
+	for ext, b := range map[string][]byte{".db.gz": file, ".json.gz": spec} {
+		var z bytes.Buffer
+		w := gzip.NewWriter(&z)
+		w.Write(b)
+		w.Close()
+		if err := os.WriteFile(filepath.Join(dir, name+ext), z.Bytes(), 0o644); err != nil {
+			t.Error(err)
+		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, name+".db.json"), spec, 0o644); err != nil {
-		t.Error(err)
-	}
-	t.Logf("saved the damaged sample as %s/%s.db", dir, name)
+	t.Logf("saved the damaged sample as %s/%s.db.gz", dir, name)
 }
 
-// TestReplayDamaged reads every sample saved in testdata/damaged (a file
-// and its .json case) in a child, as TestRandomDamage does, and requires
-// the same: no crash, hang, silent wrong answer or untyped error.
+func gunzipFile(t *testing.T, path string) []byte {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	z, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestReplayDamaged reads every sample saved in testdata/damaged (a
+// gzipped file and its case) in a child, as TestRandomDamage does, and
+// requires the same: no crash, hang, silent wrong answer or untyped error.
 func TestReplayDamaged(t *testing.T) {
-	samples, _ := filepath.Glob(filepath.Join("testdata", "damaged", "*.db"))
+	samples, _ := filepath.Glob(filepath.Join("testdata", "damaged", "*.db.gz"))
 	for _, s := range samples {
-		t.Run(filepath.Base(s), func(t *testing.T) {
-			file, err := os.ReadFile(s)
-			if err != nil {
-				t.Fatal(err)
-			}
-			spec, err := os.ReadFile(s + ".json")
-			if err != nil {
-				t.Fatal(err)
-			}
+		name := strings.TrimSuffix(filepath.Base(s), ".db.gz")
+		t.Run(name, func(t *testing.T) {
 			var c damageCase
-			if err := json.Unmarshal(spec, &c); err != nil {
+			if err := json.Unmarshal(gunzipFile(t, strings.TrimSuffix(s, ".db.gz")+".json.gz"), &c); err != nil {
 				t.Fatal(err)
 			}
-			if v, d := runDamaged(t, filepath.Join(t.TempDir(), "replay.db"), file, &c); v != "ok" {
+			if v, d := runDamaged(t, filepath.Join(t.TempDir(), "replay.db"), gunzipFile(t, s), &c); v != "ok" {
 				t.Errorf("%s (%s): %s: %s", s, c.Damage, v, d)
 			}
 		})
 	}
 }
-

@@ -206,7 +206,7 @@ func (t *rtx) scan(op string, b *bbolt.Bucket, start, prefix []byte, fn func(k, 
 
 func (t *rtx) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
 	return t.scan("adjacency of "+node.String(), t.adj, node[:], node[:], func(k, v []byte) error {
-		a, err := decodeAdj(k, v)
+		a, err := decodeAdj(t.d.info.Schema, k, v)
 		if err != nil {
 			return err
 		}
@@ -223,11 +223,8 @@ func (t *rtx) PutAnchor(a *anchor.Anchor) error {
 }
 
 func (t *rtx) PutAdj(r anchor.Adj) error {
-	v := make([]byte, 0, 17+len(r.Type))
-	v = append(v, r.Peer[:]...)
-	v = append(v, byte(r.Dir))
-	v = append(v, r.Type...)
-	return t.write("put adjacency", func() error { return t.adj.Put(adjKey(r.Node, r.Edge), v) })
+	k, v := encodeAdj(r)
+	return t.write("put adjacency", func() error { return t.adj.Put(k, v) })
 }
 
 func (t *rtx) DeleteAdj(node, edge anchor.ID) error {
@@ -268,27 +265,4 @@ func (t *rtx) Meta(key string) (v []byte, err error) {
 
 func (t *rtx) PutMeta(key string, value []byte) error {
 	return t.write("write meta", func() error { return t.tx.Bucket(bucketMeta).Put([]byte(metaPrefix+key), value) })
-}
-
-func adjKey(node, edge anchor.ID) []byte {
-	k := make([]byte, 32)
-	copy(k, node[:])
-	copy(k[16:], edge[:])
-	return k
-}
-
-func decodeAdj(k, v []byte) (anchor.Adj, error) {
-	var a anchor.Adj
-	if len(k) != 32 || len(v) < 17 {
-		return a, fmt.Errorf("%w: adjacency row of key %d and value %d bytes", anchor.ErrCorrupt, len(k), len(v))
-	}
-	copy(a.Node[:], k[:16])
-	copy(a.Edge[:], k[16:])
-	copy(a.Peer[:], v[:16])
-	a.Dir = anchor.Direction(v[16])
-	a.Type = string(v[17:])
-	if a.Dir < anchor.Out || a.Dir > anchor.Both {
-		return a, fmt.Errorf("%w: adjacency row %s/%s has direction %d", anchor.ErrCorrupt, a.Node, a.Edge, v[16])
-	}
-	return a, nil
 }

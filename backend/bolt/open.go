@@ -14,8 +14,10 @@ import (
 	"github.com/anchorage-db/anchorage/backend"
 )
 
-// SchemaVersion is the on-disk layout this build writes and reads.
-const SchemaVersion = 1
+// SchemaVersion is the on-disk layout this build writes. It reads every
+// schema from 1 up to it; a read-write Open upgrades an older store in
+// place (schema 2 added a checksum to every adjacency row).
+const SchemaVersion = 2
 
 const magic = "anchorage-bolt"
 
@@ -161,17 +163,25 @@ func (s *driver) init() error {
 		if string(m.Get(keyMagic)) != magic {
 			return false, fmt.Errorf("%w: unknown magic %q", anchor.ErrNotStore, m.Get(keyMagic))
 		}
-		if v := m.Get(keySchema); len(v) != 4 {
+		if v := m.Get(keySchema); len(v) != 4 || binary.BigEndian.Uint32(v) == 0 {
 			return false, fmt.Errorf("%w: schema version record is damaged", anchor.ErrCorrupt)
-		} else if n := binary.BigEndian.Uint32(v); n != SchemaVersion {
-			return false, fmt.Errorf("%w: store schema %d, this build reads %d", anchor.ErrVersion, n, SchemaVersion)
+		} else if n := binary.BigEndian.Uint32(v); n > SchemaVersion {
+			return false, fmt.Errorf("%w: store schema %d, this build reads up to %d", anchor.ErrVersion, n, SchemaVersion)
+		} else {
+			s.info.Schema = int(n)
 		}
 		for _, b := range [][]byte{bucketAnchors, bucketAdj, bucketLog, bucketLogIdx} {
 			if tx.Bucket(b) == nil {
 				return false, fmt.Errorf("%w: bucket %q missing", anchor.ErrCorrupt, b)
 			}
 		}
-		return false, s.loadMeta(m)
+		if err := s.loadMeta(m); err != nil {
+			return false, err
+		}
+		if s.info.Schema < schemaAdjV {
+			return false, s.verifyLegacy(tx)
+		}
+		return false, nil
 	}
 	return guard("check metadata", func() error { return s.initTx(check) })
 }
@@ -190,8 +200,11 @@ func (s *driver) initTx(check func(tx *bbolt.Tx) (bool, error)) error {
 	}
 	return s.db.Update(func(tx *bbolt.Tx) error {
 		fresh, err := check(tx)
-		if err != nil || !fresh {
+		if err != nil {
 			return err
+		}
+		if !fresh {
+			return s.upgrade(tx)
 		}
 		for _, b := range [][]byte{bucketAnchors, bucketAdj, bucketLog, bucketLogIdx, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -208,8 +221,26 @@ func (s *driver) initTx(check func(tx *bbolt.Tx) (bool, error)) error {
 				return err
 			}
 		}
+		s.info.Schema = SchemaVersion
 		return s.loadMeta(m)
 	})
+}
+
+// upgrade brings an existing store of an older schema to SchemaVersion
+// within tx.
+func (s *driver) upgrade(tx *bbolt.Tx) error {
+	if s.info.Schema >= SchemaVersion {
+		return nil
+	}
+	if s.info.Schema < schemaAdjV {
+		if err := migrateAdj(tx); err != nil {
+			return fmt.Errorf("upgrading to schema %d: %w", schemaAdjV, err)
+		}
+	}
+	var schema [4]byte
+	binary.BigEndian.PutUint32(schema[:], SchemaVersion)
+	s.info.Schema = SchemaVersion
+	return tx.Bucket(bucketMeta).Put(keySchema, schema[:])
 }
 
 func (s *driver) loadMeta(m *bbolt.Bucket) error {
@@ -223,6 +254,6 @@ func (s *driver) loadMeta(m *bbolt.Bucket) error {
 	if len(m.Get(keyHLC)) != 8 {
 		return fmt.Errorf("%w: hlc record is damaged", anchor.ErrCorrupt)
 	}
-	s.info.Schema, s.info.ReadOnly = SchemaVersion, s.opts.ReadOnly
+	s.info.ReadOnly = s.opts.ReadOnly
 	return nil
 }

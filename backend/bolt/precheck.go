@@ -23,7 +23,8 @@ const (
 // bbolt trusts its meta's high-water mark and would fault (SIGBUS, which no
 // recover can catch) touching pages past the end of a truncated file, so a
 // file that is not bbolt, or is shorter than its own meta says, is refused
-// here with a typed error. A missing or empty file passes when the store
+// here with a typed error, and so is a file with one damaged meta page
+// (bbolt would silently roll back to the older one). A missing or empty file passes when the store
 // may be created (bbolt initialises it), and is refused read-only. For an
 // existing file it returns the meta bbolt will use (the valid one with the
 // greater transaction id).
@@ -50,9 +51,11 @@ func precheck(path string, readOnly bool) (*meta, error) {
 		return nil, fmt.Errorf("%w: %s is a directory", anchor.ErrNotStore, path)
 	}
 	var best *meta
+	var damaged []string
 	for page := range 2 {
 		m, err := readMeta(f, page)
 		if err != nil {
+			damaged = append(damaged, fmt.Sprintf("meta page %d: %v", page, err))
 			continue
 		}
 		if best == nil || m.txid > best.txid {
@@ -61,6 +64,13 @@ func precheck(path string, readOnly bool) (*meta, error) {
 	}
 	if best == nil {
 		return nil, fmt.Errorf("%w: no valid bbolt meta page", anchor.ErrNotStore)
+	}
+	if len(damaged) > 0 {
+		// bbolt would fall back to the other meta page, which is one
+		// transaction older: the store would silently lose its last commit.
+		// Commits write the meta record (80 bytes, one sector) whole, so a
+		// damaged one is damage, not an interrupted commit.
+		return nil, fmt.Errorf("%w: %s (the other meta page is one transaction older)", anchor.ErrCorrupt, damaged[0])
 	}
 	if need := int64(best.pgid) * int64(best.pageSize); fi.Size() < need {
 		return nil, fmt.Errorf("%w: file is %d bytes but its header says %d (truncated?)", anchor.ErrCorrupt, fi.Size(), need)

@@ -33,7 +33,7 @@ func (v *view) Anchors(fn func(anchor.ID, *anchor.Anchor, error) error) error {
 
 func (v *view) Adjacency(fn func(anchor.Adj) error) error {
 	return v.rtx.scan("scan adjacency", v.rtx.adj, nil, nil, func(k, val []byte) error {
-		a, err := decodeAdj(k, val)
+		a, err := decodeAdj(v.rtx.d.info.Schema, k, val)
 		if err != nil {
 			return err
 		}
