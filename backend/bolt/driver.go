@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"sync/atomic"
-	"syscall"
 
 	bbolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
@@ -54,19 +53,12 @@ func (d *driver) Begin(context.Context) (backend.Tx, error) {
 	return t, nil
 }
 
-// classify turns bbolt's write errors into Anchorage's.
+// classify turns bbolt's write errors into Anchorage's (see typedIO).
 func (d *driver) classify(op string, err error) error {
-	switch {
-	case errors.Is(err, berrors.ErrMaxSizeReached), errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
-		return fmt.Errorf("anchorage: %s %s: %w: %w", op, d.path, anchor.ErrFull, err)
-	case errors.Is(err, berrors.ErrDatabaseNotOpen):
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		return fmt.Errorf("anchorage: %s: %w", op, anchor.ErrClosed)
-	case errors.Is(err, syscall.EROFS), errors.Is(err, berrors.ErrDatabaseReadOnly):
-		return fmt.Errorf("anchorage: %s %s: %w: %w", op, d.path, anchor.ErrReadOnly, err)
-	case errors.Is(err, syscall.EIO):
-		return fmt.Errorf("anchorage: %s %s: storage I/O error: %w", op, d.path, err)
 	}
-	return err
+	return typedIO(op, d.path, err)
 }
 
 // View runs fn in a bbolt read transaction.

@@ -118,16 +118,20 @@ func OpenDriver(path string, opts *Options) (backend.Driver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("anchorage: open %s: %w", path, err)
 	}
+	create, existed := creating(path, o.ReadOnly)
 	db, err := openDB(path, &bbolt.Options{Timeout: o.Timeout, ReadOnly: o.ReadOnly, NoSync: o.NoSync, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType, MaxSize: int(o.MaxSize)})
-	if err != nil {
-		return nil, err
-	}
-	d := &driver{db: db, path: path, opts: o}
-	if err := d.init(); err != nil {
+	if err == nil {
+		d := &driver{db: db, path: path, opts: o}
+		if err = d.init(); err == nil {
+			return d, nil
+		}
 		guard("close", db.Close)
-		return nil, fmt.Errorf("anchorage: open %s: %w", path, err)
+		err = fmt.Errorf("anchorage: open %s: %w", path, typedIO("create", path, err))
 	}
-	return d, nil
+	if create {
+		undoCreate(path, existed, err)
+	}
+	return nil, err
 }
 
 // openDB opens the bbolt file, translating bbolt's errors (and any panic
@@ -145,7 +149,7 @@ func openDB(path string, bo *bbolt.Options) (db *bbolt.DB, err error) {
 	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, berrors.ErrInvalidMapping):
 		return nil, fmt.Errorf("anchorage: open %s: %w: %v", path, anchor.ErrNotStore, err)
 	}
-	return nil, fmt.Errorf("anchorage: open %s: %w", path, err)
+	return nil, fmt.Errorf("anchorage: open %s: %w", path, typedIO("open", path, err))
 }
 
 // init creates the buckets and meta of a new store, or checks an existing one.
