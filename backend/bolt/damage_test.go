@@ -196,7 +196,7 @@ func damageChild(t *testing.T) {
 		class, val := "ok", r.digest
 		switch {
 		case r.err == nil:
-		case errors.Is(r.err, anchor.ErrCorrupt), r.key == "open" && (errors.Is(r.err, anchor.ErrNotStore) || errors.Is(r.err, anchor.ErrVersion)),
+		case errors.Is(r.err, anchor.ErrCorrupt), errors.Is(r.err, anchor.ErrVersion), r.key == "open" && (errors.Is(r.err, anchor.ErrNotStore) || errors.Is(r.err, anchor.ErrVersion)),
 			r.key == "write" && !strings.HasPrefix(r.err.Error(), "untyped"):
 			class, val = "corrupt", strings.ReplaceAll(r.err.Error(), "\n", " ")
 		default:
