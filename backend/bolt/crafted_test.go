@@ -19,13 +19,15 @@ import (
 	"github.com/anchorage-db/anchorage/internal/childproc"
 )
 
-// TestCraftedDamage pins the crashes of issue 9, each read in a child
-// process as TestRandomDamage does: a branch page pointing far past the
-// file (bbolt's free-page scan in Open faulted in a goroutine of its own
-// and killed the process), the meta bucket's inline page claiming more
-// elements than it holds (a panic in Open's metadata check, outside any
-// recover), and a zeroed leaf page in a read-only open (a panic in a later
-// View). Each must now be a typed error, with no crash and no wrong answer.
+// TestCraftedDamage reads three crafted damages in a child process, as
+// TestRandomDamage does. Two pin crashes of issue 9 (they fail on the
+// code before it): a branch page pointing far past the file (bbolt's
+// free-page scan in Open faulted in a goroutine of its own and killed the
+// process) and a zeroed leaf page in a read-only open (a panic in a later
+// View). The third, the meta bucket's inline page claiming more elements
+// than it holds, was already refused by bbolt's free-page scan; it guards
+// the page walk that now replaces that scan's checks. Each must be a typed
+// error, with no crash and no wrong answer.
 func TestCraftedDamage(t *testing.T) {
 	if _, ok := childproc.Role(); ok {
 		damageChild(t)
