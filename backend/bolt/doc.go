@@ -16,10 +16,12 @@
 // anchor.ErrCorrupt that names what it can (page, anchor). Open checks
 // both meta pages (a damaged one is refused: bbolt would silently roll
 // back to the older) and walks every reachable page before bbolt maps the
-// file (page ids, types, bounds, key order, depth, and every adjacency
-// row's checksum), so bbolt never walks a page it cannot make sense of,
-// neither in the caller's goroutine nor in the free-page scan it runs in
-// its own. The walk reads each page once: Open costs one pass over the
+// file (page ids, types, bounds, key order, depth), so bbolt never walks
+// a page it cannot make sense of, neither in the caller's goroutine nor in
+// the free-page scan it runs in its own. The walk also checks every
+// adjacency row's checksum: a store holding a damaged row opens, but every
+// node's edge list is refused with ErrCorrupt naming the row (a damaged
+// key may have moved a row away from its node), while Verify lists it. The walk reads each page once: Open costs one pass over the
 // file (bbolt's free-page scan already cost one). Every call into bbolt
 // also runs under a recover with faults turned into panics; a write
 // transaction that panicked is rolled back and stops later writes until

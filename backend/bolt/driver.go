@@ -26,6 +26,11 @@ type driver struct {
 	// broken holds the error of a write transaction that panicked inside
 	// bbolt; every later Begin fails with it (the store stays readable).
 	broken atomic.Pointer[error]
+	// adjDamage is the first adjacency row the Open page walk found
+	// failing its checksum, or nil. A damaged key may have moved a row
+	// away from its node, where no read of that node would meet it, so
+	// while it is set every node's edge list is refused with it.
+	adjDamage error
 }
 
 var _ backend.Driver = (*driver)(nil)
@@ -197,6 +202,9 @@ func (t *rtx) scan(op string, b *bbolt.Bucket, start, prefix []byte, fn func(k, 
 }
 
 func (t *rtx) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
+	if t.d.adjDamage != nil {
+		return &anchor.Error{Op: "adjacency", ID: node, Err: fmt.Errorf("edge lists cannot be trusted, run Verify: %w", t.d.adjDamage)}
+	}
 	return t.scan("adjacency of "+node.String(), t.adj, node[:], node[:], func(k, v []byte) error {
 		a, err := decodeAdj(t.d.info.Schema, k, v)
 		if err != nil {

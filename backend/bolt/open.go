@@ -112,8 +112,9 @@ func OpenDriver(path string, opts *Options) (backend.Driver, error) {
 		}
 	}
 	m, err := precheck(path, o.ReadOnly)
+	var adjDamage error
 	if err == nil && m != nil {
-		err = checkFile(path, m)
+		adjDamage, err = checkFile(path, m)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("anchorage: open %s: %w", path, err)
@@ -121,7 +122,7 @@ func OpenDriver(path string, opts *Options) (backend.Driver, error) {
 	create, existed := creating(path, o.ReadOnly)
 	db, err := openDB(path, &bbolt.Options{Timeout: o.Timeout, ReadOnly: o.ReadOnly, NoSync: o.NoSync, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType, MaxSize: int(o.MaxSize)})
 	if err == nil {
-		d := &driver{db: db, path: path, opts: o}
+		d := &driver{db: db, path: path, opts: o, adjDamage: adjDamage}
 		if err = d.init(); err == nil {
 			return d, nil
 		}

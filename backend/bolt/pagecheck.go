@@ -35,20 +35,24 @@ const (
 // values within its bounds, keeps its keys strictly ordered and within the
 // range its parent gives it, and that the tree is no deeper than
 // maxTreeDepth. Its cost is one read of every reachable page.
-func checkPages(f io.ReaderAt, m *meta) error {
+//
+// A damaged adjacency row does not fail the walk: it is returned as
+// adjDamage, and the store opens with its edge lists refused (see
+// driver.adjDamage), so Verify can still list what is wrong.
+func checkPages(f io.ReaderAt, m *meta) (adjDamage, err error) {
 	w := &walker{f: f, m: m, seen: make([]bool, m.pgid)}
 	if m.freelist != noFreelist {
 		if err := w.freelist(m.freelist); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := w.tree(m.root, 0, nil, nil, "root bucket"); err != nil {
-		return err
+		return nil, err
 	}
-	if len(w.schema) == 4 && binary.BigEndian.Uint32(w.schema) >= schemaAdjV && w.adjBad != nil {
-		return w.adjBad
+	if len(w.schema) == 4 && binary.BigEndian.Uint32(w.schema) >= schemaAdjV {
+		return w.adjBad, nil
 	}
-	return nil
+	return nil, nil
 }
 
 // walker is one checkPages walk. Besides the pages it checks every
@@ -227,10 +231,10 @@ func (w *walker) sub(id uint64, v []byte, depth int, what string) error {
 }
 
 // checkFile runs checkPages on the file at path against meta m.
-func checkFile(path string, m *meta) error {
+func checkFile(path string, m *meta) (adjDamage, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer f.Close()
 	return checkPages(f, m)
