@@ -2,8 +2,8 @@ package bolt_test
 
 import (
 	"context"
-	"errors"
 	"encoding/binary"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
