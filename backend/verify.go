@@ -43,13 +43,24 @@ const (
 	ProblemLogDuplicate     = "log-duplicate-entry"
 	ProblemLogMissing       = "anchor-without-log-entry"
 	ProblemLogAhead         = "log-sequence-beyond-meta"
+	ProblemIndexMismatch    = "index-mismatch"
 )
+
+// IndexChecker is implemented by a View whose backend keeps indexes that
+// the rest of View does not show (bolt's log index: ID -> sequence).
+// Verify calls CheckIndexes once, after its own checks, and adds every
+// problem reported; an error means the indexes could not be read at all
+// and is reported as a corrupt-record problem.
+type IndexChecker interface {
+	CheckIndexes(report func(kind string, id anchor.ID, detail string)) error
+}
 
 // Verify walks the whole store in one consistent view and reports every
 // inconsistency: corrupt records, adjacency rows without a live edge (or
 // disagreeing with it), live edges without both adjacency rows, edges to
 // missing, deleted or non-node endpoints, change-log entries pointing
-// nowhere or duplicated, anchors missing from the log. It returns an error
+// nowhere or duplicated, anchors missing from the log, and the backend's
+// own indexes when its View implements IndexChecker. It returns an error
 // only when the store could not be read at all.
 func Verify(ctx context.Context, s Store) (*Report, error) {
 	r := &Report{}
@@ -173,6 +184,12 @@ func (r *Report) verify(v View) {
 	for id := range recs {
 		if _, ok := logged[id]; !ok {
 			r.add(ProblemLogMissing, id, "stored but never logged")
+		}
+	}
+	if ic, ok := v.(IndexChecker); ok {
+		err := ic.CheckIndexes(func(kind string, id anchor.ID, detail string) { r.add(kind, id, "%s", detail) })
+		if err != nil {
+			r.add(ProblemCorrupt, anchor.ID{}, "index scan stopped: %v", err)
 		}
 	}
 }

@@ -3,10 +3,35 @@
 // # Layout
 //
 // One file with five buckets: anchors (ID -> anchor record), adj
-// (node|edge -> peer|direction|type: adding an edge is a key insert, O(log n)
-// however many edges the node has), log (sequence -> ID) and logidx
-// (ID -> sequence), holding one change-log entry per anchor at its latest
-// write, and meta (magic, schema version, store ID, replica ID, HLC).
+// (node|edge -> peer|direction|CRC-32C|type: adding an edge is a key
+// insert, O(log n) however many edges the node has), log (sequence -> ID)
+// and logidx (ID -> sequence), holding one change-log entry per anchor at
+// its latest write, and meta (magic, schema version, store ID, replica ID,
+// HLC).
+//
+// # Damaged files
+//
+// A damaged file never crashes the process or panics a caller: Open,
+// every read, Verify and every write give an error wrapping
+// anchor.ErrCorrupt that names what it can (page, anchor). Open checks
+// both meta pages (a damaged one is refused: bbolt would silently roll
+// back to the older) and walks every reachable page before bbolt maps the
+// file (page ids, types, bounds, key order, depth), so bbolt never walks
+// a page it cannot make sense of, neither in the caller's goroutine nor in
+// the free-page scan it runs in its own. The walk also checks every
+// adjacency row's checksum: a store holding a damaged row opens, but every
+// node's edge list is refused with ErrCorrupt naming the row (a damaged
+// key may have moved a row away from its node), while Verify lists it. The walk reads each page once: Open costs one pass over the
+// file (bbolt's free-page scan already cost one). Every call into bbolt
+// also runs under a recover with faults turned into panics; a write
+// transaction that panicked is rolled back and stops later writes until
+// the store is reopened. Anchor records carry a CRC-32C, adjacency rows
+// too, and the change log and its index are checked against each other on
+// every read of the log. Stores of schema 1 (adjacency rows without a
+// checksum) are verified in full at Open and upgraded by a read-write
+// Open. Not covered: bytes of the meta bucket (store and replica IDs, the
+// clock) and an anchor record's version byte (ErrVersion, not
+// ErrCorrupt).
 //
 // # Concurrency
 //

@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"syscall"
+	"sync/atomic"
 
 	bbolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
@@ -16,12 +16,21 @@ import (
 	"github.com/anchorage-db/anchorage/backend"
 )
 
-// driver is the bbolt backend.Driver.
+// driver is the bbolt backend.Driver. Every call into bbolt runs under
+// guard, so a damaged page gives anchor.ErrCorrupt, never a panic.
 type driver struct {
 	db   *bbolt.DB
 	path string
 	opts Options
 	info backend.Info
+	// broken holds the error of a write transaction that panicked inside
+	// bbolt; every later Begin fails with it (the store stays readable).
+	broken atomic.Pointer[error]
+	// adjDamage is the first adjacency row the Open page walk found
+	// failing its checksum, or nil. A damaged key may have moved a row
+	// away from its node, where no read of that node would meet it, so
+	// while it is set every node's edge list is refused with it.
+	adjDamage error
 }
 
 var _ backend.Driver = (*driver)(nil)
@@ -29,33 +38,50 @@ var _ backend.Driver = (*driver)(nil)
 func (d *driver) Info() backend.Info { return d.info }
 
 // Begin starts a bbolt write transaction. bbolt allows one process per
-// file, so there is never a lock conflict to report.
+// file, so there is never a lock conflict to report. After a write
+// transaction panicked inside bbolt, Begin refuses with that error: the
+// store must be reopened (and checked) before it is written again.
 func (d *driver) Begin(context.Context) (backend.Tx, error) {
-	tx, err := d.db.Begin(true)
+	if err := d.broken.Load(); err != nil {
+		return nil, fmt.Errorf("anchorage: begin %s: writes stopped, reopen the store: %w", d.path, *err)
+	}
+	var tx *bbolt.Tx
+	err := guard("begin", func() (err error) { tx, err = d.db.Begin(true); return err })
 	if err != nil {
 		return nil, d.classify("begin", err)
 	}
-	return &wtx{rtx: newTx(d, tx)}, nil
+	t := &wtx{rtx: newTx(d, tx)}
+	if err := guard("begin", func() error { t.rtx.buckets(); return nil }); err != nil {
+		t.Rollback()
+		return nil, err
+	}
+	return t, nil
 }
 
-// classify turns bbolt's write errors into Anchorage's.
+// classify turns bbolt's write errors into Anchorage's (see typedIO).
 func (d *driver) classify(op string, err error) error {
-	switch {
-	case errors.Is(err, berrors.ErrMaxSizeReached), errors.Is(err, syscall.ENOSPC):
-		return fmt.Errorf("anchorage: %s %s: %w: %w", op, d.path, anchor.ErrFull, err)
-	case errors.Is(err, berrors.ErrDatabaseNotOpen):
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		return fmt.Errorf("anchorage: %s: %w", op, anchor.ErrClosed)
 	}
-	return err
+	return typedIO(op, d.path, err)
 }
 
 // View runs fn in a bbolt read transaction.
 func (d *driver) View(_ context.Context, fn func(backend.View) error) error {
-	err := d.db.View(func(tx *bbolt.Tx) error { return fn(&view{rtx: newTx(d, tx)}) })
+	var tx *bbolt.Tx
+	err := guard("view", func() (err error) { tx, err = d.db.Begin(false); return err })
 	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		return fmt.Errorf("view: %w", anchor.ErrClosed)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	defer guard("view", tx.Rollback)
+	t := newTx(d, tx)
+	if err := guard("view", func() error { t.buckets(); return nil }); err != nil {
+		return err
+	}
+	return fn(&view{rtx: t})
 }
 
 // Size returns the file size in bytes.
@@ -68,27 +94,34 @@ func (d *driver) Size(context.Context) (int64, error) {
 }
 
 // Close closes the file; it blocks until running read transactions end.
-func (d *driver) Close() error { return d.db.Close() }
+func (d *driver) Close() error { return guard("close", d.db.Close) }
 
 // wtx is the backend.Tx over a bbolt write transaction.
 type wtx struct{ *rtx }
 
-func (t *wtx) Clock() (anchor.HLC, error) {
-	h := t.tx.Bucket(bucketMeta).Get(keyHLC)
-	if len(h) != 8 {
-		return 0, fmt.Errorf("%w: hlc record is damaged", anchor.ErrCorrupt)
-	}
-	return anchor.HLC(binary.BigEndian.Uint64(h)), nil
+func (t *wtx) Clock() (h anchor.HLC, err error) {
+	err = t.write("read clock", func() error {
+		v := t.tx.Bucket(bucketMeta).Get(keyHLC)
+		if len(v) != 8 {
+			return fmt.Errorf("%w: hlc record is damaged", anchor.ErrCorrupt)
+		}
+		h = anchor.HLC(binary.BigEndian.Uint64(v))
+		return nil
+	})
+	return h, err
 }
 
 func (t *wtx) SetClock(h anchor.HLC) error {
-	return t.tx.Bucket(bucketMeta).Put(keyHLC, u64(uint64(h)))
+	return t.write("write clock", func() error { return t.tx.Bucket(bucketMeta).Put(keyHLC, u64(uint64(h))) })
 }
 
-func (t *wtx) Commit() error { return t.d.classify("commit to", t.tx.Commit()) }
+func (t *wtx) Commit() error {
+	return t.d.classify("commit to", t.write("commit", t.tx.Commit))
+}
 
 func (t *wtx) Rollback() error {
-	if err := t.tx.Rollback(); err != nil && !errors.Is(err, berrors.ErrTxClosed) {
+	err := guard("rollback", t.tx.Rollback)
+	if err != nil && !errors.Is(err, berrors.ErrTxClosed) {
 		return err
 	}
 	return nil
@@ -105,123 +138,75 @@ func u64(n uint64) []byte {
 type rtx struct {
 	d                         *driver
 	tx                        *bbolt.Tx
+	writable                  bool
 	anchors, adj, log, logIdx *bbolt.Bucket
 }
 
-func newTx(d *driver, tx *bbolt.Tx) *rtx {
-	return &rtx{d: d, tx: tx, anchors: tx.Bucket(bucketAnchors), adj: tx.Bucket(bucketAdj),
-		log: tx.Bucket(bucketLog), logIdx: tx.Bucket(bucketLogIdx)}
+func newTx(d *driver, tx *bbolt.Tx) *rtx { return &rtx{d: d, tx: tx, writable: tx.Writable()} }
+
+// buckets opens the store's buckets (it reads the root page: run it under guard).
+func (t *rtx) buckets() {
+	t.anchors, t.adj = t.tx.Bucket(bucketAnchors), t.tx.Bucket(bucketAdj)
+	t.log, t.logIdx = t.tx.Bucket(bucketLog), t.tx.Bucket(bucketLogIdx)
 }
 
-func (t *rtx) Anchor(id anchor.ID) (*anchor.Anchor, error) {
-	v := t.anchors.Get(id[:])
-	if v == nil {
-		return nil, &anchor.Error{Op: "get", ID: id, Err: anchor.ErrNotFound}
+// write runs fn, one bbolt call of this transaction, under guard. A panic
+// in a write transaction stops every later write of the driver: bbolt's
+// in-memory state may be half-changed, so nothing more is committed from
+// it (the transaction is rolled back by the engine; nothing landed).
+func (t *rtx) write(op string, fn func() error) error {
+	err := guard(op, fn)
+	var p *panicError
+	if t.writable && errors.As(err, &p) {
+		t.d.broken.CompareAndSwap(nil, &err)
 	}
-	return anchor.Unmarshal(id, v)
+	return err
+}
+
+func (t *rtx) Anchor(id anchor.ID) (a *anchor.Anchor, err error) {
+	err = t.write("get", func() error {
+		v := t.anchors.Get(id[:])
+		if v == nil {
+			if seq := t.logIdx.Get(id[:]); seq != nil {
+				return &anchor.Error{Op: "get", ID: id, Err: fmt.Errorf("%w: no record, but the log index holds it at %x", anchor.ErrCorrupt, seq)}
+			}
+			return &anchor.Error{Op: "get", ID: id, Err: anchor.ErrNotFound}
+		}
+		a, err = anchor.Unmarshal(id, v)
+		return err
+	})
+	return a, err
+}
+
+// scan calls fn for each row of b from start (nil: the first row) while
+// the key has prefix. The cursor steps run under guard; fn does not.
+func (t *rtx) scan(op string, b *bbolt.Bucket, start, prefix []byte, fn func(k, v []byte) error) error {
+	var c *bbolt.Cursor
+	var k, v []byte
+	err := t.write(op, func() error {
+		c = b.Cursor()
+		if start == nil {
+			k, v = c.First()
+		} else {
+			k, v = c.Seek(start)
+		}
+		return nil
+	})
+	for err == nil && k != nil && bytes.HasPrefix(k, prefix) {
+		if err = fn(k, v); err != nil {
+			return err
+		}
+		err = t.write(op, func() error { k, v = c.Next(); return nil })
+	}
+	return err
 }
 
 func (t *rtx) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
-	c := t.adj.Cursor()
-	for k, v := c.Seek(node[:]); k != nil && bytes.HasPrefix(k, node[:]); k, v = c.Next() {
-		a, err := decodeAdj(k, v)
-		if err != nil {
-			return err
-		}
-		if err := fn(a); err != nil {
-			return err
-		}
+	if t.d.adjDamage != nil {
+		return &anchor.Error{Op: "adjacency", ID: node, Err: fmt.Errorf("edge lists cannot be trusted, run Verify: %w", t.d.adjDamage)}
 	}
-	return nil
-}
-
-func (t *rtx) PutAnchor(a *anchor.Anchor) error {
-	b, err := anchor.Marshal(a)
-	if err != nil {
-		return err
-	}
-	return t.anchors.Put(a.ID[:], b)
-}
-
-func (t *rtx) PutAdj(r anchor.Adj) error {
-	v := make([]byte, 0, 17+len(r.Type))
-	v = append(v, r.Peer[:]...)
-	v = append(v, byte(r.Dir))
-	v = append(v, r.Type...)
-	return t.adj.Put(adjKey(r.Node, r.Edge), v)
-}
-
-func (t *rtx) DeleteAdj(node, edge anchor.ID) error { return t.adj.Delete(adjKey(node, edge)) }
-
-func (t *rtx) Logged(id anchor.ID) error {
-	if old := t.logIdx.Get(id[:]); old != nil {
-		if err := t.log.Delete(old); err != nil {
-			return err
-		}
-	}
-	seq, err := t.log.NextSequence()
-	if err != nil {
-		return err
-	}
-	if err := t.log.Put(u64(seq), id[:]); err != nil {
-		return err
-	}
-	return t.logIdx.Put(id[:], u64(seq))
-}
-
-func (t *rtx) Meta(key string) ([]byte, error) {
-	return bytes.Clone(t.tx.Bucket(bucketMeta).Get([]byte(metaPrefix + key))), nil
-}
-
-func (t *rtx) PutMeta(key string, value []byte) error {
-	return t.tx.Bucket(bucketMeta).Put([]byte(metaPrefix+key), value)
-}
-
-func adjKey(node, edge anchor.ID) []byte {
-	k := make([]byte, 32)
-	copy(k, node[:])
-	copy(k[16:], edge[:])
-	return k
-}
-
-func decodeAdj(k, v []byte) (anchor.Adj, error) {
-	var a anchor.Adj
-	if len(k) != 32 || len(v) < 17 {
-		return a, fmt.Errorf("%w: adjacency row of key %d and value %d bytes", anchor.ErrCorrupt, len(k), len(v))
-	}
-	copy(a.Node[:], k[:16])
-	copy(a.Edge[:], k[16:])
-	copy(a.Peer[:], v[:16])
-	a.Dir = anchor.Direction(v[16])
-	a.Type = string(v[17:])
-	if a.Dir < anchor.Out || a.Dir > anchor.Both {
-		return a, fmt.Errorf("%w: adjacency row %s/%s has direction %d", anchor.ErrCorrupt, a.Node, a.Edge, v[16])
-	}
-	return a, nil
-}
-
-// view adds the whole-store scans of backend.View.
-type view struct{ rtx *rtx }
-
-func (v *view) Anchor(id anchor.ID) (*anchor.Anchor, error) { return v.rtx.Anchor(id) }
-func (v *view) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
-	return v.rtx.Adjacent(node, fn)
-}
-
-func (v *view) Anchors(fn func(anchor.ID, *anchor.Anchor, error) error) error {
-	return v.rtx.anchors.ForEach(func(k, val []byte) error {
-		id, err := anchor.IDFromBytes(k)
-		if err != nil {
-			return fn(id, nil, fmt.Errorf("%w: anchor key of %d bytes", anchor.ErrCorrupt, len(k)))
-		}
-		a, err := anchor.Unmarshal(id, val)
-		return fn(id, a, err)
-	})
-}
-
-func (v *view) Adjacency(fn func(anchor.Adj) error) error {
-	return v.rtx.adj.ForEach(func(k, val []byte) error {
-		a, err := decodeAdj(k, val)
+	return t.scan("adjacency of "+node.String(), t.adj, node[:], node[:], func(k, v []byte) error {
+		a, err := decodeAdj(t.d.info.Schema, k, v)
 		if err != nil {
 			return err
 		}
@@ -229,32 +214,55 @@ func (v *view) Adjacency(fn func(anchor.Adj) error) error {
 	})
 }
 
-func (v *view) Changes(after uint64, fn func(uint64, anchor.ID) error) error {
-	c := v.rtx.log.Cursor()
-	k, val := c.First() // from the very first row, so Verify sees malformed keys too
-	if after > 0 {
-		k, val = c.Seek(u64(after + 1))
+func (t *rtx) PutAnchor(a *anchor.Anchor) error {
+	b, err := anchor.Marshal(a)
+	if err != nil {
+		return err
 	}
-	for ; k != nil; k, val = c.Next() {
-		id, err := anchor.IDFromBytes(val)
-		if err != nil || len(k) != 8 || binary.BigEndian.Uint64(k) == 0 {
-			return fmt.Errorf("%w: change-log entry %x", anchor.ErrCorrupt, k)
-		}
-		if err := fn(binary.BigEndian.Uint64(k), id); err != nil {
-			return err
-		}
-	}
-	return nil
+	return t.write("put", func() error { return t.anchors.Put(a.ID[:], b) })
 }
 
-func (v *view) MetaValue(key string) ([]byte, error) { return v.rtx.Meta(key) }
+func (t *rtx) PutAdj(r anchor.Adj) error {
+	k, v := encodeAdj(r)
+	return t.write("put adjacency", func() error { return t.adj.Put(k, v) })
+}
 
-func (v *view) Meta() backend.Meta {
-	i := v.rtx.d.info
-	m := backend.Meta{Schema: i.Schema, StoreID: i.StoreID, ReplicaID: i.ReplicaID}
-	m.Seq = v.rtx.log.Sequence()
-	if h := v.rtx.tx.Bucket(bucketMeta).Get(keyHLC); len(h) == 8 {
-		m.HLC = anchor.HLC(binary.BigEndian.Uint64(h))
-	}
-	return m
+func (t *rtx) DeleteAdj(node, edge anchor.ID) error {
+	return t.write("delete adjacency", func() error { return t.adj.Delete(adjKey(node, edge)) })
+}
+
+// Logged moves id's change-log entry to a new sequence. It refuses (with
+// anchor.ErrCorrupt) when the log index names a sequence that does not
+// hold id: writing on would leave two log entries for one anchor.
+func (t *rtx) Logged(id anchor.ID) error {
+	return t.write("log", func() error {
+		if old := t.logIdx.Get(id[:]); old != nil {
+			if got := t.log.Get(old); !bytes.Equal(got, id[:]) {
+				return &anchor.Error{Op: "log", ID: id, Err: fmt.Errorf("%w: log index names sequence %x, which holds %x", anchor.ErrCorrupt, old, got)}
+			}
+			if err := t.log.Delete(old); err != nil {
+				return err
+			}
+		}
+		seq, err := t.log.NextSequence()
+		if err != nil {
+			return err
+		}
+		if err := t.log.Put(u64(seq), id[:]); err != nil {
+			return err
+		}
+		return t.logIdx.Put(id[:], u64(seq))
+	})
+}
+
+func (t *rtx) Meta(key string) (v []byte, err error) {
+	err = t.write("read meta", func() error {
+		v = bytes.Clone(t.tx.Bucket(bucketMeta).Get([]byte(metaPrefix + key)))
+		return nil
+	})
+	return v, err
+}
+
+func (t *rtx) PutMeta(key string, value []byte) error {
+	return t.write("write meta", func() error { return t.tx.Bucket(bucketMeta).Put([]byte(metaPrefix+key), value) })
 }

@@ -15,8 +15,10 @@ import (
 	"github.com/anchorage-db/anchorage/delta"
 )
 
-// SchemaVersion is the on-disk layout this build writes and reads.
-const SchemaVersion = 1
+// SchemaVersion is the on-disk layout this build writes. It reads every
+// schema from 1 up to it; a read-write Open upgrades an older store in
+// place (schema 2 added a checksum to every adjacency row).
+const SchemaVersion = 2
 
 const magic = "anchorage-bolt"
 
@@ -112,31 +114,38 @@ func OpenDriver(path string, opts *Options) (backend.Driver, error) {
 			return nil, fmt.Errorf("anchorage: open %s: %w", path, err)
 		}
 	}
-	if err := precheck(path, o.ReadOnly); err != nil {
-		return nil, fmt.Errorf("anchorage: open %s: %w", path, err)
+	m, err := precheck(path, o.ReadOnly)
+	var adjDamage error
+	if err == nil && m != nil {
+		adjDamage, err = checkFile(path, m)
 	}
-	db, err := openDB(path, &bbolt.Options{Timeout: o.Timeout, ReadOnly: o.ReadOnly, NoSync: o.NoSync, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType, MaxSize: int(o.MaxSize)})
 	if err != nil {
-		return nil, err
-	}
-	d := &driver{db: db, path: path, opts: o}
-	if err := d.init(); err != nil {
-		db.Close()
 		return nil, fmt.Errorf("anchorage: open %s: %w", path, err)
 	}
-	return d, nil
+	create, existed := creating(path, o.ReadOnly)
+	db, err := openDB(path, &bbolt.Options{Timeout: o.Timeout, ReadOnly: o.ReadOnly, NoSync: o.NoSync, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType, MaxSize: int(o.MaxSize)})
+	if err == nil {
+		d := &driver{db: db, path: path, opts: o, adjDamage: adjDamage}
+		if err = d.init(); err == nil {
+			return d, nil
+		}
+		guard("close", db.Close)
+		err = fmt.Errorf("anchorage: open %s: %w", path, typedIO("create", path, err))
+	}
+	if create {
+		undoCreate(path, existed, err)
+	}
+	return nil, err
 }
 
 // openDB opens the bbolt file, translating bbolt's errors (and any panic
 // on a damaged file) into Anchorage's.
 func openDB(path string, bo *bbolt.Options) (db *bbolt.DB, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			db, err = nil, fmt.Errorf("anchorage: open %s: %w: %v", path, anchor.ErrNotStore, r)
-		}
-	}()
-	db, err = bbolt.Open(path, 0o600, bo)
+	err = guard("open "+path, func() (err error) { db, err = bbolt.Open(path, 0o600, bo); return err })
+	var p *panicError
 	switch {
+	case errors.As(err, &p):
+		return nil, err
 	case err == nil:
 		return db, nil
 	case errors.Is(err, berrors.ErrTimeout):
@@ -144,7 +153,7 @@ func openDB(path string, bo *bbolt.Options) (db *bbolt.DB, err error) {
 	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, berrors.ErrInvalidMapping):
 		return nil, fmt.Errorf("anchorage: open %s: %w: %v", path, anchor.ErrNotStore, err)
 	}
-	return nil, fmt.Errorf("anchorage: open %s: %w", path, err)
+	return nil, fmt.Errorf("anchorage: open %s: %w", path, typedIO("open", path, err))
 }
 
 // init creates the buckets and meta of a new store, or checks an existing one.
@@ -162,18 +171,32 @@ func (s *driver) init() error {
 		if string(m.Get(keyMagic)) != magic {
 			return false, fmt.Errorf("%w: unknown magic %q", anchor.ErrNotStore, m.Get(keyMagic))
 		}
-		if v := m.Get(keySchema); len(v) != 4 {
+		if v := m.Get(keySchema); len(v) != 4 || binary.BigEndian.Uint32(v) == 0 {
 			return false, fmt.Errorf("%w: schema version record is damaged", anchor.ErrCorrupt)
-		} else if n := binary.BigEndian.Uint32(v); n != SchemaVersion {
-			return false, fmt.Errorf("%w: store schema %d, this build reads %d", anchor.ErrVersion, n, SchemaVersion)
+		} else if n := binary.BigEndian.Uint32(v); n > SchemaVersion {
+			return false, fmt.Errorf("%w: store schema %d, this build reads up to %d", anchor.ErrVersion, n, SchemaVersion)
+		} else {
+			s.info.Schema = int(n)
 		}
 		for _, b := range [][]byte{bucketAnchors, bucketAdj, bucketLog, bucketLogIdx} {
 			if tx.Bucket(b) == nil {
 				return false, fmt.Errorf("%w: bucket %q missing", anchor.ErrCorrupt, b)
 			}
 		}
-		return false, s.loadMeta(m)
+		if err := s.loadMeta(m); err != nil {
+			return false, err
+		}
+		if s.info.Schema < schemaAdjV {
+			return false, s.verifyLegacy(tx)
+		}
+		return false, nil
 	}
+	return guard("check metadata", func() error { return s.initTx(check) })
+}
+
+// initTx runs check in a read transaction (read-only) or creates a fresh
+// store's buckets and meta in a write transaction.
+func (s *driver) initTx(check func(tx *bbolt.Tx) (bool, error)) error {
 	if s.opts.ReadOnly {
 		return s.db.View(func(tx *bbolt.Tx) error {
 			fresh, err := check(tx)
@@ -185,8 +208,11 @@ func (s *driver) init() error {
 	}
 	return s.db.Update(func(tx *bbolt.Tx) error {
 		fresh, err := check(tx)
-		if err != nil || !fresh {
+		if err != nil {
 			return err
+		}
+		if !fresh {
+			return s.upgrade(tx)
 		}
 		for _, b := range [][]byte{bucketAnchors, bucketAdj, bucketLog, bucketLogIdx, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -203,8 +229,26 @@ func (s *driver) init() error {
 				return err
 			}
 		}
+		s.info.Schema = SchemaVersion
 		return s.loadMeta(m)
 	})
+}
+
+// upgrade brings an existing store of an older schema to SchemaVersion
+// within tx.
+func (s *driver) upgrade(tx *bbolt.Tx) error {
+	if s.info.Schema >= SchemaVersion {
+		return nil
+	}
+	if s.info.Schema < schemaAdjV {
+		if err := migrateAdj(tx); err != nil {
+			return fmt.Errorf("upgrading to schema %d: %w", schemaAdjV, err)
+		}
+	}
+	var schema [4]byte
+	binary.BigEndian.PutUint32(schema[:], SchemaVersion)
+	s.info.Schema = SchemaVersion
+	return tx.Bucket(bucketMeta).Put(keySchema, schema[:])
 }
 
 func (s *driver) loadMeta(m *bbolt.Bucket) error {
@@ -218,6 +262,6 @@ func (s *driver) loadMeta(m *bbolt.Bucket) error {
 	if len(m.Get(keyHLC)) != 8 {
 		return fmt.Errorf("%w: hlc record is damaged", anchor.ErrCorrupt)
 	}
-	s.info.Schema, s.info.ReadOnly = SchemaVersion, s.opts.ReadOnly
+	s.info.ReadOnly = s.opts.ReadOnly
 	return nil
 }

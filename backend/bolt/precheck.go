@@ -23,34 +23,39 @@ const (
 // bbolt trusts its meta's high-water mark and would fault (SIGBUS, which no
 // recover can catch) touching pages past the end of a truncated file, so a
 // file that is not bbolt, or is shorter than its own meta says, is refused
-// here with a typed error. A missing or empty file passes when the store
-// may be created (bbolt initialises it), and is refused read-only.
-func precheck(path string, readOnly bool) error {
+// here with a typed error, and so is a file with one damaged meta page
+// (bbolt would silently roll back to the older one). A missing or empty file passes when the store
+// may be created (bbolt initialises it), and is refused read-only. For an
+// existing file it returns the meta bbolt will use (the valid one with the
+// greater transaction id).
+func precheck(path string, readOnly bool) (*meta, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if fi.Size() == 0 {
 		if readOnly {
-			return fmt.Errorf("%w: empty file", anchor.ErrNotStore)
+			return nil, fmt.Errorf("%w: empty file", anchor.ErrNotStore)
 		}
-		return nil
+		return nil, nil
 	}
 	if fi.IsDir() {
-		return fmt.Errorf("%w: %s is a directory", anchor.ErrNotStore, path)
+		return nil, fmt.Errorf("%w: %s is a directory", anchor.ErrNotStore, path)
 	}
 	var best *meta
+	var damaged []string
 	for page := range 2 {
 		m, err := readMeta(f, page)
 		if err != nil {
+			damaged = append(damaged, fmt.Sprintf("meta page %d: %v", page, err))
 			continue
 		}
 		if best == nil || m.txid > best.txid {
@@ -58,17 +63,26 @@ func precheck(path string, readOnly bool) error {
 		}
 	}
 	if best == nil {
-		return fmt.Errorf("%w: no valid bbolt meta page", anchor.ErrNotStore)
+		return nil, fmt.Errorf("%w: no valid bbolt meta page", anchor.ErrNotStore)
+	}
+	if len(damaged) > 0 {
+		// bbolt would fall back to the other meta page, which is one
+		// transaction older: the store would silently lose its last commit.
+		// Commits write the meta record (80 bytes, one sector) whole, so a
+		// damaged one is damage, not an interrupted commit.
+		return nil, fmt.Errorf("%w: %s (the other meta page is one transaction older)", anchor.ErrCorrupt, damaged[0])
 	}
 	if need := int64(best.pgid) * int64(best.pageSize); fi.Size() < need {
-		return fmt.Errorf("%w: file is %d bytes but its header says %d (truncated?)", anchor.ErrCorrupt, fi.Size(), need)
+		return nil, fmt.Errorf("%w: file is %d bytes but its header says %d (truncated?)", anchor.ErrCorrupt, fi.Size(), need)
 	}
-	return nil
+	return best, nil
 }
 
+// meta is the part of a bbolt meta record the prechecks use.
 type meta struct {
-	pageSize   uint32
-	pgid, txid uint64
+	pageSize       uint32
+	root, freelist uint64 // root bucket's page, freelist page (noFreelist: none)
+	pgid, txid     uint64
 }
 
 // readMeta reads and validates meta page n (0 or 1). Page 1 sits one page
@@ -95,12 +109,15 @@ func readMeta(f *os.File, n int) (*meta, error) {
 		switch {
 		case le.Uint32(rec[0:]) != bboltMagic:
 			lastErr = errors.New("bad magic")
+		case le.Uint32(rec[4:]) != 2:
+			lastErr = errors.New("unknown bbolt version")
 		case le.Uint64(rec[56:]) != h.Sum64():
 			lastErr = errors.New("bad checksum")
 		case le.Uint32(rec[8:]) < 512 || le.Uint32(rec[8:]) > 1<<20:
 			lastErr = errors.New("bad page size")
 		default:
-			return &meta{pageSize: le.Uint32(rec[8:]), pgid: le.Uint64(rec[40:]), txid: le.Uint64(rec[48:])}, nil
+			return &meta{pageSize: le.Uint32(rec[8:]), root: le.Uint64(rec[16:]), freelist: le.Uint64(rec[32:]),
+				pgid: le.Uint64(rec[40:]), txid: le.Uint64(rec[48:])}, nil
 		}
 	}
 	return nil, lastErr

@@ -1,0 +1,105 @@
+package bolt
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+
+	"github.com/anchorage-db/anchorage/anchor"
+	"github.com/anchorage-db/anchorage/backend"
+)
+
+// view adds the whole-store scans of backend.View, and the bolt-only index
+// check Verify finds through backend.IndexChecker.
+type view struct{ rtx *rtx }
+
+var _ backend.IndexChecker = (*view)(nil)
+
+func (v *view) Anchor(id anchor.ID) (*anchor.Anchor, error) { return v.rtx.Anchor(id) }
+func (v *view) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
+	return v.rtx.Adjacent(node, fn)
+}
+
+func (v *view) Anchors(fn func(anchor.ID, *anchor.Anchor, error) error) error {
+	return v.rtx.scan("scan anchors", v.rtx.anchors, nil, nil, func(k, val []byte) error {
+		id, err := anchor.IDFromBytes(k)
+		if err != nil {
+			return fn(id, nil, fmt.Errorf("%w: anchor key of %d bytes", anchor.ErrCorrupt, len(k)))
+		}
+		a, err := anchor.Unmarshal(id, val)
+		return fn(id, a, err)
+	})
+}
+
+func (v *view) Adjacency(fn func(anchor.Adj) error) error {
+	return v.rtx.scan("scan adjacency", v.rtx.adj, nil, nil, func(k, val []byte) error {
+		a, err := decodeAdj(v.rtx.d.info.Schema, k, val)
+		if err != nil {
+			return err
+		}
+		return fn(a)
+	})
+}
+
+// Changes lists the change log from after+1. Each entry is checked against
+// the log index (which must name the same sequence for the same anchor),
+// so a damaged sequence or ID in either gives anchor.ErrCorrupt rather
+// than a wrong entry.
+func (v *view) Changes(after uint64, fn func(uint64, anchor.ID) error) error {
+	var start []byte // from the very first row, so Verify sees malformed keys too
+	if after > 0 {
+		start = u64(after + 1)
+	}
+	return v.rtx.scan("scan change log", v.rtx.log, start, nil, func(k, val []byte) error {
+		id, err := anchor.IDFromBytes(val)
+		if err != nil || len(k) != 8 || binary.BigEndian.Uint64(k) == 0 {
+			return fmt.Errorf("%w: change-log entry %x", anchor.ErrCorrupt, k)
+		}
+		var idx []byte
+		if err := v.rtx.write("scan change log", func() error { idx = v.rtx.logIdx.Get(id[:]); return nil }); err != nil {
+			return err
+		}
+		if !bytes.Equal(idx, k) {
+			return &anchor.Error{Op: "changes", ID: id, Err: fmt.Errorf("%w: change-log entry %x, but the log index holds %x", anchor.ErrCorrupt, k, idx)}
+		}
+		return fn(binary.BigEndian.Uint64(k), id)
+	})
+}
+
+// CheckIndexes reports every log-index row (ID -> sequence) whose sequence
+// does not hold that ID in the change log, and every row that does not
+// decode. (Log entries missing from the index are found by Changes.)
+func (v *view) CheckIndexes(report func(kind string, id anchor.ID, detail string)) error {
+	return v.rtx.scan("scan log index", v.rtx.logIdx, nil, nil, func(k, seq []byte) error {
+		id, err := anchor.IDFromBytes(k)
+		if err != nil || len(seq) != 8 {
+			report(backend.ProblemCorrupt, id, fmt.Sprintf("log-index row %x -> %x does not decode", k, seq))
+			return nil
+		}
+		var got []byte
+		if err := v.rtx.write("scan log index", func() error { got = bytes.Clone(v.rtx.log.Get(seq)); return nil }); err != nil {
+			return err
+		}
+		if !bytes.Equal(got, k) {
+			report(backend.ProblemIndexMismatch, id, fmt.Sprintf("log index names sequence %d, which holds %x", binary.BigEndian.Uint64(seq), got))
+		}
+		return nil
+	})
+}
+
+func (v *view) MetaValue(key string) ([]byte, error) { return v.rtx.Meta(key) }
+
+// Meta describes the store. A damaged page met reading the clock leaves
+// HLC and Seq zero (Verify then reports the log ahead of the store).
+func (v *view) Meta() backend.Meta {
+	i := v.rtx.d.info
+	m := backend.Meta{Schema: i.Schema, StoreID: i.StoreID, ReplicaID: i.ReplicaID}
+	_ = v.rtx.write("read meta", func() error {
+		m.Seq = v.rtx.log.Sequence()
+		if h := v.rtx.tx.Bucket(bucketMeta).Get(keyHLC); len(h) == 8 {
+			m.HLC = anchor.HLC(binary.BigEndian.Uint64(h))
+		}
+		return nil
+	})
+	return m
+}
