@@ -354,14 +354,13 @@ func (m *machine) write(w *mWalker, ids []anchor.ID) []error {
 	for id, a := range plan {
 		m.committed[id] = a
 	}
+	// As tiered.Memory.write: every written change first, then the edges
+	// of the nodes this batch deleted leave L1.
+	var deletedNodes []anchor.ID
 	for _, c := range changes {
 		if c.del {
 			if w.l1[c.id].cur.kind == anchor.KindNode {
-				for eid, x := range w.l1 {
-					if x.cur.kind == anchor.KindEdge && (x.cur.src == c.id || x.cur.dst == c.id) {
-						delete(w.l1, eid)
-					}
-				}
+				deletedNodes = append(deletedNodes, c.id)
 			}
 			delete(w.l1, c.id)
 			continue
@@ -374,6 +373,13 @@ func (m *machine) write(w *mWalker, ids []anchor.ID) []error {
 		}
 		e.snap = e.cur.clone()
 		clear(e.set)
+	}
+	for _, node := range deletedNodes {
+		for eid, x := range w.l1 {
+			if x.cur.kind == anchor.KindEdge && (x.cur.src == node || x.cur.dst == node) {
+				delete(w.l1, eid)
+			}
+		}
 	}
 	return nil
 }
