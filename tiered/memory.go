@@ -36,10 +36,24 @@ type Memory struct {
 	l1    map[anchor.ID]*entry
 }
 
+// entry is one anchor in L1. snap and cur are copy-on-write: neither is
+// ever modified once it may be seen elsewhere (snap always; cur when it is
+// snap itself or Get handed it out), so a hit hands out cur without a copy
+// and a load stores the decoded anchor once. Every change goes through mut.
 type entry struct {
-	snap *anchor.Anchor  // as loaded or last written; nil if never stored
-	cur  *anchor.Anchor  // this walker's copy; Deleted != 0 once it deleted it
+	snap *anchor.Anchor  // as loaded or last written; nil if never stored; never modified
+	cur  *anchor.Anchor  // this walker's view; Deleted != 0 once it deleted it
+	own  bool            // cur is private to this entry: mut may change it in place
 	set  map[string]bool // fields Set since the last write, even to their loaded value
+}
+
+// mut returns cur ready to be changed: a private copy if cur is shared
+// with snap or was handed out by Get.
+func (e *entry) mut() *anchor.Anchor {
+	if !e.own {
+		e.cur, e.own = e.cur.Clone(), true
+	}
+	return e.cur
 }
 
 // diff is the change to write for e.
@@ -69,35 +83,43 @@ func (m *Memory) load(ctx context.Context, op string, id anchor.ID) (*entry, err
 		}
 		return e, nil
 	}
-	var a *anchor.Anchor
+	e := &entry{} // filled by the read: one allocation for the entry and the result
 	err := m.store.View(ctx, func(v backend.View) error {
 		var err error
-		a, err = v.Anchor(id)
+		e.snap, err = v.Anchor(id)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
+	a := e.snap
 	if !a.Live() {
 		return nil, &anchor.Error{Op: op, ID: id, Err: anchor.ErrDeleted}
 	}
 	if !a.Allows(m.root, anchor.Read) {
 		return nil, &anchor.Error{Op: op, ID: id, Need: anchor.Read, Root: m.root, Err: anchor.ErrAccessDenied}
 	}
-	e := &entry{snap: a, cur: a.Clone()}
+	e.cur = a // shared with snap until the walker changes it
 	m.l1[id] = e
 	return e, nil
 }
 
-// Get returns a copy of the anchor as this walker sees it: from L1 if it is
-// there, else from the store (which needs Read access). Changing the copy
-// changes nothing; use Set, Connect, Delete.
+// Get returns the anchor as this walker sees it: from L1 if it is there,
+// else from the store (which needs Read access).
+//
+// The result is a read-only, immutable view shared with L1, so a hit costs
+// a map lookup and no allocation: the caller must not modify it (call
+// Clone for a copy to change). Memory never changes it either: the
+// walker's later Set, Grant or Delete copy the anchor first (copy on
+// write), so a view keeps showing the anchor as it was when Get returned
+// it. To change the anchor use Set, SetAccess, Grant, Connect, Delete.
 func (m *Memory) Get(ctx context.Context, id anchor.ID) (*anchor.Anchor, error) {
 	e, err := m.load(ctx, "get", id)
 	if err != nil {
 		return nil, err
 	}
-	return e.cur.Clone(), nil
+	e.own = false // handed out: the next change copies
+	return e.cur, nil
 }
 
 // Field decodes one field of the anchor, as this walker sees it, into v.
@@ -130,7 +152,7 @@ func (m *Memory) CreateAt(id anchor.ID, kind anchor.Kind, typ string, fields map
 	if err := setFields(a, fields); err != nil {
 		return err
 	}
-	m.l1[id] = &entry{cur: a}
+	m.l1[id] = &entry{cur: a, own: true}
 	return nil
 }
 
@@ -170,7 +192,7 @@ func (m *Memory) connect(ctx context.Context, src, dst anchor.ID, typ string, un
 	if err := setFields(a, fields); err != nil {
 		return anchor.ID{}, err
 	}
-	m.l1[a.ID] = &entry{cur: a}
+	m.l1[a.ID] = &entry{cur: a, own: true}
 	return a.ID, nil
 }
 
@@ -194,7 +216,7 @@ func (m *Memory) Set(ctx context.Context, id anchor.ID, field string, v any) err
 	if err != nil {
 		return err
 	}
-	if err := e.cur.SetField(field, v); err != nil {
+	if err := e.mut().SetField(field, v); err != nil {
 		return err
 	}
 	if e.set == nil {
@@ -219,7 +241,7 @@ func (m *Memory) SetAccess(ctx context.Context, id anchor.ID, acc anchor.Access)
 	for root, lvl := range acc.Roots {
 		cur.SetEntry(root, lvl)
 	}
-	e.cur.Access = cur
+	e.mut().Access = cur
 	return nil
 }
 
@@ -236,7 +258,7 @@ func (m *Memory) Grant(ctx context.Context, id, root anchor.ID, level anchor.Lev
 		acc.Roots = make(map[anchor.ID]anchor.Level)
 	}
 	acc.Roots[root] = level
-	e.cur.Access = acc
+	e.mut().Access = acc
 	return nil
 }
 
@@ -257,7 +279,7 @@ func (m *Memory) Delete(ctx context.Context, id anchor.ID) error {
 		}
 		return nil
 	}
-	e.cur.Deleted = 1 // any non-zero marks it; the store stamps the tombstone
+	e.mut().Deleted = 1 // any non-zero marks it; the store stamps the tombstone
 	return nil
 }
 
@@ -423,7 +445,7 @@ func (m *Memory) written(c delta.Change, stamp anchor.HLC) {
 		delete(m.l1, c.ID)
 		return
 	}
-	cur := e.cur
+	cur := e.mut()
 	if c.Create != nil {
 		cur.Created, cur.AccessStamps = stamp, nil
 	}
@@ -439,5 +461,7 @@ func (m *Memory) written(c delta.Change, stamp anchor.HLC) {
 			cur.Fields[name] = anchor.Field{Value: f.Value, Stamp: stamp}
 		}
 	}
-	e.snap, e.set = cur.Clone(), nil
+	// The written copy becomes the snapshot; cur shares it until the
+	// walker's next change copies it.
+	e.snap, e.own, e.set = cur, false, nil
 }
