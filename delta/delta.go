@@ -78,6 +78,10 @@ type Env struct {
 	Stamp anchor.HLC
 	// Replica is the applying store's replica ID (breaks merge ties).
 	Replica anchor.ID
+	// Validated says the caller already ran Validate on the write (the
+	// engine does, before queueing it), so Apply skips it in the
+	// transaction.
+	Validated bool
 }
 
 // Diff returns the change that turns snapshot (the anchor as the walker
