@@ -3,7 +3,6 @@ package tiered
 import (
 	"context"
 	"fmt"
-	"sort"
 
 	"github.com/anchorage-db/anchorage/anchor"
 	"github.com/anchorage-db/anchorage/backend"
@@ -296,61 +295,6 @@ func (m *Memory) dropEdges(node anchor.ID) {
 func (m *Memory) deleted(id anchor.ID) bool {
 	e, ok := m.l1[id]
 	return ok && !e.cur.Live()
-}
-
-// Edges returns node's edges as this walker sees them: the stored adjacency
-// without the edges it removed (or that go to an anchor it deleted), plus
-// the edges it added and has not yet written. Rows are sorted by edge ID.
-//
-// Access is checked on the store's current state, in the same snapshot as
-// the rows: Read on node (so a revoked grant takes effect at once, even for
-// a node this walker loaded before), and Read on each stored edge, whose
-// rows are left out when this walker may not read it.
-func (m *Memory) Edges(ctx context.Context, node anchor.ID) ([]anchor.Adj, error) {
-	e, err := m.load(ctx, "edges", node)
-	if err != nil {
-		return nil, err
-	}
-	var rows []anchor.Adj
-	err = m.store.View(ctx, func(v backend.View) error {
-		if e.snap != nil {
-			a, err := v.Anchor(node)
-			if err != nil {
-				return err
-			}
-			if !a.Allows(m.root, anchor.Read) {
-				return &anchor.Error{Op: "edges", ID: node, Need: anchor.Read, Root: m.root, Err: anchor.ErrAccessDenied}
-			}
-		}
-		return v.Adjacent(node, func(r anchor.Adj) error {
-			if m.deleted(r.Edge) || m.deleted(r.Peer) {
-				return nil
-			}
-			edge, err := v.Anchor(r.Edge)
-			if err != nil {
-				return err
-			}
-			if edge.Allows(m.root, anchor.Read) {
-				rows = append(rows, r)
-			}
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, err
-	}
-	for _, x := range m.l1 {
-		if x.snap != nil || x.cur.Kind != anchor.KindEdge {
-			continue
-		}
-		for _, r := range x.cur.Adjacency() {
-			if r.Node == node && !m.deleted(r.Peer) {
-				rows = append(rows, r)
-			}
-		}
-	}
-	sort.Slice(rows, func(i, j int) bool { return string(rows[i].Edge[:]) < string(rows[j].Edge[:]) })
-	return rows, nil
 }
 
 // Put writes one anchor's changes now, together with what it needs to be
