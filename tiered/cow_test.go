@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/anchorage-db/anchorage/anchor"
+	"github.com/anchorage-db/anchorage/backend"
 	"github.com/anchorage-db/anchorage/tiered"
 )
 
@@ -14,9 +15,7 @@ import (
 // anchor it returns is shared with L1 without a copy, and nothing the
 // walker does afterwards (Set, Grant, Delete, Commit) changes it.
 func TestGetViewIsImmutable(t *testing.T) {
-	ctx := context.Background()
-	s := openBolt(t, t.TempDir())
-	defer s.Close()
+	ctx, s := context.Background(), tempStore(t)
 	root, other := anchor.NewID(), anchor.NewID()
 	m := tiered.New(s, root, nil)
 	id, err := m.Create(anchor.KindNode, "Profile", map[string]any{"name": "ada"})
@@ -56,4 +55,12 @@ func TestGetViewIsImmutable(t *testing.T) {
 	require.Equal(t, "grace", name)
 	_, err = m.Get(ctx, id)
 	require.ErrorIs(t, err, anchor.ErrDeleted)
+}
+
+// tempStore opens a bolt store (fsync off) in a temporary directory, closed
+// when the test ends.
+func tempStore(t testing.TB) backend.Store {
+	s := openBolt(t, t.TempDir())
+	t.Cleanup(func() { s.Close() })
+	return s
 }

@@ -17,9 +17,7 @@ import (
 // edge-ID order, edges it may not read left out, rows of what it deleted
 // hidden, and a break that stops the scan.
 func TestEdgesSeq(t *testing.T) {
-	ctx := context.Background()
-	s := openBolt(t, t.TempDir())
-	defer s.Close()
+	ctx, s := context.Background(), tempStore(t)
 	owner, reader := anchor.NewID(), anchor.NewID()
 	m := tiered.New(s, owner, nil)
 	hub, err := m.Create(anchor.KindNode, "Hub", nil)
