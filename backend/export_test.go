@@ -37,3 +37,6 @@ func (b *BareCommitter) Submit(ctx context.Context, w delta.Write) error {
 
 // Close stops the committer.
 func (b *BareCommitter) Close() { b.g.close() }
+
+// GroupTx wraps tx in the engine's per-group read cache.
+func GroupTx(tx Tx) Tx { return newGroupTx(tx) }
