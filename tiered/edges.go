@@ -23,9 +23,12 @@ import (
 // rows are left out when this walker may not read it.
 //
 // The whole iteration is one read snapshot, and the loop body runs inside
-// it: the body may read (Get, Field, Edges) but must not write (Put,
-// Commit, or the store's Apply), which on bolt waits for the snapshot to
-// end; collect what to change and write after the loop. An error is
+// it: the body must not write (Put, Commit, the store's Apply), which on
+// bolt may wait for the snapshot to end, and should not open another read
+// (Get or Field of an anchor not yet in L1, Edges): on bolt a writer that
+// grows the file waits for the first snapshot while the second waits for
+// the writer. Collect what to load or change and do it after the loop.
+// Anchors already in L1 are free to use. An error is
 // yielded once, with a zero Adj, and ends the iteration; so does breaking
 // out of the loop. The context is checked every 1,024 rows.
 func (m *Memory) EdgesSeq(ctx context.Context, node anchor.ID) iter.Seq2[anchor.Adj, error] {
