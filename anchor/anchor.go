@@ -26,8 +26,10 @@ type Mark struct {
 
 // Anchor is one persisted graph object: a node, edge, walker or object.
 //
-// An Anchor value is plain data, not safe for concurrent mutation; stores and
-// walker memories hand out copies (see Clone).
+// An Anchor value is plain data, not safe for concurrent mutation. Stores
+// hand out copies the caller owns; a walker's memory (tiered.Memory.Get)
+// hands out read-only views it shares, which must not be modified (Clone
+// one to get a copy to change).
 type Anchor struct {
 	ID     ID
 	Kind   Kind

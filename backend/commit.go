@@ -59,11 +59,13 @@ func (e *Engine) transact(ctx context.Context, jobs []*job) error {
 		return e.retried(err)
 	}
 	e.clock.Observe(stored)
+	gtx := newGroupTx(tx)
 	wrote := false
 	for _, j := range jobs {
 		// Peek, and record the stamp only if the write lands: a refused
-		// write leaves no trace, not even on the clock.
-		j.res, j.err = delta.Apply(tx, delta.Env{Stamp: e.clock.Peek(), Replica: e.info.ReplicaID, Limits: e.opts.Limits}, j.w)
+		// write leaves no trace, not even on the clock. Apply validated
+		// j.w before queueing it.
+		j.res, j.err = delta.Apply(gtx, delta.Env{Stamp: e.clock.Peek(), Replica: e.info.ReplicaID, Limits: e.opts.Limits, Validated: true}, j.w)
 		var we *delta.WriteError
 		if errors.As(j.err, &we) {
 			return e.retried(we.Err)

@@ -36,8 +36,10 @@ import (
 // and deletes. So a batch may create two nodes and the edge between them in
 // any order, and may delete a node and disconnect one of its edges.
 func Apply(tx Tx, env Env, w Write) (Result, error) {
-	if err := Validate(w, env.Limits); err != nil {
-		return Result{}, err
+	if !env.Validated {
+		if err := Validate(w, env.Limits); err != nil {
+			return Result{}, err
+		}
 	}
 	p := &plan{tx: tx, stamp: env.Stamp, local: env.Replica, maxFields: env.Limits.WithDefaults().MaxFields,
 		cache: make(map[anchor.ID]*anchor.Anchor), adj: make(map[adjKey]*anchor.Adj)}
@@ -53,78 +55,6 @@ func Apply(tx Tx, env Env, w Write) (Result, error) {
 		}
 	}
 	return Result{Stamp: p.stamp, Stats: p.stats}, nil
-}
-
-// Validate checks w for input no backend may store (anchor.ErrInvalid) and
-// for sizes over l (anchor.ErrTooLarge), without a transaction: the engine
-// calls it before queueing w, so a bad write is refused alone, the same on
-// every backend.
-func Validate(w Write, l Limits) error {
-	if err := w.validate(); err != nil {
-		return err
-	}
-	return checkLimits(w, l)
-}
-
-func (b *Batch) validate() error {
-	for i := range b.Changes {
-		if err := b.Changes[i].validate(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (c *Change) validate() error {
-	bad := func(field string, err error) error {
-		return &anchor.Error{Op: "validate", ID: c.ID, Field: field, Err: err}
-	}
-	roles := 0
-	for _, set := range []bool{c.Create != nil, c.Delete, len(c.Set) > 0 || len(c.Grants) > 0} {
-		if set {
-			roles++
-		}
-	}
-	if roles > 1 {
-		return bad("", fmt.Errorf("%w: a change is a create, a delete or an update, not several", anchor.ErrInvalid))
-	}
-	if c.Create != nil {
-		if err := validAnchor(c.Create); err != nil {
-			return bad("", err)
-		}
-	}
-	for name := range c.Set {
-		if err := anchor.ValidName("field", name); err != nil {
-			return bad(name, err)
-		}
-	}
-	for _, lvl := range c.Grants {
-		if lvl > anchor.Write {
-			return bad("", fmt.Errorf("%w: unknown access level %d", anchor.ErrInvalid, uint8(lvl)))
-		}
-	}
-	return nil
-}
-
-// validAnchor checks what a stored anchor's names and levels may hold.
-func validAnchor(a *anchor.Anchor) error {
-	if err := anchor.ValidName("type", a.Type); err != nil {
-		return err
-	}
-	for name := range a.Fields {
-		if err := anchor.ValidName("field", name); err != nil {
-			return err
-		}
-	}
-	if a.Access.All > anchor.Write {
-		return fmt.Errorf("%w: unknown access level %d", anchor.ErrInvalid, uint8(a.Access.All))
-	}
-	for _, lvl := range a.Access.Roots {
-		if lvl > anchor.Write {
-			return fmt.Errorf("%w: unknown access level %d", anchor.ErrInvalid, uint8(lvl))
-		}
-	}
-	return nil
 }
 
 func (b *Batch) apply(p *plan) error {

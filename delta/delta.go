@@ -80,6 +80,10 @@ type Env struct {
 	Replica anchor.ID
 	// Limits bound the write's sizes (zero: the defaults).
 	Limits Limits
+	// Validated says the caller already ran Validate on the write (the
+	// engine does, before queueing it), so Apply skips it in the
+	// transaction.
+	Validated bool
 }
 
 // Diff returns the change that turns snapshot (the anchor as the walker

@@ -3,7 +3,6 @@ package tiered
 import (
 	"context"
 	"fmt"
-	"sort"
 
 	"github.com/anchorage-db/anchorage/anchor"
 	"github.com/anchorage-db/anchorage/backend"
@@ -36,10 +35,24 @@ type Memory struct {
 	l1    map[anchor.ID]*entry
 }
 
+// entry is one anchor in L1. snap and cur are copy-on-write: neither is
+// ever modified once it may be seen elsewhere (snap always; cur when it is
+// snap itself or Get handed it out), so a hit hands out cur without a copy
+// and a load stores the decoded anchor once. Every change goes through mut.
 type entry struct {
-	snap *anchor.Anchor  // as loaded or last written; nil if never stored
-	cur  *anchor.Anchor  // this walker's copy; Deleted != 0 once it deleted it
+	snap *anchor.Anchor  // as loaded or last written; nil if never stored; never modified
+	cur  *anchor.Anchor  // this walker's view; Deleted != 0 once it deleted it
+	own  bool            // cur is private to this entry: mut may change it in place
 	set  map[string]bool // fields Set since the last write, even to their loaded value
+}
+
+// mut returns cur ready to be changed: a private copy if cur is shared
+// with snap or was handed out by Get.
+func (e *entry) mut() *anchor.Anchor {
+	if !e.own {
+		e.cur, e.own = e.cur.Clone(), true
+	}
+	return e.cur
 }
 
 // diff is the change to write for e.
@@ -69,35 +82,43 @@ func (m *Memory) load(ctx context.Context, op string, id anchor.ID) (*entry, err
 		}
 		return e, nil
 	}
-	var a *anchor.Anchor
+	e := &entry{} // filled by the read: one allocation for the entry and the result
 	err := m.store.View(ctx, func(v backend.View) error {
 		var err error
-		a, err = v.Anchor(id)
+		e.snap, err = v.Anchor(id)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
+	a := e.snap
 	if !a.Live() {
 		return nil, &anchor.Error{Op: op, ID: id, Err: anchor.ErrDeleted}
 	}
 	if !a.Allows(m.root, anchor.Read) {
 		return nil, &anchor.Error{Op: op, ID: id, Need: anchor.Read, Root: m.root, Err: anchor.ErrAccessDenied}
 	}
-	e := &entry{snap: a, cur: a.Clone()}
+	e.cur = a // shared with snap until the walker changes it
 	m.l1[id] = e
 	return e, nil
 }
 
-// Get returns a copy of the anchor as this walker sees it: from L1 if it is
-// there, else from the store (which needs Read access). Changing the copy
-// changes nothing; use Set, Connect, Delete.
+// Get returns the anchor as this walker sees it: from L1 if it is there,
+// else from the store (which needs Read access).
+//
+// The result is a read-only, immutable view shared with L1, so a hit costs
+// a map lookup and no allocation: the caller must not modify it (call
+// Clone for a copy to change). Memory never changes it either: the
+// walker's later Set, Grant or Delete copy the anchor first (copy on
+// write), so a view keeps showing the anchor as it was when Get returned
+// it. To change the anchor use Set, SetAccess, Grant, Connect, Delete.
 func (m *Memory) Get(ctx context.Context, id anchor.ID) (*anchor.Anchor, error) {
 	e, err := m.load(ctx, "get", id)
 	if err != nil {
 		return nil, err
 	}
-	return e.cur.Clone(), nil
+	e.own = false // handed out: the next change copies
+	return e.cur, nil
 }
 
 // Field decodes one field of the anchor, as this walker sees it, into v.
@@ -130,7 +151,7 @@ func (m *Memory) CreateAt(id anchor.ID, kind anchor.Kind, typ string, fields map
 	if err := setFields(a, fields); err != nil {
 		return err
 	}
-	m.l1[id] = &entry{cur: a}
+	m.l1[id] = &entry{cur: a, own: true}
 	return nil
 }
 
@@ -170,7 +191,7 @@ func (m *Memory) connect(ctx context.Context, src, dst anchor.ID, typ string, un
 	if err := setFields(a, fields); err != nil {
 		return anchor.ID{}, err
 	}
-	m.l1[a.ID] = &entry{cur: a}
+	m.l1[a.ID] = &entry{cur: a, own: true}
 	return a.ID, nil
 }
 
@@ -194,7 +215,7 @@ func (m *Memory) Set(ctx context.Context, id anchor.ID, field string, v any) err
 	if err != nil {
 		return err
 	}
-	if err := e.cur.SetField(field, v); err != nil {
+	if err := e.mut().SetField(field, v); err != nil {
 		return err
 	}
 	if e.set == nil {
@@ -219,7 +240,7 @@ func (m *Memory) SetAccess(ctx context.Context, id anchor.ID, acc anchor.Access)
 	for root, lvl := range acc.Roots {
 		cur.SetEntry(root, lvl)
 	}
-	e.cur.Access = cur
+	e.mut().Access = cur
 	return nil
 }
 
@@ -236,7 +257,7 @@ func (m *Memory) Grant(ctx context.Context, id, root anchor.ID, level anchor.Lev
 		acc.Roots = make(map[anchor.ID]anchor.Level)
 	}
 	acc.Roots[root] = level
-	e.cur.Access = acc
+	e.mut().Access = acc
 	return nil
 }
 
@@ -257,7 +278,7 @@ func (m *Memory) Delete(ctx context.Context, id anchor.ID) error {
 		}
 		return nil
 	}
-	e.cur.Deleted = 1 // any non-zero marks it; the store stamps the tombstone
+	e.mut().Deleted = 1 // any non-zero marks it; the store stamps the tombstone
 	return nil
 }
 
@@ -274,61 +295,6 @@ func (m *Memory) dropEdges(node anchor.ID) {
 func (m *Memory) deleted(id anchor.ID) bool {
 	e, ok := m.l1[id]
 	return ok && !e.cur.Live()
-}
-
-// Edges returns node's edges as this walker sees them: the stored adjacency
-// without the edges it removed (or that go to an anchor it deleted), plus
-// the edges it added and has not yet written. Rows are sorted by edge ID.
-//
-// Access is checked on the store's current state, in the same snapshot as
-// the rows: Read on node (so a revoked grant takes effect at once, even for
-// a node this walker loaded before), and Read on each stored edge, whose
-// rows are left out when this walker may not read it.
-func (m *Memory) Edges(ctx context.Context, node anchor.ID) ([]anchor.Adj, error) {
-	e, err := m.load(ctx, "edges", node)
-	if err != nil {
-		return nil, err
-	}
-	var rows []anchor.Adj
-	err = m.store.View(ctx, func(v backend.View) error {
-		if e.snap != nil {
-			a, err := v.Anchor(node)
-			if err != nil {
-				return err
-			}
-			if !a.Allows(m.root, anchor.Read) {
-				return &anchor.Error{Op: "edges", ID: node, Need: anchor.Read, Root: m.root, Err: anchor.ErrAccessDenied}
-			}
-		}
-		return v.Adjacent(node, func(r anchor.Adj) error {
-			if m.deleted(r.Edge) || m.deleted(r.Peer) {
-				return nil
-			}
-			edge, err := v.Anchor(r.Edge)
-			if err != nil {
-				return err
-			}
-			if edge.Allows(m.root, anchor.Read) {
-				rows = append(rows, r)
-			}
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, err
-	}
-	for _, x := range m.l1 {
-		if x.snap != nil || x.cur.Kind != anchor.KindEdge {
-			continue
-		}
-		for _, r := range x.cur.Adjacency() {
-			if r.Node == node && !m.deleted(r.Peer) {
-				rows = append(rows, r)
-			}
-		}
-	}
-	sort.Slice(rows, func(i, j int) bool { return string(rows[i].Edge[:]) < string(rows[j].Edge[:]) })
-	return rows, nil
 }
 
 // Put writes one anchor's changes now, together with what it needs to be
@@ -423,7 +389,7 @@ func (m *Memory) written(c delta.Change, stamp anchor.HLC) {
 		delete(m.l1, c.ID)
 		return
 	}
-	cur := e.cur
+	cur := e.mut()
 	if c.Create != nil {
 		cur.Created, cur.AccessStamps = stamp, nil
 	}
@@ -439,5 +405,7 @@ func (m *Memory) written(c delta.Change, stamp anchor.HLC) {
 			cur.Fields[name] = anchor.Field{Value: f.Value, Stamp: stamp}
 		}
 	}
-	e.snap, e.set = cur.Clone(), nil
+	// The written copy becomes the snapshot; cur shares it until the
+	// walker's next change copies it.
+	e.snap, e.own, e.set = cur, false, nil
 }

@@ -1,0 +1,79 @@
+package tiered_test
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/anchorage-db/anchorage/anchor"
+	"github.com/anchorage-db/anchorage/tiered"
+)
+
+// TestEdgesSeq checks the streaming listing against the rules Edges
+// documents: stored rows and the walker's unwritten edges merged in
+// edge-ID order, edges it may not read left out, rows of what it deleted
+// hidden, and a break that stops the scan.
+func TestEdgesSeq(t *testing.T) {
+	ctx, s := context.Background(), tempStore(t)
+	owner, reader := anchor.NewID(), anchor.NewID()
+	m := tiered.New(s, owner, nil)
+	hub, err := m.Create(anchor.KindNode, "Hub", nil)
+	require.NoError(t, err)
+	require.NoError(t, m.Grant(ctx, hub, reader, anchor.Connect))
+	var peers []anchor.ID
+	for range 6 {
+		p, err := m.Create(anchor.KindNode, "Peer", nil)
+		require.NoError(t, err)
+		require.NoError(t, m.Grant(ctx, p, reader, anchor.Connect))
+		peers = append(peers, p)
+	}
+	secret, err := m.Connect(ctx, hub, peers[0], "Secret", nil) // owner's edge, no grant
+	require.NoError(t, err)
+	require.NoError(t, m.Commit(ctx))
+
+	w := tiered.New(s, reader, nil)
+	var stored []anchor.ID
+	for _, p := range peers[1:4] {
+		id, err := w.Connect(ctx, hub, p, "Has", nil)
+		require.NoError(t, err)
+		stored = append(stored, id)
+	}
+	require.NoError(t, w.Commit(ctx))
+	pending, err := w.Connect(ctx, peers[4], hub, "Likes", nil)
+	require.NoError(t, err)
+	require.NoError(t, w.Delete(ctx, peers[3])) // hides stored[2]
+
+	var got []anchor.Adj
+	for r, err := range w.EdgesSeq(ctx, hub) {
+		require.NoError(t, err)
+		got = append(got, r)
+	}
+	ids := make([]anchor.ID, len(got))
+	for i, r := range got {
+		ids[i] = r.Edge
+	}
+	want := []anchor.ID{stored[0], stored[1], pending}
+	slices.SortFunc(want, func(a, b anchor.ID) int { return bytes.Compare(a[:], b[:]) })
+	require.Equal(t, want, ids, "sorted, merged, without the unreadable or deleted")
+	require.NotContains(t, ids, secret)
+
+	all, err := w.Edges(ctx, hub)
+	require.NoError(t, err)
+	require.Equal(t, got, all)
+
+	n := 0
+	for range w.EdgesSeq(ctx, hub) {
+		n++
+		break
+	}
+	require.Equal(t, 1, n)
+
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	for _, err := range w.EdgesSeq(cancelled, hub) {
+		require.ErrorIs(t, err, context.Canceled)
+	}
+}
