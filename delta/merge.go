@@ -246,6 +246,12 @@ func (p *plan) merge(remote *anchor.Anchor) error {
 		setMark(s, key, rm)
 		changed = true
 	}
+	// Updated is the latest stamp any replica gave the record: the greater
+	// one wins alone too, so tombstones whose stamps were set in different
+	// orders (a cascade here, a later delete there) end identical.
+	if r.Updated > s.Updated {
+		changed = true
+	}
 	if changed || (!r.Live() && s.Live()) {
 		after := s.Clone()
 		after.Deleted = max(s.Deleted, r.Deleted)
@@ -347,7 +353,7 @@ func (p *plan) insertRemote(r *anchor.Anchor) error {
 		}
 	}
 	p.cache[r.ID] = r
-	p.markDirtyAt(r, r.Updated)
+	p.markDirtyAt(r, max(r.Updated, r.Deleted))
 	p.stats.count(r.Kind, func(c *Counts) { c.Inserted++; c.Conflicts += conflict })
 	p.stats.MaxStamp = max(p.stats.MaxStamp, maxStamp(r))
 	return nil
@@ -366,8 +372,9 @@ func (p *plan) cascade(node anchor.ID, stamp anchor.HLC) error {
 			return err
 		}
 		if e != nil && e.Live() {
-			p.tombstoneAt(e, stamp)
-			p.markDirtyAt(e, max(e.Updated, stamp))
+			at := max(stamp, e.Created) // as insertRemote stamps an edge arriving after its node's tombstone
+			p.tombstoneAt(e, at)
+			p.markDirtyAt(e, max(e.Updated, at))
 		}
 	}
 	return nil

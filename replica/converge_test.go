@@ -62,3 +62,40 @@ func TestAccessTieConverges(t *testing.T) {
 	lvl, _ := backendtest.Stored(t, a, root).Access.Entry(other)
 	require.NotEqual(t, anchor.NoAccess, lvl)
 }
+
+// TestTombstoneStampsConverge: tombstones end identical, Deleted and
+// Updated stamps included, whichever way the syncs run first: an edge
+// added on A while B deletes its node, and a node (with an edge) deleted
+// on both stores at different times.
+func TestTombstoneStampsConverge(t *testing.T) {
+	for _, aFirst := range []bool{true, false} {
+		a, b := newStore(t), newStore(t)
+		root := backendtest.NewRootNode(t, a, anchor.Access{})
+		ma := tiered.New(a, root, nil)
+		n, err := ma.Create(anchor.KindNode, "N", nil)
+		require.NoError(t, err)
+		both, err := ma.Create(anchor.KindNode, "Both", nil)
+		require.NoError(t, err)
+		_, err = ma.Connect(ctx, root, both, "Has", nil)
+		require.NoError(t, err)
+		require.NoError(t, ma.Commit(ctx))
+		syncAll(t, a, b)
+
+		mb := tiered.New(b, root, nil)
+		require.NoError(t, mb.Delete(ctx, n))
+		require.NoError(t, mb.Delete(ctx, both))
+		require.NoError(t, mb.Commit(ctx))
+		time.Sleep(2 * time.Millisecond)
+		ma = tiered.New(a, root, nil)
+		_, err = ma.Connect(ctx, root, n, "Late", map[string]any{"w": 1})
+		require.NoError(t, err)
+		require.NoError(t, ma.Delete(ctx, both)) // later than b's delete
+		require.NoError(t, ma.Commit(ctx))
+		if aFirst {
+			syncAll(t, a, b)
+		} else {
+			syncAll(t, b, a)
+		}
+		requireSameDumps(t, a, b)
+	}
+}

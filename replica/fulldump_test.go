@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -62,4 +63,47 @@ func mapKeys[V any](m map[anchor.ID]V) []anchor.ID {
 		out = append(out, k)
 	}
 	return out
+}
+
+// requireSameDumps fails with the first differing records (decoded) when
+// the full dumps of stores differ.
+func requireSameDumps(t *testing.T, stores ...backend.Store) {
+	t.Helper()
+	want := strings.Split(fullDump(t, stores[0]), "\n")
+	for i, s := range stores[1:] {
+		got := strings.Split(fullDump(t, s), "\n")
+		var diffs []string
+		for j := 0; j < max(len(want), len(got)) && len(diffs) < 6; j++ {
+			w, g := at(want, j), at(got, j)
+			if w != g {
+				diffs = append(diffs, "store 0: "+describe(w), fmt.Sprintf("store %d: ", i+1)+describe(g))
+			}
+		}
+		require.Empty(t, diffs, "full dumps differ (%d vs %d lines)", len(want), len(got))
+	}
+}
+
+func at(lines []string, i int) string {
+	if i < len(lines) {
+		return lines[i]
+	}
+	return ""
+}
+
+// describe decodes one full-dump line for a failure message.
+func describe(line string) string {
+	id, rec, ok := strings.Cut(line, " ")
+	raw, err := hex.DecodeString(rec)
+	if !ok || err != nil || strings.HasPrefix(line, "adj") {
+		return line
+	}
+	aid, err := anchor.ParseID(id)
+	if err != nil {
+		return line
+	}
+	a, err := anchor.Unmarshal(aid, raw)
+	if err != nil {
+		return line
+	}
+	return fmt.Sprintf("%s %s created=%s updated=%s deleted=%s fields=%v access=%v marks=%v", a.Kind, a.ID, a.Created, a.Updated, a.Deleted, a.Fields, a.Access, a.AccessStamps)
 }
