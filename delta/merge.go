@@ -19,6 +19,11 @@ import (
 //   - deletion wins over liveness (a tombstone is never revived), and a
 //     node tombstone takes the node's incident edges with it, as a local
 //     delete does; between two tombstones the earlier stamp is kept;
+//     an edge taken by its node's tombstone is deleted at the later of the
+//     node's deletion and the edge's creation, wherever that happens;
+//   - Updated is the latest stamp any replica gave the record: a remote
+//     record with a later Updated changes it even when nothing else
+//     differs, so converged replicas hold identical records;
 //   - a live edge whose endpoint is deleted here is stored as a tombstone
 //     (counted as a conflict); one whose endpoint does not exist here is
 //     refused and reported;
