@@ -92,6 +92,9 @@ type Counts struct {
 type Refusal struct {
 	ID     anchor.ID
 	Reason string
+	// Retry: refused for now (stamped beyond the accepted bound); the same
+	// record is applied by a later merge once the bound allows it.
+	Retry bool
 }
 
 // MergeStats is filled by Apply for the Remote changes of a batch.
@@ -160,12 +163,20 @@ func wins(r, s anchor.Mark, rv, sv []byte, remote, local anchor.ID) bool {
 	return bytes.Compare(rv, sv) > 0 // same write seen twice: equal values, no change
 }
 
+// FutureReason is the reason given for a record whose latest stamp top is
+// beyond the accepted bound.
+func FutureReason(top, bound anchor.HLC) string {
+	return fmt.Sprintf("stamp %s is beyond the accepted bound %s (clock skew or a forged record); kept for a later import", top, bound)
+}
+
 func (p *plan) refuse(r *anchor.Anchor, format string, args ...any) {
 	p.stats.count(r.Kind, func(c *Counts) { c.Refused++ })
 	p.stats.Refusals = append(p.stats.Refusals, Refusal{ID: r.ID, Reason: fmt.Sprintf(format, args...)})
 }
 
-func maxStamp(r *anchor.Anchor) anchor.HLC {
+// Latest returns the greatest stamp r carries (created, updated, deleted,
+// any field or access entry): what a merge compares with Merge.MaxStamp.
+func Latest(r *anchor.Anchor) anchor.HLC {
 	m := max(r.Created, r.Updated, r.Deleted, r.AccessStamp())
 	for _, f := range r.Fields {
 		m = max(m, f.Stamp)
@@ -184,8 +195,9 @@ func (p *plan) merge(remote *anchor.Anchor) error {
 		p.refuse(r, "%v", err)
 		return nil
 	}
-	if top := maxStamp(r); p.maxRemote != 0 && top > p.maxRemote {
-		p.refuse(r, "stamp %s is beyond the accepted bound %s (clock skew or a forged record)", top, p.maxRemote)
+	if top := Latest(r); p.maxRemote != 0 && top > p.maxRemote {
+		p.refuse(r, "%s", FutureReason(top, p.maxRemote))
+		p.stats.Refusals[len(p.stats.Refusals)-1].Retry = true
 		return nil
 	}
 	// Give every field and access entry its origin (and every entry its
@@ -287,7 +299,7 @@ func (p *plan) merge(remote *anchor.Anchor) error {
 	} else {
 		p.stats.count(r.Kind, func(c *Counts) { c.Skipped++; c.Conflicts += conflicts })
 	}
-	p.stats.MaxStamp = max(p.stats.MaxStamp, maxStamp(r))
+	p.stats.MaxStamp = max(p.stats.MaxStamp, Latest(r))
 	return nil
 }
 
@@ -360,7 +372,7 @@ func (p *plan) insertRemote(r *anchor.Anchor) error {
 	p.cache[r.ID] = r
 	p.markDirtyAt(r, max(r.Updated, r.Deleted))
 	p.stats.count(r.Kind, func(c *Counts) { c.Inserted++; c.Conflicts += conflict })
-	p.stats.MaxStamp = max(p.stats.MaxStamp, maxStamp(r))
+	p.stats.MaxStamp = max(p.stats.MaxStamp, Latest(r))
 	return nil
 }
 

@@ -55,7 +55,8 @@ type Header struct {
 
 type record struct {
 	ID  anchor.ID `msgpack:"i"`
-	Rec []byte    `msgpack:"r"` // anchor.Marshal output
+	Rec []byte    `msgpack:"r"`           // anchor.Marshal output
+	Seq uint64    `msgpack:"q,omitempty"` // the source's change sequence (0 in older files)
 }
 
 type chunk struct {
@@ -148,8 +149,13 @@ func (r *reader) next() (byte, []byte, error) {
 	if n > maxSection {
 		return 0, nil, corrupt("section at byte %d claims %d bytes", r.off, n)
 	}
-	payload := make([]byte, n)
-	if _, err := io.ReadFull(r.r, payload); err != nil {
+	// Read what is there rather than allocate what the length claims: a
+	// short file that claims a huge section fails after reading its bytes.
+	payload, err := io.ReadAll(io.LimitReader(r.r, int64(n)))
+	if err != nil {
+		return 0, nil, err
+	}
+	if len(payload) != int(n) {
 		return 0, nil, corrupt("truncated inside the section at byte %d", r.off)
 	}
 	if crc32.Checksum(payload, castagnoli) != binary.BigEndian.Uint32(h[5:]) {

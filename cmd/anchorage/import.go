@@ -24,6 +24,7 @@ type countsJSON struct {
 type refusalJSON struct {
 	ID     string `json:"id"`
 	Reason string `json:"reason"`
+	Later  bool   `json:"delivered_later"` // refused for now: a later import or sync applies it
 }
 
 type importJSON struct {
@@ -32,6 +33,7 @@ type importJSON struct {
 	Chunks   int                   `json:"chunks_applied"`
 	Resumed  int                   `json:"chunks_already_applied"`
 	Records  int                   `json:"records"`
+	Later    int                   `json:"refused_for_now"`
 	ByKind   map[string]countsJSON `json:"by_kind"`
 	Total    countsJSON            `json:"total"`
 	Refusals []refusalJSON         `json:"refusals"`
@@ -42,13 +44,13 @@ func newImportJSON(res *replica.ImportResult) importJSON {
 		return countsJSON{c.Inserted, c.Updated, c.Skipped, c.Conflicts, c.Refused}
 	}
 	j := importJSON{ExportID: res.Header.ExportID.String(), Source: res.Header.SourceStore.String(),
-		Chunks: res.Chunks, Resumed: res.Skipped, Records: res.Records,
+		Chunks: res.Chunks, Resumed: res.Skipped, Records: res.Records, Later: res.Later,
 		ByKind: map[string]countsJSON{}, Total: conv(res.Stats.Total()), Refusals: []refusalJSON{}}
 	for _, k := range []anchor.Kind{anchor.KindNode, anchor.KindEdge, anchor.KindWalker, anchor.KindObject} {
 		j.ByKind[k.String()] = conv(res.Stats.ByKind[k])
 	}
 	for _, r := range res.Stats.Refusals {
-		j.Refusals = append(j.Refusals, refusalJSON{r.ID.String(), r.Reason})
+		j.Refusals = append(j.Refusals, refusalJSON{r.ID.String(), r.Reason, r.Retry})
 	}
 	return j
 }
@@ -72,6 +74,21 @@ func printImport(w io.Writer, j importJSON) {
 	}
 }
 
+// emitImport prints the counters, then fails (exit code 1) if any record
+// was refused: the refusals are listed above, and those refused for now
+// are delivered by a later import or sync once the clock allows them (or
+// with a larger --max-skew).
+func emitImport(cmd *cobra.Command, asJSON bool, res *replica.ImportResult) error {
+	j := newImportJSON(res)
+	if err := emit(cmd, asJSON, j, printImport); err != nil {
+		return err
+	}
+	if n := len(j.Refusals); n > 0 {
+		return checkFailed("anchorage: %s refused (%d for now: run again once the clock allows, or with a larger --max-skew)", plural(n, "record"), j.Later)
+	}
+	return nil
+}
+
 // addMergeFlags adds the flags of the commands that merge changes into a
 // store (import, sync): --max-skew, --json and -q.
 func addMergeFlags(cmd *cobra.Command, maxSkew *time.Duration, asJSON, quiet *bool) {
@@ -93,8 +110,10 @@ and refuses a damaged file, or one of a newer format, without touching the
 store. It then merges the file chunk by chunk, each chunk in one transaction
 together with the store's import cursor: fields by last-writer-wins on
 (HLC, replica), deletions winning over liveness, stamps more than
---max-skew ahead of this machine's clock refused and listed. Re-importing
-the same file changes nothing; an import that was interrupted resumes
+--max-skew ahead of this machine's clock refused for now and listed (the
+import then exits 1; the store remembers them, and importing the same file
+again, or syncing, once the clock allows delivers them). Re-importing the
+same file changes nothing else; an import that was interrupted resumes
 after its last applied chunk. The counters come per kind: inserted,
 updated, skipped (nothing newer), conflicts (a remote value or liveness
 lost to newer local state), refused.`,
@@ -133,7 +152,7 @@ lost to newer local state), refused.`,
 			if err != nil {
 				return fail(err)
 			}
-			return emit(cmd, asJSON, newImportJSON(res), printImport)
+			return emitImport(cmd, asJSON, res)
 		},
 	}
 	addStoreFlags(cmd, "the store to import into, created if missing")

@@ -27,7 +27,10 @@ func newSyncCmd() *cobra.Command {
 		Long: `sync exports from the --from store (read-only) every change after the
 --to store's import cursor for it and imports them into --to, streaming,
 with import's merge rules and counters. Run it both ways for two replicas
-to converge; a sync with nothing new changes nothing. A new --to is
+to converge; a sync with nothing new changes nothing. Records stamped more
+than --max-skew ahead of this machine's clock are refused for now and
+listed, and sync exits 1; the cursor stays before them, so a later sync
+delivers them once the clock allows. A new --to is
 created, as SQLite if its name ends in .sqlite, .sqlite3 or .db3, else as
 bolt (or as --to-backend says).`,
 		Example: `  anchorage sync --from a.db --to b.db
@@ -66,7 +69,7 @@ bolt (or as --to-backend says).`,
 			if err != nil {
 				return fail(err)
 			}
-			return emit(cmd, asJSON, newImportJSON(res.Import), printImport)
+			return emitImport(cmd, asJSON, res.Import)
 		},
 	}
 	f := cmd.Flags()

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/anchorage-db/anchorage/anchor"
+	"github.com/anchorage-db/anchorage/backend/backendtest"
+	"github.com/anchorage-db/anchorage/backend/bolt"
+)
+
+// TestSyncRefusedUntilClockAllows: records stamped an hour ahead make sync
+// exit 1 and list them; a second sync still refuses them (nothing is
+// skipped past them); a sync whose bound allows them delivers them all.
+func TestSyncRefusedUntilClockAllows(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.db"), filepath.Join(dir, "b.db")
+	s, err := bolt.Open(a, &bolt.Options{Now: func() time.Time { return time.Now().Add(time.Hour) }})
+	require.NoError(t, err)
+	root := backendtest.NewRootNode(t, s, anchor.Access{})
+	require.NoError(t, s.Close())
+
+	for range 2 {
+		r := cli(t, "sync", "--from", a, "--to", b)
+		require.Equal(t, 1, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+		require.Contains(t, r.stdout, "refused "+root.String())
+		require.Contains(t, r.stderr, "1 record refused")
+	}
+	r := cli(t, "sync", "--from", a, "--to", b, "--max-skew", "2h", "--json")
+	requireOK(t, r)
+	var im importJSON
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &im), r.stdout)
+	require.Equal(t, 1, im.Total.Inserted)
+	require.Zero(t, im.Later)
+	requireOK(t, cli(t, "get", root.String(), "--db", b))
+}
