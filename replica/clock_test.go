@@ -63,6 +63,7 @@ func TestClockGlitchDeliveredLater(t *testing.T) {
 	res, err := replica.Import(ctx, b, bytes.NewReader(file), opts)
 	require.NoError(t, err)
 	require.Equal(t, 4, res.Later)
+	require.Greater(t, res.Ahead, 59*time.Minute, "the import says how far the source's clock runs ahead")
 	cb.ms.Add(time.Hour.Milliseconds() + 2*time.Minute.Milliseconds()) // B's bound now allows them
 	res, err = replica.Import(ctx, b, bytes.NewReader(file), opts)
 	require.NoError(t, err)
@@ -81,4 +82,29 @@ func TestClockGlitchDeliveredLater(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, res2.Import.Later)
 	requireSameDumps(t, a, c)
+}
+
+// TestGlitchedClockRecovers: after a glitch an HLC never goes back (its
+// own later writes must order after its earlier ones), also across a
+// reopen; once its wall clock passes the glitched stamps it stamps wall
+// time again, so the lead is bounded by the glitch and shrinks with time.
+func TestGlitchedClockRecovers(t *testing.T) {
+	now := time.Now()
+	c := &fakeClock{}
+	c.ms.Store(now.Add(time.Hour).UnixMilli())
+	h := backendtest.New(t, openWith(c.now))
+	s := h.Open()
+	root := backendtest.NewRootNode(t, s, anchor.Access{})
+	glitched := backendtest.Stored(t, s, root).Updated
+	c.ms.Store(now.UnixMilli())
+	s = h.Reopen(s)
+	set := func(v int) anchor.HLC {
+		m := tiered.New(s, root, nil)
+		require.NoError(t, m.Set(ctx, root, "v", v))
+		require.NoError(t, m.Commit(ctx))
+		return backendtest.Stored(t, s, root).Fields["v"].Stamp
+	}
+	require.Greater(t, set(1), glitched, "never backwards")
+	c.ms.Store(now.Add(time.Hour + time.Second).UnixMilli())
+	require.Equal(t, anchor.MakeHLC(c.ms.Load(), 0), set(2), "wall time again once it passed the glitch")
 }

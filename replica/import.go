@@ -38,6 +38,9 @@ type ImportResult struct {
 	// they are also in Stats.Refusals, with Retry set, and a later import
 	// delivers them.
 	Later int
+	// Ahead is how far the source's clock (its latest stamp when it
+	// exported) ran ahead of this machine's clock at import; 0 if behind.
+	Ahead time.Duration
 	Stats delta.MergeStats
 }
 
@@ -129,6 +132,7 @@ func doImport(ctx context.Context, s backend.Store, r io.Reader, opts *ImportOpt
 		return im.res, err
 	}
 	im.h, im.res.Header = h, h
+	im.res.Ahead = max(0, h.Created.Time().Sub(im.o.Now()))
 	cur, meta, err := ReadCursor(ctx, s, h.SourceStore)
 	if err != nil {
 		return im.res, err

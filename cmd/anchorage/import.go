@@ -34,6 +34,7 @@ type importJSON struct {
 	Resumed  int                   `json:"chunks_already_applied"`
 	Records  int                   `json:"records"`
 	Later    int                   `json:"refused_for_now"`
+	AheadMS  int64                 `json:"source_clock_ahead_ms"`
 	ByKind   map[string]countsJSON `json:"by_kind"`
 	Total    countsJSON            `json:"total"`
 	Refusals []refusalJSON         `json:"refusals"`
@@ -44,7 +45,7 @@ func newImportJSON(res *replica.ImportResult) importJSON {
 		return countsJSON{c.Inserted, c.Updated, c.Skipped, c.Conflicts, c.Refused}
 	}
 	j := importJSON{ExportID: res.Header.ExportID.String(), Source: res.Header.SourceStore.String(),
-		Chunks: res.Chunks, Resumed: res.Skipped, Records: res.Records, Later: res.Later,
+		Chunks: res.Chunks, Resumed: res.Skipped, Records: res.Records, Later: res.Later, AheadMS: res.Ahead.Milliseconds(),
 		ByKind: map[string]countsJSON{}, Total: conv(res.Stats.Total()), Refusals: []refusalJSON{}}
 	for _, k := range []anchor.Kind{anchor.KindNode, anchor.KindEdge, anchor.KindWalker, anchor.KindObject} {
 		j.ByKind[k.String()] = conv(res.Stats.ByKind[k])
@@ -61,6 +62,9 @@ func printImport(w io.Writer, j importJSON) {
 		fmt.Fprintf(w, "; %s already applied", plural(j.Resumed, "chunk"))
 	}
 	fmt.Fprintln(w)
+	if j.AheadMS > 1000 {
+		fmt.Fprintf(w, "  the source's clock runs %s ahead of this machine's\n", time.Duration(j.AheadMS)*time.Millisecond)
+	}
 	fmt.Fprintf(w, "  %-7s %9s %8s %8s %10s %8s\n", "kind", "inserted", "updated", "skipped", "conflicts", "refused")
 	row := func(name string, c countsJSON) {
 		fmt.Fprintf(w, "  %-7s %9d %8d %8d %10d %8d\n", name, c.Inserted, c.Updated, c.Skipped, c.Conflicts, c.Refused)
