@@ -173,6 +173,7 @@ type plan struct {
 	maxRemote     anchor.HLC // bound on remote stamps (0: none)
 	stats         MergeStats
 	meta          map[string][]byte // a Merge's small values, written last
+	held          held              // a Merge's held edges (hold.go)
 
 	cache map[anchor.ID]*anchor.Anchor // anchors read or written, copies
 	dirty []anchor.ID                  // anchors to write, in first-dirtied order

@@ -25,8 +25,8 @@ import (
 //     record with a later Updated changes it even when nothing else
 //     differs, so converged replicas hold identical records;
 //   - a live edge whose endpoint is deleted here is stored as a tombstone
-//     (counted as a conflict); one whose endpoint does not exist here is
-//     refused and reported;
+//     (counted as a conflict); one whose endpoint does not exist here yet
+//     is held (see HeldKey) and applied by the merge that brings it;
 //   - kind, owner, type and edge endpoints never change after creation:
 //     a remote record that disagrees is refused and reported.
 //
@@ -76,7 +76,7 @@ func (m *Merge) apply(p *plan) error {
 			}
 		}
 	}
-	return nil
+	return p.releaseHeld()
 }
 
 // Counts tallies what a merge did with the remote anchors of one kind.
@@ -86,6 +86,7 @@ type Counts struct {
 	Skipped   int // existing here, nothing newer in the remote state
 	Conflicts int // a remote field or liveness lost to newer local state
 	Refused   int // not applied: see MergeStats.Refusals
+	Held      int // edges kept until an endpoint arrives (see HeldKey)
 }
 
 // Refusal says why one remote anchor was not applied.
@@ -116,6 +117,7 @@ func (m *MergeStats) Add(o *MergeStats) {
 		t.Skipped += c.Skipped
 		t.Conflicts += c.Conflicts
 		t.Refused += c.Refused
+		t.Held += c.Held
 		m.ByKind[k] = t
 	}
 	m.Refusals = append(m.Refusals, o.Refusals...)
@@ -131,6 +133,7 @@ func (m *MergeStats) Total() Counts {
 		t.Skipped += c.Skipped
 		t.Conflicts += c.Conflicts
 		t.Refused += c.Refused
+		t.Held += c.Held
 	}
 	return t
 }
@@ -350,8 +353,7 @@ func (p *plan) insertRemote(r *anchor.Anchor) error {
 			case err != nil:
 				return err
 			case n == nil:
-				p.refuse(r, "endpoint %s does not exist here", end)
-				return nil
+				return p.hold(r) // applied by the merge that brings the endpoint
 			case n.Kind != anchor.KindNode:
 				p.refuse(r, "endpoint %s is a %s", end, n.Kind)
 				return nil

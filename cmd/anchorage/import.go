@@ -19,6 +19,7 @@ type countsJSON struct {
 	Skipped   int `json:"skipped"`
 	Conflicts int `json:"conflicts"`
 	Refused   int `json:"refused"`
+	Held      int `json:"held"` // edges waiting for an endpoint that has not arrived
 }
 
 type refusalJSON struct {
@@ -42,7 +43,7 @@ type importJSON struct {
 
 func newImportJSON(res *replica.ImportResult) importJSON {
 	conv := func(c delta.Counts) countsJSON {
-		return countsJSON{c.Inserted, c.Updated, c.Skipped, c.Conflicts, c.Refused}
+		return countsJSON{c.Inserted, c.Updated, c.Skipped, c.Conflicts, c.Refused, c.Held}
 	}
 	j := importJSON{ExportID: res.Header.ExportID.String(), Source: res.Header.SourceStore.String(),
 		Chunks: res.Chunks, Resumed: res.Skipped, Records: res.Records, Later: res.Later, AheadMS: res.Ahead.Milliseconds(),
@@ -65,9 +66,9 @@ func printImport(w io.Writer, j importJSON) {
 	if j.AheadMS > 1000 {
 		fmt.Fprintf(w, "  the source's clock runs %s ahead of this machine's\n", time.Duration(j.AheadMS)*time.Millisecond)
 	}
-	fmt.Fprintf(w, "  %-7s %9s %8s %8s %10s %8s\n", "kind", "inserted", "updated", "skipped", "conflicts", "refused")
+	fmt.Fprintf(w, "  %-7s %9s %8s %8s %10s %8s %5s\n", "kind", "inserted", "updated", "skipped", "conflicts", "refused", "held")
 	row := func(name string, c countsJSON) {
-		fmt.Fprintf(w, "  %-7s %9d %8d %8d %10d %8d\n", name, c.Inserted, c.Updated, c.Skipped, c.Conflicts, c.Refused)
+		fmt.Fprintf(w, "  %-7s %9d %8d %8d %10d %8d %5d\n", name, c.Inserted, c.Updated, c.Skipped, c.Conflicts, c.Refused, c.Held)
 	}
 	for _, k := range []string{"node", "edge", "walker", "object"} {
 		row(k, j.ByKind[k])
@@ -120,7 +121,8 @@ again, or syncing, once the clock allows delivers them). Re-importing the
 same file changes nothing else; an import that was interrupted resumes
 after its last applied chunk. The counters come per kind: inserted,
 updated, skipped (nothing newer), conflicts (a remote value or liveness
-lost to newer local state), refused.`,
+lost to newer local state), refused, held (edges whose endpoint has not
+arrived yet: kept aside and applied by the import that brings it).`,
 		Example: `  anchorage import graph.anchx --db replica.db
   anchorage import graph.anchx --db replica.db --json`,
 		Args: exactArgs("FILE"),
