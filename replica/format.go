@@ -51,6 +51,9 @@ type Header struct {
 	After         uint64     `msgpack:"a"` // the export holds the changes with sequence > After ...
 	Through       uint64     `msgpack:"t"` // ... and <= Through
 	Created       anchor.HLC `msgpack:"c"`
+	// Ordered: the chunks follow the change log, each naming the greatest
+	// sequence it covers (chunk.Through), so a cursor may advance per chunk.
+	Ordered bool `msgpack:"o,omitempty"`
 }
 
 type record struct {
@@ -62,6 +65,7 @@ type record struct {
 type chunk struct {
 	Index   int      `msgpack:"n"`
 	Records []record `msgpack:"r"`
+	Through uint64   `msgpack:"t,omitempty"` // Ordered exports: the greatest sequence covered
 }
 
 type trailer struct {

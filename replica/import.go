@@ -26,6 +26,9 @@ type ImportOptions struct {
 	Now func() time.Time
 	// Progress, if set, is called after each chunk is applied.
 	Progress func(Progress)
+	// ChunkRecords is, for Sync, how many anchors go in one chunk of its
+	// export (see ExportOptions). Import ignores it.
+	ChunkRecords int
 }
 
 // ImportResult describes a finished (or interrupted) import.
@@ -58,10 +61,14 @@ type Cursor struct {
 	// among them: a re-import of the same export applies them again, and
 	// Through stays below that sequence until they are applied.
 	Held map[int]uint64 `msgpack:"h,omitempty"`
+	// Stamp is the source's clock when it exported the changes up to
+	// Through: a change-log entry at or below Through stamped later means
+	// the source was restored from a backup (see Sync).
+	Stamp anchor.HLC `msgpack:"s,omitempty"`
 }
 
 func (c Cursor) equal(o Cursor) bool {
-	return c.Through == o.Through && c.ExportID == o.ExportID && c.Chunks == o.Chunks && maps.Equal(c.Held, o.Held)
+	return c.Through == o.Through && c.ExportID == o.ExportID && c.Chunks == o.Chunks && c.Stamp == o.Stamp && maps.Equal(c.Held, o.Held)
 }
 
 func cursorKey(source anchor.ID) string { return "import/" + source.String() }
@@ -180,7 +187,7 @@ func doImport(ctx context.Context, s backend.Store, r io.Reader, opts *ImportOpt
 		nextTag, nextPayload, nextErr := fr.next()
 		if _, redo := im.held[index]; index >= resumeFrom || redo {
 			isLast := nextErr == nil && nextTag == tagTrailer
-			if err := im.chunk(index, ch.Records, max(resumeFrom, index+1), isLast); err != nil {
+			if err := im.chunk(index, ch, max(resumeFrom, index+1), isLast); err != nil {
 				return im.res, err
 			}
 		} else {
@@ -194,7 +201,8 @@ func doImport(ctx context.Context, s backend.Store, r io.Reader, opts *ImportOpt
 // chunk applies chunk number index, holding back the records stamped
 // beyond the bound, with the cursor that records it (the final cursor if
 // it is the last).
-func (im *importer) chunk(index int, recs []record, chunks int, isLast bool) error {
+func (im *importer) chunk(index int, ch chunk, chunks int, isLast bool) error {
+	recs := ch.Records
 	bound := im.bound()
 	var apply []*anchor.Anchor
 	var low uint64
@@ -227,7 +235,16 @@ func (im *importer) chunk(index int, recs []record, chunks int, isLast bool) err
 	} else {
 		delete(im.held, index)
 	}
-	c := Cursor{Through: im.base, ExportID: im.h.ExportID, Chunks: chunks, Held: maps.Clone(im.held)}
+	c := Cursor{Through: im.last.Through, Stamp: im.last.Stamp, ExportID: im.h.ExportID, Chunks: chunks, Held: maps.Clone(im.held)}
+	if im.h.Ordered && im.h.After <= im.base {
+		c.Stamp = im.h.Created
+		// The export follows the change log: everything up to this chunk's
+		// last sequence has been applied, but for records refused for now.
+		c.Through = max(c.Through, ch.Through)
+	}
+	for _, seq := range im.held {
+		c.Through = min(c.Through, seq-1)
+	}
 	if isLast {
 		c = im.final(chunks)
 	}
@@ -250,9 +267,9 @@ func (im *importer) bound() anchor.HLC {
 // advances when the export continues from where the cursor stood, but
 // stays below the lowest sequence of a record refused for now.
 func (im *importer) final(chunks int) Cursor {
-	c := Cursor{Through: im.base, ExportID: im.h.ExportID, Chunks: chunks, Held: maps.Clone(im.held)}
+	c := Cursor{Through: im.last.Through, Stamp: im.last.Stamp, ExportID: im.h.ExportID, Chunks: chunks, Held: maps.Clone(im.held)}
 	if im.h.After <= im.base && im.h.Through > im.base {
-		c.Through = im.h.Through
+		c.Through, c.Stamp = im.h.Through, im.h.Created
 	}
 	for _, seq := range im.held {
 		c.Through = min(c.Through, seq-1)

@@ -103,8 +103,9 @@ func runRing(t *testing.T, seed uint64, steps int) {
 			err = w.Delete(ctx, id)
 			touched = append(touched, id)
 		default:
-			_, err = replica.Sync(ctx, stores[i], stores[(i+1)%3], nil)
+			res, err := replica.Sync(ctx, stores[i], stores[(i+1)%3], nil)
 			require.NoError(t, err, "step %d", step)
+			require.False(t, res.Resynced, "step %d: no restore, no resync", step)
 			continue
 		}
 		if err == nil {
