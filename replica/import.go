@@ -145,7 +145,7 @@ func doImport(ctx context.Context, s backend.Store, r io.Reader, opts *ImportOpt
 		return im.res, err
 	}
 	if h.SourceStore == meta.StoreID {
-		return im.res, fmt.Errorf("%w: export %s came from this very store (a copy made with cp keeps its identity: give it a new one with replica.Reidentify)", anchor.ErrIntegrity, h.ExportID)
+		return im.res, fmt.Errorf("%w: export %s came from this very store (or from a copy made with cp, which keeps the store's identity and cannot sync with its original)", anchor.ErrIntegrity, h.ExportID)
 	}
 	im.base, im.last = cur.Through, cur
 	resumeFrom := 0

@@ -3,6 +3,7 @@ package replica
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -50,6 +51,9 @@ func Sync(ctx context.Context, src, dst backend.Store, opts *ImportOptions) (*Sy
 	cur, dstMeta, err := ReadCursor(ctx, dst, srcMeta.StoreID)
 	if err != nil {
 		return nil, err
+	}
+	if srcMeta.StoreID == dstMeta.StoreID {
+		return nil, fmt.Errorf("anchorage: sync: %w: source and destination are the same store %s (or one is a copy made with cp, which keeps the store's identity)", anchor.ErrIntegrity, srcMeta.StoreID)
 	}
 	res := &SyncResult{}
 	if res.Resynced, err = restored(ctx, src, srcMeta, cur); err != nil {

@@ -117,3 +117,13 @@ func addNodes(t *testing.T, s backend.Store, root anchor.ID, n int) []anchor.ID 
 	require.NoError(t, m.Commit(ctx))
 	return ids
 }
+
+// TestSyncIntoItself: syncing a store into itself (or a copy with the same
+// identity) is refused with a message that says so.
+func TestSyncIntoItself(t *testing.T) {
+	a := newStore(t)
+	buildGraph(t, a)
+	_, err := replica.Sync(ctx, a, a, nil)
+	require.ErrorIs(t, err, anchor.ErrIntegrity)
+	require.Contains(t, err.Error(), "same store")
+}
