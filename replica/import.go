@@ -26,6 +26,13 @@ type ImportOptions struct {
 	Now func() time.Time
 	// Progress, if set, is called after each chunk is applied.
 	Progress func(Progress)
+	// As is the principal the import acts as: every record is checked as
+	// that root's walker would be (a new anchor must be owned by As, a new
+	// edge needs Connect on both endpoints, changing fields or deleting
+	// needs Write, changing access needs ownership); records that fail are
+	// refused and reported, not written. Zero: trusted (the system root),
+	// for replication between one owner's stores.
+	As anchor.ID
 	// ChunkRecords is, for Sync, how many anchors go in one chunk of its
 	// export (see ExportOptions). Import ignores it.
 	ChunkRecords int
@@ -291,6 +298,7 @@ func (im *importer) apply(anchors []*anchor.Anchor, c Cursor) error {
 	}
 	b := &delta.Merge{
 		From:     im.h.SourceReplica,
+		Root:     im.o.As,
 		MaxStamp: im.bound(),
 		Anchors:  anchors,
 		Meta:     map[string][]byte{cursorKey(im.h.SourceStore): raw},

@@ -94,21 +94,10 @@ func emitImport(cmd *cobra.Command, asJSON bool, res *replica.ImportResult) erro
 	return nil
 }
 
-// addMergeFlags adds the flags of the commands that merge changes into a
-// store (import, sync): --max-skew, --json and -q.
-func addMergeFlags(cmd *cobra.Command, maxSkew *time.Duration, asJSON, quiet *bool) {
-	cmd.Flags().DurationVar(maxSkew, "max-skew", time.Minute, "refuse records stamped further than this ahead of this machine's clock")
-	addJSON(cmd, asJSON, "the counters")
-	addQuiet(cmd, quiet)
-}
-
 func newImportCmd() *cobra.Command {
-	var (
-		asJSON, quiet bool
-		maxSkew       time.Duration
-	)
+	var mf mergeFlags
 	cmd := &cobra.Command{
-		Use:   "import FILE --db PATH",
+		Use:   "import FILE --db PATH [--as ROOT | --trust]",
 		Short: "Merge an export file into a store (created if missing)",
 		Long: `import checks the whole export file first (every checksum, every record)
 and refuses a damaged file, or one of a newer format, without touching the
@@ -119,11 +108,19 @@ together with the store's import cursor: fields by last-writer-wins on
 import then exits 1; the store remembers them, and importing the same file
 again, or syncing, once the clock allows delivers them). Re-importing the
 same file changes nothing else; an import that was interrupted resumes
-after its last applied chunk. The counters come per kind: inserted,
+after its last applied chunk.
+
+With --as ROOT every record is checked as ROOT's walker would be: a new
+anchor must be owned by ROOT, changing fields or deleting needs Write,
+changing access needs ownership; the rest is refused and listed. Without
+--as (or with --trust, which says so explicitly) the import is trusted: it
+merges as the system root, for replication between stores one owner
+controls. The counters come per kind: inserted,
 updated, skipped (nothing newer), conflicts (a remote value or liveness
 lost to newer local state), refused, held (edges whose endpoint has not
 arrived yet: kept aside and applied by the import that brings it).`,
 		Example: `  anchorage import graph.anchx --db replica.db
+  anchorage import shared.anchx --db mine.db --as 01a2357e-c137-754d-afd8-31ca0943f2cd
   anchorage import graph.anchx --db replica.db --json`,
 		Args: exactArgs("FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -132,7 +129,7 @@ arrived yet: kept aside and applied by the import that brings it).`,
 				return fail(fmt.Errorf("anchorage: import: %w", err))
 			}
 			defer f.Close()
-			hide := quiet || asJSON
+			hide := mf.quiet || mf.asJSON
 			var size int64 = -1
 			if fi, err := f.Stat(); err == nil {
 				size = fi.Size()
@@ -146,22 +143,26 @@ arrived yet: kept aside and applied by the import that brings it).`,
 			if _, err := f.Seek(0, io.SeekStart); err != nil {
 				return fail(err)
 			}
+			iopts, err := mf.options()
+			if err != nil {
+				return err
+			}
 			s, err := openWritable(cmd, "db", "backend")
 			if err != nil {
 				return err
 			}
 			defer s.Close()
 			bar := newBar(cmd.ErrOrStderr(), int64(checked.Records), hide, "import: merging")
-			res, err := replica.Import(ctxOf(cmd), s, f, &replica.ImportOptions{MaxSkew: maxSkew,
-				Progress: func(p replica.Progress) { _ = bar.Set(p.Records) }})
+			iopts.Progress = func(p replica.Progress) { _ = bar.Set(p.Records) }
+			res, err := replica.Import(ctxOf(cmd), s, f, iopts)
 			_ = bar.Finish()
 			if err != nil {
 				return fail(err)
 			}
-			return emitImport(cmd, asJSON, res)
+			return emitImport(cmd, mf.asJSON, res)
 		},
 	}
 	addStoreFlags(cmd, "the store to import into, created if missing")
-	addMergeFlags(cmd, &maxSkew, &asJSON, &quiet)
+	addMergeFlags(cmd, &mf)
 	return cmd
 }

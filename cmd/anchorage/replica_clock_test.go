@@ -38,3 +38,19 @@ func TestSyncRefusedUntilClockAllows(t *testing.T) {
 	require.Zero(t, im.Later)
 	requireOK(t, cli(t, "get", root.String(), "--db", b))
 }
+
+// TestImportAsFlags: --as takes a root ID, and excludes --trust.
+func TestImportAsFlags(t *testing.T) {
+	dir := t.TempDir()
+	a, _ := demoStore(t, 1, 1)
+	b := filepath.Join(dir, "b.db")
+	r := cli(t, "sync", "--from", a, "--to", b, "--as", "nobody")
+	require.Equal(t, 2, r.code, r.stderr)
+	require.Contains(t, r.stderr, "not a root ID")
+	r = cli(t, "sync", "--from", a, "--to", b, "--as", anchor.NewID().String(), "--trust")
+	require.Equal(t, 2, r.code, r.stderr)
+	r = cli(t, "sync", "--from", a, "--to", b, "--as", anchor.NewID().String())
+	require.Equal(t, 1, r.code, "records of other roots are refused: %s", r.stdout)
+	require.Contains(t, r.stdout, "may not create")
+	requireOK(t, cli(t, "sync", "--from", a, "--to", b, "--trust", "-q"))
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -17,12 +16,9 @@ import (
 )
 
 func newSyncCmd() *cobra.Command {
-	var (
-		asJSON, quiet bool
-		maxSkew       time.Duration
-	)
+	var mf mergeFlags
 	cmd := &cobra.Command{
-		Use:   "sync --from PATH --to PATH",
+		Use:   "sync --from PATH --to PATH [--as ROOT | --trust]",
 		Short: "Bring one store up to date with another (one way; run both ways to converge)",
 		Long: `sync exports from the --from store (read-only) every change after the
 --to store's import cursor for it and imports them into --to, streaming,
@@ -30,7 +26,9 @@ with import's merge rules and counters. Run it both ways for two replicas
 to converge; a sync with nothing new changes nothing. Records stamped more
 than --max-skew ahead of this machine's clock are refused for now and
 listed, and sync exits 1; the cursor stays before them, so a later sync
-delivers them once the clock allows. A new --to is
+delivers them once the clock allows. --as ROOT and --trust are as for
+import. An interrupted sync resumes after its last applied chunk; records
+that came from --to and that it holds already are not sent back. A new --to is
 created, as SQLite if its name ends in .sqlite, .sqlite3 or .db3, else as
 bolt (or as --to-backend says).`,
 		Example: `  anchorage sync --from a.db --to b.db
@@ -46,6 +44,10 @@ bolt (or as --to-backend says).`,
 			if err := checkDistinct(from, fromBackend, to, toBackend); err != nil {
 				return err
 			}
+			iopts, err := mf.options()
+			if err != nil {
+				return err
+			}
 			o.ReadOnly = true
 			src, err := openStore(fromBackend, from, o)
 			if err != nil {
@@ -57,19 +59,22 @@ bolt (or as --to-backend says).`,
 				return err
 			}
 			defer dst.Close()
-			hide := quiet || asJSON
+			hide := mf.quiet || mf.asJSON
 			total, err := pending(ctxOf(cmd), src, dst)
 			if err != nil {
 				return fail(err)
 			}
 			bar := newBar(cmd.ErrOrStderr(), int64(total), hide, "sync")
-			res, err := replica.Sync(ctxOf(cmd), src, dst, &replica.ImportOptions{MaxSkew: maxSkew,
-				Progress: func(p replica.Progress) { _ = bar.Set(p.Records) }})
+			iopts.Progress = func(p replica.Progress) { _ = bar.Set(p.Records) }
+			res, err := replica.Sync(ctxOf(cmd), src, dst, iopts)
 			_ = bar.Finish()
 			if err != nil {
 				return fail(err)
 			}
-			return emitImport(cmd, asJSON, res.Import)
+			if res.Resynced && !hide {
+				fmt.Fprintln(cmd.ErrOrStderr(), "sync: the source's change log is behind this store's cursor for it (restored from a backup?): sent everything again")
+			}
+			return emitImport(cmd, mf.asJSON, res.Import)
 		},
 	}
 	f := cmd.Flags()
@@ -78,7 +83,7 @@ bolt (or as --to-backend says).`,
 	addBackendFlag(cmd, "from-backend", "--from")
 	addBackendFlag(cmd, "to-backend", "--to")
 	addSchemaTimeout(cmd, "anchorage")
-	addMergeFlags(cmd, &maxSkew, &asJSON, &quiet)
+	addMergeFlags(cmd, &mf)
 	_ = cmd.MarkFlagRequired("from")
 	_ = cmd.MarkFlagRequired("to")
 	return cmd
