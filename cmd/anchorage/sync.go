@@ -16,9 +16,12 @@ import (
 )
 
 func newSyncCmd() *cobra.Command {
-	var mf mergeFlags
+	var (
+		mf mergeFlags
+		ff followFlags
+	)
 	cmd := &cobra.Command{
-		Use:   "sync --from PATH --to PATH [--as ROOT | --trust]",
+		Use:   "sync --from PATH --to PATH [--as ROOT | --trust] [--follow]",
 		Short: "Bring one store up to date with another (one way; run both ways to converge)",
 		Long: `sync exports from the --from store (read-only) every change after the
 --to store's import cursor for it and imports them into --to, streaming,
@@ -28,12 +31,20 @@ than --max-skew ahead of this machine's clock are refused for now and
 listed, and sync exits 1; the cursor stays before them, so a later sync
 delivers them once the clock allows. --as ROOT and --trust are as for
 import. An interrupted sync resumes after its last applied chunk; records
-that came from --to and that it holds already are not sent back. A new --to is
-created, as SQLite if its name ends in .sqlite, .sqlite3 or .db3, else as
-bolt (or as --to-backend says).`,
+that came from --to and that it holds already are not sent back. A new
+--to is created, as SQLite if its name ends in .sqlite, .sqlite3 or .db3,
+else as bolt (or as --to-backend says).
+
+With --follow, sync keeps running: it syncs again every --interval while
+there is something new, prints a line per round that moved records or
+failed (with the lag: source changes not yet applied), backs off on
+errors up to --max-backoff and never drops a record, and stops on
+Ctrl-C or SIGTERM. Killed at any moment, the next sync or sync --follow
+resumes after the last applied chunk.`,
 		Example: `  anchorage sync --from a.db --to b.db
   anchorage sync --from b.db --to a.db
-  anchorage sync --from a.db --to copy.sqlite`,
+  anchorage sync --from a.db --to copy.sqlite
+  anchorage sync --from central.sqlite --to cache.db --follow --interval 2s`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			from, fromBackend, o := storeFlags(cmd, "from", "from-backend")
@@ -59,6 +70,10 @@ bolt (or as --to-backend says).`,
 				return err
 			}
 			defer dst.Close()
+			iopts.ChunkRecords = ff.chunk
+			if ff.follow {
+				return runFollow(cmd, src, dst, iopts, &ff, &mf)
+			}
 			hide := mf.quiet || mf.asJSON
 			total, err := pending(ctxOf(cmd), src, dst)
 			if err != nil {
@@ -84,6 +99,7 @@ bolt (or as --to-backend says).`,
 	addBackendFlag(cmd, "to-backend", "--to")
 	addSchemaTimeout(cmd, "anchorage")
 	addMergeFlags(cmd, &mf)
+	addFollowFlags(cmd, &ff)
 	_ = cmd.MarkFlagRequired("from")
 	_ = cmd.MarkFlagRequired("to")
 	return cmd
