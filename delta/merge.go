@@ -28,7 +28,9 @@ import (
 //     (counted as a conflict); one whose endpoint does not exist here yet
 //     is held (see HeldKey) and applied by the merge that brings it;
 //   - kind, owner, type and edge endpoints never change after creation:
-//     a remote record that disagrees is refused and reported.
+//     a remote record that disagrees is refused and reported;
+//   - an anchor of a write-once type (see WriteOnceKey) keeps its fields:
+//     remote fields for it are ignored.
 //
 // Merging is idempotent and commutative: applying the same remote state
 // again changes nothing, writes nothing and logs nothing, so an interrupted
@@ -236,6 +238,13 @@ func (p *plan) merge(remote *anchor.Anchor) error {
 	}
 	before := s.Clone()
 	changed, conflicts := false, 0
+	once, err := p.isWriteOnce(s.Type)
+	if err != nil {
+		return err
+	}
+	if once {
+		r.Fields = nil // a write-once anchor keeps the fields it was created with
+	}
 	for name, rf := range r.Fields {
 		sf, had := s.Fields[name]
 		switch {
@@ -269,7 +278,7 @@ func (p *plan) merge(remote *anchor.Anchor) error {
 	// Updated is the latest stamp any replica gave the record: the greater
 	// one wins alone too, so tombstones whose stamps were set in different
 	// orders (a cascade here, a later delete there) end identical.
-	if r.Updated > s.Updated {
+	if r.Updated > s.Updated && !once {
 		changed = true
 	}
 	if changed || (!r.Live() && s.Live()) {
