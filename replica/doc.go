@@ -77,9 +77,9 @@
 // # Identity
 //
 // A store copied with cp keeps its store and replica IDs, so it cannot
-// sync with its original (Import and Sync refuse it, by name). Giving a
-// copy a new identity needs support from the backends; it is not there
-// yet.
+// sync with its original (Import and Sync refuse it, by name). Reidentify
+// moves such a copy into a new, empty store with an identity of its own,
+// which can.
 //
 // # Concurrency
 //

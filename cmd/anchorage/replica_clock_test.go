@@ -54,3 +54,20 @@ func TestImportAsFlags(t *testing.T) {
 	require.Contains(t, r.stdout, "may not create")
 	requireOK(t, cli(t, "sync", "--from", a, "--to", b, "--trust", "-q"))
 }
+
+// TestSyncReidentify: a cp copy cannot sync with its original; sync
+// --reidentify moves it into a new store that can.
+func TestSyncReidentify(t *testing.T) {
+	dir := t.TempDir()
+	a, _ := demoStore(t, 1, 2)
+	c, fresh := filepath.Join(dir, "copy.db"), filepath.Join(dir, "fresh.db")
+	copyFile(t, a, c)
+	r := cli(t, "sync", "--from", c, "--to", a)
+	require.NotEqual(t, 0, r.code)
+	require.Contains(t, r.stderr, "copy made with cp")
+	r = cli(t, "sync", "--from", c, "--to", fresh, "--reidentify")
+	requireOK(t, r)
+	require.Contains(t, r.stdout, "its own identity")
+	requireOK(t, cli(t, "sync", "--from", fresh, "--to", a, "-q"))
+	requireOK(t, cli(t, "sync", "--from", a, "--to", fresh, "-q"))
+}

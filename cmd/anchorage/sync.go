@@ -40,7 +40,11 @@ there is something new, prints a line per round that moved records or
 failed (with the lag: source changes not yet applied), backs off on
 errors up to --max-backoff and never drops a record, and stops on
 Ctrl-C or SIGTERM. Killed at any moment, the next sync or sync --follow
-resumes after the last applied chunk.`,
+resumes after the last applied chunk.
+
+A store copied with cp shares its original's identity and cannot sync with
+it. --reidentify copies such a copy (--from) into a new, empty --to store
+with an identity of its own, which can then sync with the original.`,
 		Example: `  anchorage sync --from a.db --to b.db
   anchorage sync --from b.db --to a.db
   anchorage sync --from a.db --to copy.sqlite
@@ -71,6 +75,13 @@ resumes after the last applied chunk.`,
 			}
 			defer dst.Close()
 			iopts.ChunkRecords = ff.chunk
+			if ff.reidentify {
+				if err := replica.Reidentify(ctxOf(cmd), src, dst); err != nil {
+					return fail(err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "copied %s into %s, which has its own identity: use it in place of the copy\n", from, to)
+				return nil
+			}
 			if ff.follow {
 				return runFollow(cmd, src, dst, iopts, &ff, &mf)
 			}

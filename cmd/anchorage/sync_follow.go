@@ -12,12 +12,14 @@ import (
 	"github.com/anchorage-db/anchorage/replica"
 )
 
-// followFlags are sync's flags for --follow (and its chunk size).
+// followFlags are sync's flags for --follow (and its chunk size and
+// --reidentify).
 type followFlags struct {
 	follow     bool
 	interval   time.Duration
 	maxBackoff time.Duration
 	chunk      int
+	reidentify bool
 }
 
 func addFollowFlags(cmd *cobra.Command, f *followFlags) {
@@ -25,6 +27,7 @@ func addFollowFlags(cmd *cobra.Command, f *followFlags) {
 	fl.BoolVar(&f.follow, "follow", false, "keep syncing until interrupted (see above)")
 	fl.DurationVar(&f.interval, "interval", time.Second, "with --follow: the pause between rounds once caught up")
 	fl.DurationVar(&f.maxBackoff, "max-backoff", 30*time.Second, "with --follow: the longest pause after failed rounds")
+	fl.BoolVar(&f.reidentify, "reidentify", false, "copy a cp copy (--from) into a new, empty --to store with its own identity")
 	fl.IntVar(&f.chunk, "chunk", 1000, "records per chunk (each chunk is applied in one transaction with the cursor)")
 }
 
