@@ -60,17 +60,21 @@ func TestSyncFollowSurvivesSIGKILL(t *testing.T) {
 		return cur.Through
 	}
 	rng := rand.New(rand.NewPCG(7, 7))
-	last, moved := uint64(0), 0
+	last, moved, slow := uint64(0), 0, time.Duration(1)
 	for k := range kills {
 		cmd := exec.Command(bin, "sync", "--follow", "--from", a, "--to", b, "--chunk", "40", "--interval", "5ms", "-q")
 		require.NoError(t, cmd.Start())
-		time.Sleep(time.Duration(100+rng.IntN(300)) * time.Millisecond)
+		// A random moment mid-stream; longer after a run that got nowhere
+		// (a loaded machine starts the process slowly).
+		time.Sleep(slow * time.Duration(100+rng.IntN(300)) * time.Millisecond)
 		require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 		_ = cmd.Wait()
 		now := through()
 		require.GreaterOrEqual(t, now, last, "kill %d: the cursor moved back", k)
 		if now > last {
-			moved++
+			moved, slow = moved+1, 1
+		} else {
+			slow = min(2*slow, 16)
 		}
 		last = now
 	}
