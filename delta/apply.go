@@ -110,6 +110,8 @@ type plan struct {
 	maxRemote     anchor.HLC // bound on remote stamps (0: none)
 	stats         MergeStats
 	meta          map[string][]byte // a Merge's small values, written last
+	held          held              // a Merge's held edges (hold.go)
+	once          writeOnce         // the store's write-once types (writeonce.go)
 
 	cache map[anchor.ID]*anchor.Anchor // anchors read or written, copies
 	dirty []anchor.ID                  // anchors to write, in first-dirtied order
@@ -253,6 +255,9 @@ func (p *plan) update(c *Change) error {
 	}
 	if len(c.Set) > 0 {
 		if err := p.need("set", a, anchor.Write); err != nil {
+			return err
+		}
+		if err := p.refuseWriteOnce("set", a); err != nil {
 			return err
 		}
 	}

@@ -19,11 +19,18 @@ import (
 //   - deletion wins over liveness (a tombstone is never revived), and a
 //     node tombstone takes the node's incident edges with it, as a local
 //     delete does; between two tombstones the earlier stamp is kept;
+//     an edge taken by its node's tombstone is deleted at the later of the
+//     node's deletion and the edge's creation, wherever that happens;
+//   - Updated is the latest stamp any replica gave the record: a remote
+//     record with a later Updated changes it even when nothing else
+//     differs, so converged replicas hold identical records;
 //   - a live edge whose endpoint is deleted here is stored as a tombstone
-//     (counted as a conflict); one whose endpoint does not exist here is
-//     refused and reported;
+//     (counted as a conflict); one whose endpoint does not exist here yet
+//     is held (see HeldKey) and applied by the merge that brings it;
 //   - kind, owner, type and edge endpoints never change after creation:
-//     a remote record that disagrees is refused and reported.
+//     a remote record that disagrees is refused and reported;
+//   - an anchor of a write-once type (see WriteOnceKey) keeps its fields:
+//     remote fields for it are ignored.
 //
 // Merging is idempotent and commutative: applying the same remote state
 // again changes nothing, writes nothing and logs nothing, so an interrupted
@@ -71,7 +78,7 @@ func (m *Merge) apply(p *plan) error {
 			}
 		}
 	}
-	return nil
+	return p.releaseHeld()
 }
 
 // Counts tallies what a merge did with the remote anchors of one kind.
@@ -81,12 +88,16 @@ type Counts struct {
 	Skipped   int // existing here, nothing newer in the remote state
 	Conflicts int // a remote field or liveness lost to newer local state
 	Refused   int // not applied: see MergeStats.Refusals
+	Held      int // edges kept until an endpoint arrives (see HeldKey)
 }
 
 // Refusal says why one remote anchor was not applied.
 type Refusal struct {
 	ID     anchor.ID
 	Reason string
+	// Retry: refused for now (stamped beyond the accepted bound); the same
+	// record is applied by a later merge once the bound allows it.
+	Retry bool
 }
 
 // MergeStats is filled by Apply for the Remote changes of a batch.
@@ -108,6 +119,7 @@ func (m *MergeStats) Add(o *MergeStats) {
 		t.Skipped += c.Skipped
 		t.Conflicts += c.Conflicts
 		t.Refused += c.Refused
+		t.Held += c.Held
 		m.ByKind[k] = t
 	}
 	m.Refusals = append(m.Refusals, o.Refusals...)
@@ -123,6 +135,7 @@ func (m *MergeStats) Total() Counts {
 		t.Skipped += c.Skipped
 		t.Conflicts += c.Conflicts
 		t.Refused += c.Refused
+		t.Held += c.Held
 	}
 	return t
 }
@@ -155,12 +168,20 @@ func wins(r, s anchor.Mark, rv, sv []byte, remote, local anchor.ID) bool {
 	return bytes.Compare(rv, sv) > 0 // same write seen twice: equal values, no change
 }
 
+// FutureReason is the reason given for a record whose latest stamp top is
+// beyond the accepted bound.
+func FutureReason(top, bound anchor.HLC) string {
+	return fmt.Sprintf("stamp %s is beyond the accepted bound %s (clock skew or a forged record); kept for a later import", top, bound)
+}
+
 func (p *plan) refuse(r *anchor.Anchor, format string, args ...any) {
 	p.stats.count(r.Kind, func(c *Counts) { c.Refused++ })
 	p.stats.Refusals = append(p.stats.Refusals, Refusal{ID: r.ID, Reason: fmt.Sprintf(format, args...)})
 }
 
-func maxStamp(r *anchor.Anchor) anchor.HLC {
+// Latest returns the greatest stamp r carries (created, updated, deleted,
+// any field or access entry): what a merge compares with Merge.MaxStamp.
+func Latest(r *anchor.Anchor) anchor.HLC {
 	m := max(r.Created, r.Updated, r.Deleted, r.AccessStamp())
 	for _, f := range r.Fields {
 		m = max(m, f.Stamp)
@@ -179,8 +200,9 @@ func (p *plan) merge(remote *anchor.Anchor) error {
 		p.refuse(r, "%v", err)
 		return nil
 	}
-	if top := maxStamp(r); p.maxRemote != 0 && top > p.maxRemote {
-		p.refuse(r, "stamp %s is beyond the accepted bound %s (clock skew or a forged record)", top, p.maxRemote)
+	if top := Latest(r); p.maxRemote != 0 && top > p.maxRemote {
+		p.refuse(r, "%s", FutureReason(top, p.maxRemote))
+		p.stats.Refusals[len(p.stats.Refusals)-1].Retry = true
 		return nil
 	}
 	// Give every field and access entry its origin (and every entry its
@@ -216,6 +238,13 @@ func (p *plan) merge(remote *anchor.Anchor) error {
 	}
 	before := s.Clone()
 	changed, conflicts := false, 0
+	once, err := p.isWriteOnce(s.Type)
+	if err != nil {
+		return err
+	}
+	if once {
+		r.Fields = nil // a write-once anchor keeps the fields it was created with
+	}
 	for name, rf := range r.Fields {
 		sf, had := s.Fields[name]
 		switch {
@@ -244,6 +273,12 @@ func (p *plan) merge(remote *anchor.Anchor) error {
 		}
 		s.Access.SetEntry(key, rl)
 		setMark(s, key, rm)
+		changed = true
+	}
+	// Updated is the latest stamp any replica gave the record: the greater
+	// one wins alone too, so tombstones whose stamps were set in different
+	// orders (a cascade here, a later delete there) end identical.
+	if r.Updated > s.Updated && !once {
 		changed = true
 	}
 	if changed || (!r.Live() && s.Live()) {
@@ -276,7 +311,7 @@ func (p *plan) merge(remote *anchor.Anchor) error {
 	} else {
 		p.stats.count(r.Kind, func(c *Counts) { c.Skipped++; c.Conflicts += conflicts })
 	}
-	p.stats.MaxStamp = max(p.stats.MaxStamp, maxStamp(r))
+	p.stats.MaxStamp = max(p.stats.MaxStamp, Latest(r))
 	return nil
 }
 
@@ -327,8 +362,7 @@ func (p *plan) insertRemote(r *anchor.Anchor) error {
 			case err != nil:
 				return err
 			case n == nil:
-				p.refuse(r, "endpoint %s does not exist here", end)
-				return nil
+				return p.hold(r) // applied by the merge that brings the endpoint
 			case n.Kind != anchor.KindNode:
 				p.refuse(r, "endpoint %s is a %s", end, n.Kind)
 				return nil
@@ -347,9 +381,9 @@ func (p *plan) insertRemote(r *anchor.Anchor) error {
 		}
 	}
 	p.cache[r.ID] = r
-	p.markDirtyAt(r, r.Updated)
+	p.markDirtyAt(r, max(r.Updated, r.Deleted))
 	p.stats.count(r.Kind, func(c *Counts) { c.Inserted++; c.Conflicts += conflict })
-	p.stats.MaxStamp = max(p.stats.MaxStamp, maxStamp(r))
+	p.stats.MaxStamp = max(p.stats.MaxStamp, Latest(r))
 	return nil
 }
 
@@ -366,8 +400,9 @@ func (p *plan) cascade(node anchor.ID, stamp anchor.HLC) error {
 			return err
 		}
 		if e != nil && e.Live() {
-			p.tombstoneAt(e, stamp)
-			p.markDirtyAt(e, max(e.Updated, stamp))
+			at := max(stamp, e.Created) // as insertRemote stamps an edge arriving after its node's tombstone
+			p.tombstoneAt(e, at)
+			p.markDirtyAt(e, max(e.Updated, at))
 		}
 	}
 	return nil

@@ -1,32 +1,88 @@
 // Package replica moves changes between Anchorage stores: Export writes the
 // changes since a cursor to a file, Import merges such a file into a store,
-// and Sync streams one store's changes into another.
+// Sync streams one store's changes into another, and Follow keeps doing so.
 //
 // # Merge rules
 //
 // Import goes through the single write path: each chunk becomes one
-// delta.Batch of Remote changes, applied by delta.Apply in one transaction.
-// Fields merge one by one, the greater (HLC stamp, origin replica ID)
-// winning; deletion wins over liveness and a node's tombstone takes its
-// edges with it; stamps further in the future than ImportOptions.MaxSkew
-// are refused and reported. Merging is idempotent: re-importing the same
-// data changes nothing and logs nothing. Counters (inserted, updated,
-// skipped, conflicts, refused) come back per kind in ImportResult.Stats.
+// delta.Merge, applied in one transaction. Fields and access entries merge
+// one by one, the greater (HLC stamp, origin replica ID, value) winning;
+// deletion wins over liveness and a node's tombstone takes its edges with
+// it; a record's Updated stamp is the latest any replica gave it, so
+// converged replicas hold byte-identical records. An edge whose endpoint
+// has not arrived yet is held aside (delta.HeldKey) and applied by the
+// import that brings the endpoint. Merging is idempotent: re-importing the
+// same data changes nothing and logs nothing. Counters (inserted, updated,
+// skipped, conflicts, refused, held) come back per kind in
+// ImportResult.Stats.
+//
+// # Who an import acts as
+//
+// With ImportOptions.As set, every record is checked as that root's
+// walker would be: a new anchor must be owned by it, a new edge needs
+// Connect on both endpoints, changing fields or deleting needs Write,
+// changing access needs ownership. Records that fail are refused for good
+// and listed. With As zero the import is trusted (the system root): use it
+// between stores one owner controls.
+//
+// # Write-once archetypes
+//
+// DeclareWriteOnce makes a type write-once in one store: its anchors keep
+// the fields they were created with; a walker's edit fails with
+// delta.ErrWriteOnce and an imported edit is counted as skipped.
+//
+// # Clocks
+//
+// Every store stamps with a hybrid logical clock that never goes back: a
+// store whose wall clock once ran an hour ahead keeps stamping after its
+// own earlier writes (max(wall, last+1)), also after a reopen, until its
+// wall clock passes them; from then on it stamps wall time again. The lead
+// is bounded by the glitch and shrinks as time passes.
+//
+// A receiver refuses, for now, every record stamped more than
+// ImportOptions.MaxSkew past its own clock: a far-future stamp would
+// otherwise beat every correct write to that field for as long as it
+// leads. Such a record is not lost: the import cursor stays before its
+// source sequence (each record carries it), a re-import of the same file
+// applies the chunks that held refusals again, and a later Sync re-sends
+// it, so it arrives once the receiver's clock allows (or with a larger
+// MaxSkew). ImportResult.Later counts these records and ImportResult.Ahead
+// says how far the source's clock leads. Accepted stamps move the
+// receiver's clock forward by at most MaxSkew past its wall time, so a
+// ring of correct clocks never drifts further than that.
+//
+// # Deletion is final
+//
+// There is no undelete: a tombstone beats every live state of its anchor,
+// older or newer, on every replica. Re-create the data under a new ID.
 //
 // # File format
 //
 // A versioned header, then chunks, then a trailer, each section with its
-// own CRC-32C (see format.go). Damage is detected at the first bad section.
+// own CRC-32C (see format.go). Damage is detected at the first bad section;
+// a section's claimed length is never allocated before its bytes arrive.
+// Chunks follow the source's change log and name the greatest sequence
+// they cover.
 //
-// # Crash safety
+// # Crash safety and resumption
 //
 // Each chunk is applied in one transaction together with the import
-// cursor (backend.MetaView), so an import interrupted by a crash or a cut
-// file resumes, given the same file, after its last applied chunk, without
-// duplicates; Sync starts from the cursor's sequence number.
+// cursor (backend.MetaView), which advances chunk by chunk: an import or
+// Sync interrupted by a crash, SIGKILL or a dropped link resumes after its
+// last applied chunk, without duplicates. Sync also notices a source
+// restored from a backup (its change log no longer matches the cursor)
+// and sends everything again, and it does not echo: records that came
+// from the destination and that it holds already stay home.
+//
+// # Identity
+//
+// A store copied with cp keeps its store and replica IDs, so it cannot
+// sync with its original (Import and Sync refuse it, by name). Reidentify
+// moves such a copy into a new, empty store with an identity of its own,
+// which can.
 //
 // # Concurrency
 //
-// Export reads one consistent snapshot; Import and Sync may run while
-// walkers write to either store.
+// Export reads one consistent snapshot; Import, Sync and Follow may run
+// while walkers write to either store.
 package replica

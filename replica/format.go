@@ -51,16 +51,21 @@ type Header struct {
 	After         uint64     `msgpack:"a"` // the export holds the changes with sequence > After ...
 	Through       uint64     `msgpack:"t"` // ... and <= Through
 	Created       anchor.HLC `msgpack:"c"`
+	// Ordered: the chunks follow the change log, each naming the greatest
+	// sequence it covers (chunk.Through), so a cursor may advance per chunk.
+	Ordered bool `msgpack:"o,omitempty"`
 }
 
 type record struct {
 	ID  anchor.ID `msgpack:"i"`
-	Rec []byte    `msgpack:"r"` // anchor.Marshal output
+	Rec []byte    `msgpack:"r"`           // anchor.Marshal output
+	Seq uint64    `msgpack:"q,omitempty"` // the source's change sequence (0 in older files)
 }
 
 type chunk struct {
 	Index   int      `msgpack:"n"`
 	Records []record `msgpack:"r"`
+	Through uint64   `msgpack:"t,omitempty"` // Ordered exports: the greatest sequence covered
 }
 
 type trailer struct {
@@ -148,8 +153,13 @@ func (r *reader) next() (byte, []byte, error) {
 	if n > maxSection {
 		return 0, nil, corrupt("section at byte %d claims %d bytes", r.off, n)
 	}
-	payload := make([]byte, n)
-	if _, err := io.ReadFull(r.r, payload); err != nil {
+	// Read what is there rather than allocate what the length claims: a
+	// short file that claims a huge section fails after reading its bytes.
+	payload, err := io.ReadAll(io.LimitReader(r.r, int64(n)))
+	if err != nil {
+		return 0, nil, err
+	}
+	if len(payload) != int(n) {
 		return 0, nil, corrupt("truncated inside the section at byte %d", r.off)
 	}
 	if crc32.Checksum(payload, castagnoli) != binary.BigEndian.Uint32(h[5:]) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,21 +17,38 @@ import (
 
 func newSyncCmd() *cobra.Command {
 	var (
-		asJSON, quiet bool
-		maxSkew       time.Duration
+		mf mergeFlags
+		ff followFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "sync --from PATH --to PATH",
+		Use:   "sync --from PATH --to PATH [--as ROOT | --trust] [--follow]",
 		Short: "Bring one store up to date with another (one way; run both ways to converge)",
 		Long: `sync exports from the --from store (read-only) every change after the
 --to store's import cursor for it and imports them into --to, streaming,
 with import's merge rules and counters. Run it both ways for two replicas
-to converge; a sync with nothing new changes nothing. A new --to is
-created, as SQLite if its name ends in .sqlite, .sqlite3 or .db3, else as
-bolt (or as --to-backend says).`,
+to converge; a sync with nothing new changes nothing. Records stamped more
+than --max-skew ahead of this machine's clock are refused for now and
+listed, and sync exits 1; the cursor stays before them, so a later sync
+delivers them once the clock allows. --as ROOT and --trust are as for
+import. An interrupted sync resumes after its last applied chunk; records
+that came from --to and that it holds already are not sent back. A new
+--to is created, as SQLite if its name ends in .sqlite, .sqlite3 or .db3,
+else as bolt (or as --to-backend says).
+
+With --follow, sync keeps running: it syncs again every --interval while
+there is something new, prints a line per round that moved records or
+failed (with the lag: source changes not yet applied), backs off on
+errors up to --max-backoff and never drops a record, and stops on
+Ctrl-C or SIGTERM. Killed at any moment, the next sync or sync --follow
+resumes after the last applied chunk.
+
+A store copied with cp shares its original's identity and cannot sync with
+it. --reidentify copies such a copy (--from) into a new, empty --to store
+with an identity of its own, which can then sync with the original.`,
 		Example: `  anchorage sync --from a.db --to b.db
   anchorage sync --from b.db --to a.db
-  anchorage sync --from a.db --to copy.sqlite`,
+  anchorage sync --from a.db --to copy.sqlite
+  anchorage sync --from central.sqlite --to cache.db --follow --interval 2s`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			from, fromBackend, o := storeFlags(cmd, "from", "from-backend")
@@ -41,6 +57,10 @@ bolt (or as --to-backend says).`,
 			}
 			to, toBackend, _ := storeFlags(cmd, "to", "to-backend")
 			if err := checkDistinct(from, fromBackend, to, toBackend); err != nil {
+				return err
+			}
+			iopts, err := mf.options()
+			if err != nil {
 				return err
 			}
 			o.ReadOnly = true
@@ -54,19 +74,33 @@ bolt (or as --to-backend says).`,
 				return err
 			}
 			defer dst.Close()
-			hide := quiet || asJSON
+			iopts.ChunkRecords = ff.chunk
+			if ff.reidentify {
+				if err := replica.Reidentify(ctxOf(cmd), src, dst); err != nil {
+					return fail(err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "copied %s into %s, which has its own identity: use it in place of the copy\n", from, to)
+				return nil
+			}
+			if ff.follow {
+				return runFollow(cmd, src, dst, iopts, &ff, &mf)
+			}
+			hide := mf.quiet || mf.asJSON
 			total, err := pending(ctxOf(cmd), src, dst)
 			if err != nil {
 				return fail(err)
 			}
 			bar := newBar(cmd.ErrOrStderr(), int64(total), hide, "sync")
-			res, err := replica.Sync(ctxOf(cmd), src, dst, &replica.ImportOptions{MaxSkew: maxSkew,
-				Progress: func(p replica.Progress) { _ = bar.Set(p.Records) }})
+			iopts.Progress = func(p replica.Progress) { _ = bar.Set(p.Records) }
+			res, err := replica.Sync(ctxOf(cmd), src, dst, iopts)
 			_ = bar.Finish()
 			if err != nil {
 				return fail(err)
 			}
-			return emit(cmd, asJSON, newImportJSON(res.Import), printImport)
+			if res.Resynced && !hide {
+				fmt.Fprintln(cmd.ErrOrStderr(), "sync: the source's change log is behind this store's cursor for it (restored from a backup?): sent everything again")
+			}
+			return emitImport(cmd, mf.asJSON, res.Import)
 		},
 	}
 	f := cmd.Flags()
@@ -75,7 +109,8 @@ bolt (or as --to-backend says).`,
 	addBackendFlag(cmd, "from-backend", "--from")
 	addBackendFlag(cmd, "to-backend", "--to")
 	addSchemaTimeout(cmd, "anchorage")
-	addMergeFlags(cmd, &maxSkew, &asJSON, &quiet)
+	addMergeFlags(cmd, &mf)
+	addFollowFlags(cmd, &ff)
 	_ = cmd.MarkFlagRequired("from")
 	_ = cmd.MarkFlagRequired("to")
 	return cmd

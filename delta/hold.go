@@ -1,0 +1,122 @@
+package delta
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/anchorage-db/anchorage/anchor"
+)
+
+// HeldKey is the small value under which a store keeps the remote edges
+// that arrived before one of their endpoints: a merge holds such an edge
+// (counted as Held) instead of refusing it, and every later merge applies
+// the held edges whose endpoints have arrived. Held edges are not anchors:
+// they are invisible to walkers and to Verify until they are applied.
+const HeldKey = "delta/held-edges"
+
+// held is the merge's view of the held edges: records as anchor.Marshal
+// wrote them, origins filled in.
+type held struct {
+	loaded  bool
+	changed bool
+	recs    []heldRec
+}
+
+type heldRec struct {
+	ID  anchor.ID `msgpack:"i"`
+	Rec []byte    `msgpack:"r"`
+}
+
+func (p *plan) loadHeld() error {
+	if p.held.loaded {
+		return nil
+	}
+	p.held.loaded = true
+	raw, err := p.tx.Meta(HeldKey)
+	if err != nil || len(raw) == 0 {
+		return err
+	}
+	if err := msgpack.Unmarshal(raw, &p.held.recs); err != nil {
+		return fmt.Errorf("%w: %s: %v", anchor.ErrCorrupt, HeldKey, err)
+	}
+	return nil
+}
+
+// hold keeps r, an edge one of whose endpoints does not exist here yet.
+func (p *plan) hold(r *anchor.Anchor) error {
+	if err := p.loadHeld(); err != nil {
+		return err
+	}
+	rec, err := anchor.Marshal(r)
+	if err != nil {
+		return err
+	}
+	p.stats.count(r.Kind, func(c *Counts) { c.Held++ })
+	for _, h := range p.held.recs {
+		if h.ID == r.ID && bytes.Equal(h.Rec, rec) {
+			return nil // the same version held already
+		}
+	}
+	p.held.recs = append(p.held.recs, heldRec{r.ID, rec})
+	p.held.changed = true
+	return nil
+}
+
+// releaseHeld merges every held edge that can now be applied: it exists
+// here (a tombstone arrived meanwhile) or both its endpoints do. The rest
+// stay held; the list is written with the merge when it changed.
+func (p *plan) releaseHeld() error {
+	if err := p.loadHeld(); err != nil {
+		return err
+	}
+	keep := p.held.recs[:0:0]
+	for _, rec := range p.held.recs {
+		r, err := anchor.Unmarshal(rec.ID, rec.Rec)
+		if err != nil {
+			return fmt.Errorf("%w: %s: %v", anchor.ErrCorrupt, HeldKey, err)
+		}
+		ready, err := p.ready(r)
+		if err != nil {
+			return err
+		}
+		if !ready {
+			keep = append(keep, rec)
+			continue
+		}
+		p.held.changed = true
+		if err := p.merge(r); err != nil {
+			return err
+		}
+	}
+	p.held.recs = keep
+	if !p.held.changed {
+		return nil
+	}
+	raw, err := msgpack.Marshal(p.held.recs)
+	if err != nil {
+		return err
+	}
+	if len(p.held.recs) == 0 {
+		raw = []byte{}
+	}
+	if p.meta == nil {
+		p.meta = make(map[string][]byte)
+	}
+	p.meta[HeldKey] = raw
+	return nil
+}
+
+// ready reports whether held edge r can be merged now.
+func (p *plan) ready(r *anchor.Anchor) (bool, error) {
+	if s, err := p.get(r.ID); err != nil || s != nil {
+		return s != nil, err
+	}
+	for _, end := range []anchor.ID{r.Source, r.Target} {
+		if n, err := p.get(end); err != nil || n == nil {
+			return false, err
+		}
+	}
+	return true, nil
+}

@@ -1,0 +1,132 @@
+package replica
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/anchorage-db/anchorage/anchor"
+	"github.com/anchorage-db/anchorage/backend"
+)
+
+// ExportOptions configures Export. Nil means the defaults.
+type ExportOptions struct {
+	// After exports the changes with a sequence number greater than After
+	// (0: everything).
+	After uint64
+	// ChunkRecords is how many anchors go in one chunk. Default 1000.
+	ChunkRecords int
+	// Skip, if set, is asked about every anchor before it is written; an
+	// anchor it skips is left out (Sync skips what the destination holds
+	// already). Its sequence still counts as exported.
+	Skip func(a *anchor.Anchor) (bool, error)
+	// Progress, if set, is called after each chunk.
+	Progress func(Progress)
+}
+
+// ExportResult describes a finished export.
+type ExportResult struct {
+	Header  Header
+	Chunks  int
+	Records int
+	Skipped int // anchors left out by ExportOptions.Skip
+}
+
+// Export writes the changes of s since opts.After to w, from one consistent
+// snapshot, in change-log order: each chunk names the greatest sequence it
+// covers, so an importer's cursor advances chunk by chunk and a sync
+// interrupted anywhere resumes after its last applied chunk. An edge may
+// come before an endpoint that changed after it; the importer holds it
+// until the endpoint arrives (see delta.HeldKey). Fields written by s's own
+// replica are stamped with its replica ID on the way out, so every field in
+// an export names its origin.
+func Export(ctx context.Context, s backend.Store, w io.Writer, opts *ExportOptions) (*ExportResult, error) {
+	var o ExportOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.ChunkRecords <= 0 {
+		o.ChunkRecords = 1000
+	}
+	res := &ExportResult{}
+	err := s.View(ctx, func(v backend.View) error {
+		meta := v.Meta()
+		res.Header = Header{ExportID: anchor.NewID(), SourceStore: meta.StoreID, SourceReplica: meta.ReplicaID,
+			After: o.After, Through: meta.Seq, Created: meta.HLC, Ordered: true}
+		type change struct {
+			seq uint64
+			id  anchor.ID
+		}
+		var changes []change
+		if err := v.Changes(o.After, func(seq uint64, id anchor.ID) error {
+			changes = append(changes, change{seq, id})
+			return nil
+		}); err != nil {
+			return err
+		}
+		fw := newWriter(w)
+		if err := fw.section(tagHeader, &res.Header); err != nil {
+			return err
+		}
+		cur := chunk{}
+		emit := func() error {
+			if len(cur.Records) == 0 {
+				return nil
+			}
+			if err := fw.section(tagChunk, &cur); err != nil {
+				return err
+			}
+			res.Chunks++
+			res.Records += len(cur.Records)
+			cur = chunk{Index: res.Chunks}
+			if o.Progress != nil {
+				o.Progress(Progress{Chunks: res.Chunks, Records: res.Records, Total: len(changes) - res.Skipped})
+			}
+			return ctx.Err()
+		}
+		for _, c := range changes {
+			a, err := v.Anchor(c.id)
+			if err != nil {
+				return err
+			}
+			cur.Through = c.seq
+			if o.Skip != nil {
+				skip, err := o.Skip(a)
+				if err != nil {
+					return err
+				}
+				if skip {
+					res.Skipped++
+					continue
+				}
+			}
+			for name, f := range a.Fields {
+				if f.Origin.IsZero() {
+					f.Origin = meta.ReplicaID
+					a.Fields[name] = f
+				}
+			}
+			rec, err := anchor.Marshal(a)
+			if err != nil {
+				return err
+			}
+			cur.Records = append(cur.Records, record{ID: a.ID, Rec: rec, Seq: c.seq})
+			if len(cur.Records) >= o.ChunkRecords {
+				if err := emit(); err != nil {
+					return err
+				}
+			}
+		}
+		if err := emit(); err != nil {
+			return err
+		}
+		if err := fw.section(tagTrailer, &trailer{Chunks: res.Chunks, Records: res.Records}); err != nil {
+			return err
+		}
+		return fw.flush()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("anchorage: export: %w", err)
+	}
+	return res, nil
+}

@@ -1,0 +1,110 @@
+package replica_test
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/anchorage-db/anchorage/anchor"
+	"github.com/anchorage-db/anchorage/backend"
+	"github.com/anchorage-db/anchorage/backend/backendtest"
+	"github.com/anchorage-db/anchorage/delta"
+)
+
+// mark is one write to a field or access entry: the merge rules keep, per
+// field and per entry, the greatest (stamp, origin, value).
+type mark struct {
+	at     anchor.HLC
+	origin anchor.ID
+	value  []byte
+}
+
+func (m mark) beats(o mark) bool {
+	if m.at != o.at {
+		return m.at > o.at
+	}
+	if c := bytes.Compare(m.origin[:], o.origin[:]); c != 0 {
+		return c > 0
+	}
+	return bytes.Compare(m.value, o.value) > 0
+}
+
+// mAnchor is the model of one anchor: every write ever made to it, by any
+// store, folded with the merge rules.
+type mAnchor struct {
+	kind     anchor.Kind
+	src, dst anchor.ID
+	deleted  bool
+	fields   map[string]mark
+	access   map[anchor.ID]mark
+}
+
+// model is an independent statement of the merge rules: a field or access
+// entry holds its greatest write; an anchor deleted anywhere is deleted
+// everywhere; an edge with a deleted endpoint is deleted.
+type model struct{ anchors map[anchor.ID]*mAnchor }
+
+func newModel() *model { return &model{anchors: map[anchor.ID]*mAnchor{}} }
+
+// observe folds in the stored state of id on s right after s wrote it: its
+// fields and access entries (with their stamps and origins) and liveness.
+func (m *model) observe(t *testing.T, s backend.Store, id anchor.ID) {
+	t.Helper()
+	self := backendtest.Meta(t, s).ReplicaID
+	a := backendtest.Stored(t, s, id)
+	ma := m.anchors[id]
+	if ma == nil {
+		ma = &mAnchor{kind: a.Kind, src: a.Source, dst: a.Target, fields: map[string]mark{}, access: map[anchor.ID]mark{}}
+		m.anchors[id] = ma
+	}
+	ma.deleted = ma.deleted || !a.Live()
+	for name, f := range a.Fields {
+		fold(ma.fields, name, mark{f.Stamp, f.Origin, f.Value}, self)
+	}
+	for _, k := range append([]anchor.ID{anchor.SystemRoot}, mapKeys(a.Access.Roots)...) {
+		lvl, _ := a.Access.Entry(k)
+		mk := delta.MarkOf(a, k)
+		fold(ma.access, k, mark{mk.At, mk.Origin, []byte{byte(lvl)}}, self)
+	}
+}
+
+// fold keeps w under key if it beats what is there; a zero origin is the
+// observing store's replica.
+func fold[K comparable](into map[K]mark, key K, w mark, self anchor.ID) {
+	if w.origin.IsZero() {
+		w.origin = self
+	}
+	if old, ok := into[key]; !ok || w.beats(old) {
+		into[key] = w
+	}
+}
+
+func (m *model) live(id anchor.ID) bool {
+	a := m.anchors[id]
+	if a == nil || a.deleted {
+		return false
+	}
+	if a.kind == anchor.KindEdge {
+		return m.live(a.src) && m.live(a.dst)
+	}
+	return true
+}
+
+// check requires s to hold exactly what the model says for every anchor
+// the model knows: liveness, field values and access levels.
+func (m *model) check(t *testing.T, s backend.Store) {
+	t.Helper()
+	for id, ma := range m.anchors {
+		a := backendtest.Stored(t, s, id)
+		require.Equal(t, m.live(id), a.Live(), "liveness of %s %s", ma.kind, id)
+		require.Len(t, a.Fields, len(ma.fields), "fields of %s", id)
+		for name, w := range ma.fields {
+			require.Equal(t, w.value, a.Fields[name].Value, "field %s of %s", name, id)
+		}
+		for k, w := range ma.access {
+			lvl, _ := a.Access.Entry(k)
+			require.Equal(t, anchor.Level(w.value[0]), lvl, "access entry %s of %s", k, id)
+		}
+	}
+}
