@@ -45,7 +45,7 @@ func (s *driver) Begin(ctx context.Context) (backend.Tx, error) {
 	}
 	// From here on the transaction runs to its end whatever the callers'
 	// contexts do, so that its answer is the truth.
-	t := &wtx{s: s, w: s.w, ctx: context.Background(), seen: make(map[anchor.ID]*anchor.Anchor)}
+	t := &wtx{s: s, w: s.w, ctx: context.Background(), seen: make(map[anchor.ID]*anchor.Anchor), sums: make(map[anchor.ID]map[string]int64)}
 	if err := t.start(); err != nil {
 		s.rollback()
 		return nil, s.writeErr(err)

@@ -218,6 +218,9 @@ func (s *driver) initSchema(ctx context.Context, conn *sql.Conn) (err error) {
 				magic, store[:], replica[:]); err != nil {
 				return err
 			}
+			if _, err := conn.ExecContext(ctx, "UPDATE meta SET crc = "+sumFunc+"('meta', key, value)"); err != nil {
+				return err
+			}
 			if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d", applicationID)); err != nil {
 				return err
 			}
@@ -246,17 +249,21 @@ func (s *driver) initSchema(ctx context.Context, conn *sql.Conn) (err error) {
 
 // loadMeta reads the store's identity and persisted clock.
 func (s *driver) loadMeta(ctx context.Context, q querier) error {
-	rows, err := q.QueryContext(ctx, "SELECT key, value FROM meta")
+	rows, err := q.QueryContext(ctx, "SELECT key, value, crc FROM meta")
 	if err != nil {
 		return err
 	}
 	m := make(map[string]any)
 	for rows.Next() {
 		var k string
-		var v any
-		if err := rows.Scan(&k, &v); err != nil {
+		var v, crc any
+		if err := rows.Scan(&k, &v, &crc); err != nil {
 			rows.Close()
 			return err
+		}
+		if !crcOK(crc, rowSum("meta", k, v)) {
+			rows.Close()
+			return fmt.Errorf("%w: checksum mismatch: meta row %q", anchor.ErrCorrupt, k)
 		}
 		m[k] = v
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math"
 
@@ -71,8 +72,8 @@ func (v *view) stmt(pool *sql.Stmt) *sql.Stmt {
 
 // start reads meta, which also fixes the snapshot.
 func (v *view) start() error {
-	var hlc, seq int64
-	if err := v.stmt(v.s.r.meta).QueryRowContext(v.ctx).Scan(&hlc, &seq); err != nil {
+	hlc, seq, err := readClock(v.ctx, v.stmt(v.s.r.meta))
+	if err != nil {
 		return err
 	}
 	v.meta = v.s.meta
@@ -81,7 +82,7 @@ func (v *view) start() error {
 }
 
 func (v *view) Anchor(id anchor.ID) (*anchor.Anchor, error) {
-	a, err := readAnchor(v.ctx, v.stmt(v.s.r.anchor), id)
+	a, _, err := readAnchor(v.ctx, v.stmt(v.s.r.anchor), id)
 	if err != nil {
 		return nil, v.s.readErr("get", err)
 	}
@@ -103,8 +104,7 @@ func (v *view) Anchors(fn func(anchor.ID, *anchor.Anchor, error) error) error {
 		ptrs [1 + nCols]any
 		key  []byte // the current anchor's key, as stored
 		id   anchor.ID
-		a    *anchor.Anchor
-		bad  error
+		b    assembler
 	)
 	for i := range vals {
 		ptrs[i] = &vals[i]
@@ -114,7 +114,8 @@ func (v *view) Anchors(fn func(anchor.ID, *anchor.Anchor, error) error) error {
 			return nil
 		}
 		key = nil
-		return fn(id, a, bad)
+		a, _, err := b.finish()
+		return fn(id, a, err)
 	}
 	for rows.Next() {
 		if err := rows.Scan(ptrs[:]...); err != nil {
@@ -131,16 +132,12 @@ func (v *view) Anchors(fn func(anchor.ID, *anchor.Anchor, error) error) error {
 			}
 			var err error
 			if id, err = anchor.IDFromBytes(k); err != nil {
-				a, bad = nil, corrupt(id, "anchor key %x: %v", k, err)
+				b = assembler{id: id, bad: corrupt(id, "anchor key %x: %v", k, err)}
 				continue
 			}
-			a, bad = decodeHeader(id, vals[1:1+nHeader])
+			b.header(id, key, vals[1:1+nHeader])
 		}
-		if bad == nil {
-			if bad = addField(a, vals[1+nHeader:]); bad != nil {
-				a = nil
-			}
-		}
+		b.field(key, vals[1+nHeader:])
 	}
 	if err := rows.Err(); err != nil {
 		return v.s.readErr("scan", err)
@@ -155,11 +152,11 @@ func (v *view) Adjacency(fn func(anchor.Adj) error) error {
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var node, edge, peer, dir, typ any
-		if err := rows.Scan(&node, &edge, &peer, &dir, &typ); err != nil {
+		var node, edge, peer, dir, typ, crc any
+		if err := rows.Scan(&node, &edge, &peer, &dir, &typ, &crc); err != nil {
 			return v.s.readErr("adjacency", err)
 		}
-		a, err := decodeAdj(node, edge, peer, dir, typ)
+		a, err := checkAdj(node, edge, peer, dir, typ, crc)
 		if err != nil {
 			return err
 		}
@@ -185,11 +182,14 @@ func (v *view) Changes(after uint64, fn func(uint64, anchor.ID) error) error {
 	defer rows.Close()
 	for rows.Next() {
 		var seq int64
-		var raw any
-		if err := rows.Scan(&seq, &raw); err != nil {
+		var raw, crc any
+		if err := rows.Scan(&seq, &raw, &crc); err != nil {
 			return v.s.readErr("changes", err)
 		}
 		var id anchor.ID
+		if !crcOK(crc, rowSum("log", seq, raw)) {
+			return corruptLog(seq, errors.New("checksum mismatch"))
+		}
 		if err := idCol(&id, raw); err != nil || seq <= 0 {
 			return corruptLog(seq, err)
 		}
