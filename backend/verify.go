@@ -45,6 +45,16 @@ const (
 	ProblemLogAhead         = "log-sequence-beyond-meta"
 )
 
+// RowChecker is implemented by a View whose backend keeps rows or indexes
+// that Anchors, Adjacency and Changes do not reach: SQLite's field rows
+// whose anchor row is missing, its kv and meta rows, its own B-tree
+// indexes. Verify calls CheckRows after its other checks and reports each
+// problem it is given as ProblemCorrupt; an error means the check could
+// not finish, and is reported the same way.
+type RowChecker interface {
+	CheckRows(report func(id anchor.ID, detail string)) error
+}
+
 // Verify walks the whole store in one consistent view and reports every
 // inconsistency: corrupt records, adjacency rows without a live edge (or
 // disagreeing with it), live edges without both adjacency rows, edges to
@@ -173,6 +183,12 @@ func (r *Report) verify(v View) {
 	for id := range recs {
 		if _, ok := logged[id]; !ok {
 			r.add(ProblemLogMissing, id, "stored but never logged")
+		}
+	}
+	if rc, ok := v.(RowChecker); ok {
+		err := rc.CheckRows(func(id anchor.ID, detail string) { r.add(ProblemCorrupt, id, "%s", detail) })
+		if err != nil {
+			r.add(ProblemCorrupt, anchor.ID{}, "row check stopped: %v", err)
 		}
 	}
 }
