@@ -19,20 +19,20 @@ func (v *view) CheckRows(report func(id anchor.ID, detail string)) error {
 	rows, err := v.tx.QueryContext(v.ctx, `SELECT DISTINCT f.id FROM fields f
 		WHERE NOT EXISTS (SELECT 1 FROM anchors a WHERE a.id = f.id)`)
 	if err != nil {
-		return v.s.readErr("verify", err)
+		return v.err("verify", err)
 	}
 	for rows.Next() {
 		var raw any
 		if err := rows.Scan(&raw); err != nil {
 			rows.Close()
-			return v.s.readErr("verify", err)
+			return v.err("verify", err)
 		}
 		var id anchor.ID
 		idCol(&id, raw)
 		report(id, fmt.Sprintf("field rows under key %x belong to no anchor", raw))
 	}
 	if err := rows.Close(); err != nil {
-		return v.s.readErr("verify", err)
+		return v.err("verify", err)
 	}
 	for _, table := range []string{"kv", "meta"} {
 		if err := v.checkKeyValues(table, report); err != nil {
@@ -41,19 +41,19 @@ func (v *view) CheckRows(report func(id anchor.ID, detail string)) error {
 	}
 	ic, err := v.tx.QueryContext(v.ctx, "PRAGMA integrity_check")
 	if err != nil {
-		return v.s.readErr("verify", err)
+		return v.err("verify", err)
 	}
 	defer ic.Close()
 	for ic.Next() {
 		var msg string
 		if err := ic.Scan(&msg); err != nil {
-			return v.s.readErr("verify", err)
+			return v.err("verify", err)
 		}
 		if msg != "ok" {
 			report(anchor.ID{}, "SQLite integrity check: "+msg)
 		}
 	}
-	return v.s.readErr("verify", ic.Err())
+	return v.err("verify", ic.Err())
 }
 
 // checkKeyValues reports each row of table (kv or meta) whose checksum
@@ -61,17 +61,17 @@ func (v *view) CheckRows(report func(id anchor.ID, detail string)) error {
 func (v *view) checkKeyValues(table string, report func(anchor.ID, string)) error {
 	rows, err := v.tx.QueryContext(v.ctx, "SELECT key, value, crc FROM "+table)
 	if err != nil {
-		return v.s.readErr("verify", err)
+		return v.err("verify", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var key, value, crc any
 		if err := rows.Scan(&key, &value, &crc); err != nil {
-			return v.s.readErr("verify", err)
+			return v.err("verify", err)
 		}
 		if !crcOK(crc, rowSum(table, key, value)) {
 			report(anchor.ID{}, fmt.Sprintf("checksum mismatch: %s row %q", table, key))
 		}
 	}
-	return v.s.readErr("verify", rows.Err())
+	return v.err("verify", rows.Err())
 }

@@ -66,7 +66,7 @@ func buildDamageStore(t testing.TB, path string, seed uint64) {
 				Access: anchor.Access{All: anchor.Level(rng.IntN(3))},
 				Fields: map[string]anchor.Field{
 					"name": {Value: enc(text(8))}, "n": {Value: enc(rng.IntN(1000))},
-					"bio":  {Value: enc(text(500 + rng.IntN(3000)))}, "tags": {Value: enc([]string{text(3), text(4)})},
+					"bio": {Value: enc(text(500 + rng.IntN(3000)))}, "tags": {Value: enc([]string{text(3), text(4)})},
 				}}
 			nodes = append(nodes, n.ID)
 			b.Changes = append(b.Changes, delta.Change{ID: n.ID, Create: n})

@@ -145,7 +145,8 @@ func (s *driver) open(ctx context.Context) error {
 	}
 
 	var err error
-	writerPragmas := []string{"synchronous(" + s.opts.Synchronous.String() + ")"}
+	writerPragmas := []string{"synchronous(" + s.opts.Synchronous.String() + ")",
+		fmt.Sprintf("journal_size_limit(%d)", s.opts.WALLimit)}
 	if s.opts.MaxPages > 0 {
 		writerPragmas = append(writerPragmas, fmt.Sprintf("max_page_count(%d)", s.opts.MaxPages))
 	}
@@ -409,6 +410,8 @@ func (s *driver) rollback() error {
 // ctx allows.
 func (s *driver) View(ctx context.Context, fn func(backend.View) error) error {
 	start := time.Now()
+	ctx, cancel := s.viewContext(ctx)
+	defer cancel()
 	for attempt := 0; ; attempt++ {
 		tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 		if err == nil {
@@ -434,13 +437,8 @@ func (s *driver) Size(context.Context) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	n := fi.Size()
-	if wal, err := os.Stat(s.path + "-wal"); err == nil {
-		n += wal.Size()
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return 0, err
-	}
-	return n, nil
+	wal, err := walSize(s.path)
+	return fi.Size() + wal, err
 }
 
 // Close closes the connections; the engine calls it once every

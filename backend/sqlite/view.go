@@ -84,19 +84,19 @@ func (v *view) start() error {
 func (v *view) Anchor(id anchor.ID) (*anchor.Anchor, error) {
 	a, _, err := readAnchor(v.ctx, v.stmt(v.s.r.anchor), id)
 	if err != nil {
-		return nil, v.s.readErr("get", err)
+		return nil, v.err("get", err)
 	}
 	return a, nil
 }
 
 func (v *view) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
-	return v.s.readErr("adjacent", readAdjacent(v.ctx, v.stmt(v.s.r.adjacent), node, fn))
+	return v.err("adjacent", readAdjacent(v.ctx, v.stmt(v.s.r.adjacent), node, fn))
 }
 
 func (v *view) Anchors(fn func(anchor.ID, *anchor.Anchor, error) error) error {
 	rows, err := v.stmt(v.s.r.anchors).QueryContext(v.ctx)
 	if err != nil {
-		return v.s.readErr("scan", err)
+		return v.err("scan", err)
 	}
 	defer rows.Close()
 	var (
@@ -119,7 +119,7 @@ func (v *view) Anchors(fn func(anchor.ID, *anchor.Anchor, error) error) error {
 	}
 	for rows.Next() {
 		if err := rows.Scan(ptrs[:]...); err != nil {
-			return v.s.readErr("scan", err)
+			return v.err("scan", err)
 		}
 		k, _ := vals[0].([]byte)
 		if key == nil || !bytes.Equal(k, key) {
@@ -140,7 +140,7 @@ func (v *view) Anchors(fn func(anchor.ID, *anchor.Anchor, error) error) error {
 		b.field(key, vals[1+nHeader:])
 	}
 	if err := rows.Err(); err != nil {
-		return v.s.readErr("scan", err)
+		return v.err("scan", err)
 	}
 	return flush()
 }
@@ -148,13 +148,13 @@ func (v *view) Anchors(fn func(anchor.ID, *anchor.Anchor, error) error) error {
 func (v *view) Adjacency(fn func(anchor.Adj) error) error {
 	rows, err := v.stmt(v.s.r.adjacency).QueryContext(v.ctx)
 	if err != nil {
-		return v.s.readErr("adjacency", err)
+		return v.err("adjacency", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var node, edge, peer, dir, typ, crc any
 		if err := rows.Scan(&node, &edge, &peer, &dir, &typ, &crc); err != nil {
-			return v.s.readErr("adjacency", err)
+			return v.err("adjacency", err)
 		}
 		a, err := checkAdj(node, edge, peer, dir, typ, crc)
 		if err != nil {
@@ -164,7 +164,7 @@ func (v *view) Adjacency(fn func(anchor.Adj) error) error {
 			return err
 		}
 	}
-	return v.s.readErr("adjacency", rows.Err())
+	return v.err("adjacency", rows.Err())
 }
 
 func (v *view) Changes(after uint64, fn func(uint64, anchor.ID) error) error {
@@ -177,14 +177,14 @@ func (v *view) Changes(after uint64, fn func(uint64, anchor.ID) error) error {
 	}
 	rows, err := v.stmt(v.s.r.changes).QueryContext(v.ctx, from)
 	if err != nil {
-		return v.s.readErr("changes", err)
+		return v.err("changes", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var seq int64
 		var raw, crc any
 		if err := rows.Scan(&seq, &raw, &crc); err != nil {
-			return v.s.readErr("changes", err)
+			return v.err("changes", err)
 		}
 		var id anchor.ID
 		if !crcOK(crc, rowSum("log", seq, raw)) {
@@ -197,7 +197,7 @@ func (v *view) Changes(after uint64, fn func(uint64, anchor.ID) error) error {
 			return err
 		}
 	}
-	return v.s.readErr("changes", rows.Err())
+	return v.err("changes", rows.Err())
 }
 
 func corruptLog(seq int64, err error) error {
@@ -206,8 +206,11 @@ func corruptLog(seq int64, err error) error {
 
 func (v *view) Meta() backend.Meta { return v.meta }
 
+// err translates a read error (see driver.readErr and viewErr).
+func (v *view) err(op string, err error) error { return viewErr(v.ctx, v.s.readErr(op, err)) }
+
 // MetaValue returns the value a batch stored under key (Batch.Meta), or nil.
 func (v *view) MetaValue(key string) ([]byte, error) {
 	b, err := readKV(v.ctx, v.stmt(v.s.r.kv), key)
-	return b, v.s.readErr("meta", err)
+	return b, v.err("meta", err)
 }
