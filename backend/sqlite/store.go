@@ -300,7 +300,8 @@ func (s *driver) retryOpen(ctx context.Context, fn func() error) error {
 	}
 }
 
-// openErr translates SQLite's verdict on a damaged or foreign file.
+// openErr translates SQLite's verdict on a damaged or foreign file, and a
+// full disk met while creating the schema.
 func (s *driver) openErr(err error) error {
 	var se *sqlite.Error
 	if !errors.As(err, &se) {
@@ -311,6 +312,12 @@ func (s *driver) openErr(err error) error {
 		return fmt.Errorf("%w: SQLite does not recognise the file: %v", anchor.ErrNotStore, err)
 	case se.Code()&0xff == sqlite3.SQLITE_CORRUPT, se.Code() == sqlite3.SQLITE_IOERR_SHORT_READ:
 		return fmt.Errorf("%w: %v", anchor.ErrCorrupt, err)
+	case se.Code()&0xff == sqlite3.SQLITE_FULL:
+		// Creating or migrating the schema ran out of space (the disk,
+		// or MaxPages): SQLite rolled the transaction back, so the file
+		// holds the store as it was, or nothing the next Open will not
+		// create again.
+		return fmt.Errorf("%w: %v", anchor.ErrFull, err)
 	}
 	return err
 }
