@@ -312,11 +312,13 @@ func (s *driver) openErr(err error) error {
 		return fmt.Errorf("%w: SQLite does not recognise the file: %v", anchor.ErrNotStore, err)
 	case se.Code()&0xff == sqlite3.SQLITE_CORRUPT, se.Code() == sqlite3.SQLITE_IOERR_SHORT_READ:
 		return fmt.Errorf("%w: %v", anchor.ErrCorrupt, err)
-	case se.Code()&0xff == sqlite3.SQLITE_FULL:
+	case se.Code()&0xff == sqlite3.SQLITE_FULL, se.Code() == sqlite3.SQLITE_IOERR_SHMSIZE:
 		// Creating or migrating the schema ran out of space (the disk,
 		// or MaxPages): SQLite rolled the transaction back, so the file
 		// holds the store as it was, or nothing the next Open will not
-		// create again.
+		// create again. SHMSIZE: the -shm index could not be extended,
+		// which on a full disk is how switching a new file to WAL mode
+		// fails.
 		return fmt.Errorf("%w: %v", anchor.ErrFull, err)
 	}
 	return err
