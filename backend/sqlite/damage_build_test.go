@@ -115,8 +115,11 @@ type answers struct {
 	Problems []string          // what Verify reported
 }
 
+// hashOf hashes v printed in Go syntax (%#v), which prints every field
+// and calls no String method: *anchor.Anchor's prints only kind, type and
+// ID.
 func hashOf(v any) string {
-	h := sha256.Sum256(fmt.Appendf(nil, "%+v", v))
+	h := sha256.Sum256(fmt.Appendf(nil, "%#v", v))
 	return hex.EncodeToString(h[:12])
 }
 
@@ -148,7 +151,7 @@ func readAll(path string, ids []anchor.ID) (ans answers) {
 				scanErr = err
 			} else {
 				ans.IDs = append(ans.IDs, id)
-				scan = append(scan, fmt.Sprintf("%+v", *a))
+				scan = append(scan, fmt.Sprintf("%#v", *a))
 			}
 			return nil
 		})
