@@ -413,43 +413,6 @@ func (s *driver) rollback() error {
 	return nil
 }
 
-// View calls fn with a consistent snapshot of committed state, taken from
-// the read pool. It never waits for writers; in the rare case SQLite
-// reports the database locked to a reader it retries with backoff while
-// ctx allows.
-func (s *driver) View(ctx context.Context, fn func(backend.View) error) error {
-	start := time.Now()
-	ctx, cancel := s.viewContext(ctx)
-	defer cancel()
-	for attempt := 0; ; attempt++ {
-		tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-		if err == nil {
-			v := &view{s: s, tx: tx, ctx: ctx, st: make(map[*sql.Stmt]*sql.Stmt)}
-			if err = v.start(); err == nil {
-				defer tx.Rollback()
-				return fn(v)
-			}
-			tx.Rollback()
-		}
-		if !isBusy(err) {
-			return s.readErr("view", err)
-		}
-		if !sleep(ctx, s.backoff(attempt)) {
-			return &BusyError{Op: "view", Path: s.path, Waited: time.Since(start), Err: ctx.Err()}
-		}
-	}
-}
-
-// Size returns the bytes used by the database file and its write-ahead log.
-func (s *driver) Size(context.Context) (int64, error) {
-	fi, err := os.Stat(s.path)
-	if err != nil {
-		return 0, err
-	}
-	wal, err := walSize(s.path)
-	return fi.Size() + wal, err
-}
-
 // Close closes the connections; the engine calls it once every
 // transaction and View has ended.
 func (s *driver) Close() error { return s.closeDBs() }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/anchorage-db/anchorage/anchor"
 	"github.com/anchorage-db/anchorage/backend"
@@ -213,4 +214,31 @@ func (v *view) err(op string, err error) error { return viewErr(v.ctx, v.s.readE
 func (v *view) MetaValue(key string) ([]byte, error) {
 	b, err := readKV(v.ctx, v.stmt(v.s.r.kv), key)
 	return b, v.err("meta", err)
+}
+
+// View calls fn with a consistent snapshot of committed state, taken from
+// the read pool. It never waits for writers; in the rare case SQLite
+// reports the database locked to a reader it retries with backoff while
+// ctx allows.
+func (s *driver) View(ctx context.Context, fn func(backend.View) error) error {
+	start := time.Now()
+	ctx, cancel := s.viewContext(ctx)
+	defer cancel()
+	for attempt := 0; ; attempt++ {
+		tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		if err == nil {
+			v := &view{s: s, tx: tx, ctx: ctx, st: make(map[*sql.Stmt]*sql.Stmt)}
+			if err = v.start(); err == nil {
+				defer tx.Rollback()
+				return fn(v)
+			}
+			tx.Rollback()
+		}
+		if !isBusy(err) {
+			return s.readErr("view", err)
+		}
+		if !sleep(ctx, s.backoff(attempt)) {
+			return &BusyError{Op: "view", Path: s.path, Waited: time.Since(start), Err: ctx.Err()}
+		}
+	}
 }

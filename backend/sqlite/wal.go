@@ -48,3 +48,13 @@ func viewErr(ctx context.Context, err error) error {
 	}
 	return err
 }
+
+// Size returns the bytes used by the database file and its write-ahead log.
+func (s *driver) Size(context.Context) (int64, error) {
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return 0, err
+	}
+	wal, err := walSize(s.path)
+	return fi.Size() + wal, err
+}
