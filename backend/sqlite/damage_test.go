@@ -100,7 +100,8 @@ func tail(s string, n int) string { return s[max(0, len(s)-n):] }
 
 // TestRandomDamage flips 1 to 4 random bytes of a 1 MiB store, anywhere in
 // the file ("bytes") or only inside row payloads ("cells"), and reads the
-// result in a child process. Set ANCHORAGE_SOAK for 500 trials per mode.
+// result in a child process: 12 trials per mode (3 under the race
+// detector), 500 with ANCHORAGE_SOAK set, or ANCHORAGE_DAMAGE_TRIALS.
 func TestRandomDamage(t *testing.T) {
 	if role, ok := childproc.Role(); ok {
 		if role == roleDamage {
@@ -109,6 +110,9 @@ func TestRandomDamage(t *testing.T) {
 		return
 	}
 	trials := 12
+	if raceEnabled {
+		trials = 3
+	}
 	if os.Getenv("ANCHORAGE_SOAK") != "" {
 		trials = 500
 	}
