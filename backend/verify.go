@@ -46,13 +46,15 @@ const (
 	ProblemIndexMismatch    = "index-mismatch"
 )
 
-// IndexChecker is implemented by a View whose backend keeps indexes that
-// the rest of View does not show (bolt's log index: ID -> sequence).
-// Verify calls CheckIndexes once, after its own checks, and adds every
-// problem reported; an error means the indexes could not be read at all
-// and is reported as a corrupt-record problem.
-type IndexChecker interface {
-	CheckIndexes(report func(kind string, id anchor.ID, detail string)) error
+// StorageChecker is implemented by a View whose backend keeps rows or
+// indexes that Anchors, Adjacency and Changes do not show: bolt's log
+// index (ID -> sequence), SQLite's field rows whose anchor row is missing,
+// its kv and meta rows and its own B-tree indexes. Verify calls
+// CheckStorage once, after its own checks, and adds every problem
+// reported (kind is one of the Problem constants); an error means the check
+// could not finish, and is reported as a corrupt-record problem.
+type StorageChecker interface {
+	CheckStorage(report func(kind string, id anchor.ID, detail string)) error
 }
 
 // Verify walks the whole store in one consistent view and reports every
@@ -186,10 +188,10 @@ func (r *Report) verify(v View) {
 			r.add(ProblemLogMissing, id, "stored but never logged")
 		}
 	}
-	if ic, ok := v.(IndexChecker); ok {
-		err := ic.CheckIndexes(func(kind string, id anchor.ID, detail string) { r.add(kind, id, "%s", detail) })
+	if sc, ok := v.(StorageChecker); ok {
+		err := sc.CheckStorage(func(kind string, id anchor.ID, detail string) { r.add(kind, id, "%s", detail) })
 		if err != nil {
-			r.add(ProblemCorrupt, anchor.ID{}, "index scan stopped: %v", err)
+			r.add(ProblemCorrupt, anchor.ID{}, "storage check stopped: %v", err)
 		}
 	}
 }

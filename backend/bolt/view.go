@@ -10,10 +10,10 @@ import (
 )
 
 // view adds the whole-store scans of backend.View, and the bolt-only index
-// check Verify finds through backend.IndexChecker.
+// check Verify finds through backend.StorageChecker.
 type view struct{ rtx *rtx }
 
-var _ backend.IndexChecker = (*view)(nil)
+var _ backend.StorageChecker = (*view)(nil)
 
 func (v *view) Anchor(id anchor.ID) (*anchor.Anchor, error) { return v.rtx.Anchor(id) }
 func (v *view) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
@@ -66,10 +66,10 @@ func (v *view) Changes(after uint64, fn func(uint64, anchor.ID) error) error {
 	})
 }
 
-// CheckIndexes reports every log-index row (ID -> sequence) whose sequence
+// CheckStorage reports every log-index row (ID -> sequence) whose sequence
 // does not hold that ID in the change log, and every row that does not
 // decode. (Log entries missing from the index are found by Changes.)
-func (v *view) CheckIndexes(report func(kind string, id anchor.ID, detail string)) error {
+func (v *view) CheckStorage(report func(kind string, id anchor.ID, detail string)) error {
 	return v.rtx.scan("scan log index", v.rtx.logIdx, nil, nil, func(k, seq []byte) error {
 		id, err := anchor.IDFromBytes(k)
 		if err != nil || len(seq) != 8 {

@@ -14,13 +14,14 @@ import (
 
 // anchorCols are the header columns of anchors (alias a) followed by the
 // field columns of fields (alias f, LEFT JOINed: NULL for an anchor without
-// fields).
+// fields). Each part ends with its row's checksum columns (see rowSum).
 const anchorCols = `a.kind, a.owner, a.type, a.created, a.updated, a.deleted, a.access_stamp,
-	a.access, a.source, a.target, a.undirected, f.name, f.value, f.stamp, f.origin`
+	a.access, a.source, a.target, a.undirected, a.fsum, a.crc, f.name, f.value, f.stamp, f.origin, f.crc`
 
 const (
-	nHeader = 11 // header columns in anchorCols
-	nCols   = 15 // all columns in anchorCols
+	nDecoded = 11 // header columns decodeHeader reads
+	nHeader  = 13 // header columns in anchorCols: nDecoded, fsum, crc
+	nCols    = 18 // all columns in anchorCols
 )
 
 const (
@@ -28,11 +29,11 @@ const (
 	WHERE a.id = ? ORDER BY f.name`
 	sqlAnchors = `SELECT a.id, ` + anchorCols + ` FROM anchors a LEFT JOIN fields f ON f.id = a.id
 	ORDER BY a.id, f.name`
-	sqlAdjacent  = `SELECT edge, peer, dir, type FROM adj WHERE node = ? ORDER BY edge`
-	sqlAdjacency = `SELECT node, edge, peer, dir, type FROM adj ORDER BY node, edge`
-	sqlChanges   = `SELECT seq, id FROM log WHERE seq > ? ORDER BY seq`
-	sqlKV        = `SELECT value FROM kv WHERE key = ?`
-	sqlMeta      = `SELECT (SELECT value FROM meta WHERE key = 'hlc'), (SELECT value FROM meta WHERE key = 'seq')`
+	sqlAdjacent  = `SELECT edge, peer, dir, type, crc FROM adj WHERE node = ? ORDER BY edge`
+	sqlAdjacency = `SELECT node, edge, peer, dir, type, crc FROM adj ORDER BY node, edge`
+	sqlChanges   = `SELECT seq, id, crc FROM log WHERE seq > ? ORDER BY seq`
+	sqlKV        = `SELECT value, crc FROM kv WHERE key = ?`
+	sqlMeta      = `SELECT key, value, crc FROM meta WHERE key IN ('hlc', 'seq')`
 )
 
 // corrupt builds the error for a row that does not decode: an

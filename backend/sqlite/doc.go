@@ -34,6 +34,16 @@
 // decode is reported as an *anchor.Error naming the anchor and wrapping
 // anchor.ErrCorrupt; View.Anchors passes it on as (id, nil, err).
 //
+// Every row (and kv, which holds import cursors) carries a crc column: the
+// CRC-32C of its table's name and all its other columns, key included,
+// checked on every read before a column is decoded. An anchors row also
+// carries fsum, a digest of its field rows, so a field row that vanished,
+// moved to another key or came back stale is caught when the anchor is
+// read. A row whose checksum does not match is reported like one that
+// does not decode. backend.Verify also reports field rows that belong to
+// no anchor, damaged kv and meta rows, and what SQLite's
+// PRAGMA integrity_check finds.
+//
 // # Writes
 //
 // Each Store has one writer connection, used by one transaction at a time.
@@ -53,7 +63,10 @@
 //
 // # Durability
 //
-// The database runs in WAL mode. With SyncFull (the default) the log is
+// The database runs in WAL mode. The log is cut back to
+// Options.WALLimit by the first commit after the last View that needed
+// its older frames ends; Options.MaxViewAge bounds how long one View can
+// hold them (see WALLimit for the whole bound). With SyncFull (the default) the log is
 // fsynced at every commit: an Apply that returned nil survives a power cut.
 // SyncNormal syncs only at checkpoints: a crash of the process loses
 // nothing, but an OS crash or power cut may roll back the latest commits

@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	sqlite "modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
-
 	"github.com/anchorage-db/anchorage/anchor"
 	"github.com/anchorage-db/anchorage/backend"
 )
@@ -45,7 +42,7 @@ func (s *driver) Begin(ctx context.Context) (backend.Tx, error) {
 	}
 	// From here on the transaction runs to its end whatever the callers'
 	// contexts do, so that its answer is the truth.
-	t := &wtx{s: s, w: s.w, ctx: context.Background(), seen: make(map[anchor.ID]*anchor.Anchor)}
+	t := &wtx{s: s, w: s.w, ctx: context.Background(), seen: make(map[anchor.ID]*anchor.Anchor), sums: make(map[anchor.ID]map[string]int64)}
 	if err := t.start(); err != nil {
 		s.rollback()
 		return nil, s.writeErr(err)
@@ -89,16 +86,7 @@ func (t *wtx) Commit() error {
 	}
 	if _, err := t.w.commit.ExecContext(t.ctx); err != nil {
 		s.rollback()
-		if err := s.writeErr(err); errors.Is(err, anchor.ErrFull) || errors.Is(err, backend.ErrRetry) {
-			return err
-		}
-		var se *sqlite.Error
-		if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_IOERR {
-			// The log may hold the commit record although SQLite
-			// reported failure; recovery could replay it.
-			return fmt.Errorf("apply: %w: commit to %s failed with an I/O error: %v", anchor.ErrOutcomeUnknown, s.path, err)
-		}
-		return err
+		return s.commitErr(err)
 	}
 	return nil
 }

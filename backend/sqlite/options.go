@@ -37,6 +37,9 @@ func (s Synchronous) String() string {
 	return fmt.Sprintf("Synchronous(%d)", int(s))
 }
 
+// DefaultWALLimit is Options.WALLimit's default: 64 MiB.
+const DefaultWALLimit = 64 << 20
+
 // Options configures Open. A nil *Options, and every zero field, means the
 // default. Options is plain data: Open copies it, so one value may serve
 // several Opens, and changing it afterwards has no effect on a Store.
@@ -92,6 +95,25 @@ type Options struct {
 	// reopening with a larger cap lets writes continue. A full disk gives
 	// the same error.
 	MaxPages int64
+
+	// WALLimit is the size the write-ahead log (the -wal file next to the
+	// database) returns to: once every reader that still needs the log's
+	// older frames has left, the next commit restarts the log and cuts the
+	// file down to WALLimit bytes (PRAGMA journal_size_limit). SQLite
+	// checkpoints the log into the database after every commit that finds
+	// it over wal_autocheckpoint's 1000 pages (about 4 MiB), so with no
+	// View older than a few commits the file stays under the larger of
+	// WALLimit and those 1000 pages, plus one transaction. A checkpoint
+	// cannot pass the oldest open View, so while a View is held the log
+	// grows by everything committed meanwhile (bound that with
+	// MaxViewAge). Default 64 MiB (DefaultWALLimit).
+	WALLimit int64
+	// MaxViewAge, if positive, ends every View's snapshot that long after
+	// it began: its reads then fail with an error wrapping
+	// anchor.ErrBusy, and the log can be checkpointed past it. The log
+	// then holds at most WALLimit plus what is committed in MaxViewAge.
+	// Default 0: a View keeps its snapshot until its callback returns.
+	MaxViewAge time.Duration
 }
 
 // withDefaults returns a copy of o (nil allowed) with every zero field
@@ -115,6 +137,11 @@ func withDefaults(o *Options) (Options, error) {
 		return c, fmt.Errorf("%w: negative timeout", ErrOptions)
 	case c.MaxPages < 0:
 		return c, fmt.Errorf("%w: MaxPages %d is negative", ErrOptions, c.MaxPages)
+	case c.WALLimit < 0 || c.MaxViewAge < 0:
+		return c, fmt.Errorf("%w: negative WALLimit or MaxViewAge", ErrOptions)
+	}
+	if c.WALLimit == 0 {
+		c.WALLimit = DefaultWALLimit
 	}
 	if c.ReadConns == 0 {
 		c.ReadConns = max(4, runtime.GOMAXPROCS(0))

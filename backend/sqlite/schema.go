@@ -17,7 +17,7 @@ import (
 // PRAGMA user_version; a database with a higher version is refused with
 // anchor.ErrVersion, one with a lower version is migrated forward when
 // opened read-write. It always equals len(migrations).
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // applicationID marks an Anchorage database in the SQLite header
 // (PRAGMA application_id): "Anch".
@@ -84,7 +84,34 @@ CREATE TABLE kv (
 	value BLOB NOT NULL
 ) WITHOUT ROWID;
 `,
+	// 2: a checksum on every row (see rowSum). Each table gains crc, the
+	// checksum of the row's other columns; anchors also gains fsum, the
+	// digest of its field rows (see fieldTerm), which its crc covers.
+	// Existing rows are summed here, fields before the anchors whose
+	// digest they feed.
+	`
+ALTER TABLE meta ADD COLUMN crc INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE fields ADD COLUMN crc INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE anchors ADD COLUMN fsum INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE anchors ADD COLUMN crc INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE adj ADD COLUMN crc INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE log ADD COLUMN crc INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE kv ADD COLUMN crc INTEGER NOT NULL DEFAULT 0;
+` + resumSQL,
 }
+
+// resumSQL sets the checksum columns of every row from the row's other
+// columns (schema 2): fields before the anchors whose digest they feed.
+const resumSQL = `
+UPDATE meta SET crc = ` + sumFunc + `('meta', key, value);
+UPDATE fields SET crc = ` + sumFunc + `('fields', id, name, value, stamp, origin);
+UPDATE anchors SET fsum = coalesce((SELECT sum(f.crc + 4294967296) FROM fields f WHERE f.id = anchors.id), 0);
+UPDATE anchors SET crc = ` + sumFunc + `('anchors', id, kind, owner, type, created, updated, deleted,
+	access_stamp, access, source, target, undirected, fsum);
+UPDATE adj SET crc = ` + sumFunc + `('adj', node, edge, peer, dir, type);
+UPDATE log SET crc = ` + sumFunc + `('log', seq, id);
+UPDATE kv SET crc = ` + sumFunc + `('kv', key, value);
+`
 
 // Tables every schema version has; checked on open.
 var tables = []string{"meta", "anchors", "fields", "adj", "log", "kv"}

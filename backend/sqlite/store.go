@@ -144,7 +144,8 @@ func (s *driver) open(ctx context.Context) error {
 	}
 
 	var err error
-	writerPragmas := []string{"synchronous(" + s.opts.Synchronous.String() + ")"}
+	writerPragmas := []string{"synchronous(" + s.opts.Synchronous.String() + ")",
+		fmt.Sprintf("journal_size_limit(%d)", s.opts.WALLimit)}
 	if s.opts.MaxPages > 0 {
 		writerPragmas = append(writerPragmas, fmt.Sprintf("max_page_count(%d)", s.opts.MaxPages))
 	}
@@ -219,6 +220,9 @@ func (s *driver) initSchema(ctx context.Context, conn *sql.Conn) (err error) {
 				magic, store[:], replica[:]); err != nil {
 				return err
 			}
+			if _, err := conn.ExecContext(ctx, "UPDATE meta SET crc = "+sumFunc+"('meta', key, value)"); err != nil {
+				return err
+			}
 			if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d", applicationID)); err != nil {
 				return err
 			}
@@ -247,17 +251,21 @@ func (s *driver) initSchema(ctx context.Context, conn *sql.Conn) (err error) {
 
 // loadMeta reads the store's identity and persisted clock.
 func (s *driver) loadMeta(ctx context.Context, q querier) error {
-	rows, err := q.QueryContext(ctx, "SELECT key, value FROM meta")
+	rows, err := q.QueryContext(ctx, "SELECT key, value, crc FROM meta")
 	if err != nil {
 		return err
 	}
 	m := make(map[string]any)
 	for rows.Next() {
 		var k string
-		var v any
-		if err := rows.Scan(&k, &v); err != nil {
+		var v, crc any
+		if err := rows.Scan(&k, &v, &crc); err != nil {
 			rows.Close()
 			return err
+		}
+		if !crcOK(crc, rowSum("meta", k, v)) {
+			rows.Close()
+			return fmt.Errorf("%w: checksum mismatch: meta row %q", anchor.ErrCorrupt, k)
 		}
 		m[k] = v
 	}
@@ -293,7 +301,8 @@ func (s *driver) retryOpen(ctx context.Context, fn func() error) error {
 	}
 }
 
-// openErr translates SQLite's verdict on a damaged or foreign file.
+// openErr translates SQLite's verdict on a damaged or foreign file, and a
+// full disk met while creating the schema.
 func (s *driver) openErr(err error) error {
 	var se *sqlite.Error
 	if !errors.As(err, &se) {
@@ -304,6 +313,14 @@ func (s *driver) openErr(err error) error {
 		return fmt.Errorf("%w: SQLite does not recognise the file: %v", anchor.ErrNotStore, err)
 	case se.Code()&0xff == sqlite3.SQLITE_CORRUPT, se.Code() == sqlite3.SQLITE_IOERR_SHORT_READ:
 		return fmt.Errorf("%w: %v", anchor.ErrCorrupt, err)
+	case se.Code()&0xff == sqlite3.SQLITE_FULL, se.Code() == sqlite3.SQLITE_IOERR_SHMSIZE:
+		// Creating or migrating the schema ran out of space (the disk,
+		// or MaxPages): SQLite rolled the transaction back, so the file
+		// holds the store as it was, or nothing the next Open will not
+		// create again. SHMSIZE: the -shm index could not be extended,
+		// which on a full disk is how switching a new file to WAL mode
+		// fails.
+		return fmt.Errorf("%w: %v", anchor.ErrFull, err)
 	}
 	return err
 }
@@ -373,46 +390,6 @@ func (s *driver) rollback() error {
 		return fmt.Errorf("rollback: %w", err)
 	}
 	return nil
-}
-
-// View calls fn with a consistent snapshot of committed state, taken from
-// the read pool. It never waits for writers; in the rare case SQLite
-// reports the database locked to a reader it retries with backoff while
-// ctx allows.
-func (s *driver) View(ctx context.Context, fn func(backend.View) error) error {
-	start := time.Now()
-	for attempt := 0; ; attempt++ {
-		tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-		if err == nil {
-			v := &view{s: s, tx: tx, ctx: ctx, st: make(map[*sql.Stmt]*sql.Stmt)}
-			if err = v.start(); err == nil {
-				defer tx.Rollback()
-				return fn(v)
-			}
-			tx.Rollback()
-		}
-		if !isBusy(err) {
-			return s.readErr("view", err)
-		}
-		if !backend.Backoff(ctx, s.opts.MaxBackoff, attempt) {
-			return &BusyError{Op: "view", Path: s.path, Waited: time.Since(start), Err: ctx.Err()}
-		}
-	}
-}
-
-// Size returns the bytes used by the database file and its write-ahead log.
-func (s *driver) Size(context.Context) (int64, error) {
-	fi, err := os.Stat(s.path)
-	if err != nil {
-		return 0, err
-	}
-	n := fi.Size()
-	if wal, err := os.Stat(s.path + "-wal"); err == nil {
-		n += wal.Size()
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return 0, err
-	}
-	return n, nil
 }
 
 // Close closes the connections; the engine calls it once every

@@ -11,76 +11,6 @@ import (
 	"github.com/anchorage-db/anchorage/backend"
 )
 
-// readAnchor reads one anchor with its fields through stmt (a prepared
-// sqlAnchor). A missing anchor yields an *anchor.Error wrapping
-// anchor.ErrNotFound, a malformed row one wrapping anchor.ErrCorrupt; any
-// other error comes from the database.
-func readAnchor(ctx context.Context, stmt *sql.Stmt, id anchor.ID) (*anchor.Anchor, error) {
-	rows, err := stmt.QueryContext(ctx, id[:])
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var (
-		a     *anchor.Anchor
-		found bool
-		bad   error
-		vals  [nCols]any
-		ptrs  [nCols]any
-	)
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	for rows.Next() {
-		if err := rows.Scan(ptrs[:]...); err != nil {
-			return nil, err
-		}
-		if !found {
-			found = true
-			a, bad = decodeHeader(id, vals[:nHeader])
-		}
-		if bad == nil {
-			if bad = addField(a, vals[nHeader:]); bad != nil {
-				a = nil
-			}
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	switch {
-	case !found:
-		return nil, &anchor.Error{Op: "get", ID: id, Err: anchor.ErrNotFound}
-	case bad != nil:
-		return nil, bad
-	}
-	return a, nil
-}
-
-// readAdjacent calls fn for each adjacency row of node, in edge order,
-// through stmt (a prepared sqlAdjacent).
-func readAdjacent(ctx context.Context, stmt *sql.Stmt, node anchor.ID, fn func(anchor.Adj) error) error {
-	rows, err := stmt.QueryContext(ctx, node[:])
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var edge, peer, dir, typ any
-		if err := rows.Scan(&edge, &peer, &dir, &typ); err != nil {
-			return err
-		}
-		a, err := decodeAdj(node[:], edge, peer, dir, typ)
-		if err != nil {
-			return err
-		}
-		if err := fn(a); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
-}
-
 // writer holds the writer connection and its prepared statements. Only the
 // goroutine holding Store.wsem uses it.
 type writer struct {
@@ -103,20 +33,20 @@ func prepareWriter(ctx context.Context, conn *sql.Conn) (*writer, error) {
 		{&w.commit, "COMMIT"},
 		{&w.rollback, "ROLLBACK"},
 		{&w.meta, sqlMeta},
-		{&w.setMeta, "UPDATE meta SET value = ? WHERE key = ?"},
+		{&w.setMeta, "UPDATE meta SET value = ?1, crc = " + sumFunc + "('meta', ?2, ?1) WHERE key = ?2"},
 		{&w.anchor, sqlAnchor},
 		{&w.adjacent, sqlAdjacent},
 		{&w.putAnchor, `INSERT OR REPLACE INTO anchors (id, kind, owner, type, created, updated, deleted,
-			access_stamp, access, source, target, undirected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&w.putField, "INSERT OR REPLACE INTO fields (id, name, value, stamp, origin) VALUES (?, ?, ?, ?, ?)"},
+			access_stamp, access, source, target, undirected, fsum, crc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&w.putField, "INSERT OR REPLACE INTO fields (id, name, value, stamp, origin, crc) VALUES (?, ?, ?, ?, ?, ?)"},
 		{&w.delField, "DELETE FROM fields WHERE id = ? AND name = ?"},
 		{&w.delFields, "DELETE FROM fields WHERE id = ?"},
-		{&w.putAdj, "INSERT OR REPLACE INTO adj (node, edge, peer, dir, type) VALUES (?, ?, ?, ?, ?)"},
+		{&w.putAdj, "INSERT OR REPLACE INTO adj (node, edge, peer, dir, type, crc) VALUES (?1, ?2, ?3, ?4, ?5, " + sumFunc + "('adj', ?1, ?2, ?3, ?4, ?5))"},
 		{&w.delAdj, "DELETE FROM adj WHERE node = ? AND edge = ?"},
 		// id is UNIQUE: REPLACE drops the anchor's previous log entry.
-		{&w.logged, "INSERT OR REPLACE INTO log (seq, id) VALUES (?, ?)"},
+		{&w.logged, "INSERT OR REPLACE INTO log (seq, id, crc) VALUES (?1, ?2, " + sumFunc + "('log', ?1, ?2))"},
 		{&w.kv, sqlKV},
-		{&w.putKV, "INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)"},
+		{&w.putKV, "INSERT OR REPLACE INTO kv (key, value, crc) VALUES (?1, ?2, " + sumFunc + "('kv', ?1, ?2))"},
 	} {
 		st, err := conn.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -159,6 +89,10 @@ type wtx struct {
 	// are served from it, and PutAnchor writes only the fields that
 	// differ from it.
 	seen map[anchor.ID]*anchor.Anchor
+	// sums holds the checksums of the field rows of the anchors in seen,
+	// so that the header's digest can be rebuilt without rereading or
+	// rewriting the fields a write leaves alone.
+	sums map[anchor.ID]map[string]int64
 }
 
 var _ backend.Tx = (*wtx)(nil)
@@ -166,8 +100,8 @@ var _ backend.Tx = (*wtx)(nil)
 // start reads the persisted clock and sequence inside the transaction:
 // other processes may have written since this one last did.
 func (t *wtx) start() error {
-	var hlc, seq int64
-	if err := t.w.meta.QueryRowContext(t.ctx).Scan(&hlc, &seq); err != nil {
+	hlc, seq, err := readClock(t.ctx, t.w.meta)
+	if err != nil {
 		return fmt.Errorf("read meta: %w", err)
 	}
 	t.hlc, t.seq = anchor.HLC(uint64(hlc)), uint64(seq)
@@ -203,7 +137,7 @@ func (t *wtx) Anchor(id anchor.ID) (*anchor.Anchor, error) {
 		}
 		return a.Clone(), nil
 	}
-	a, err := readAnchor(t.ctx, t.w.anchor, id)
+	a, sums, err := readAnchor(t.ctx, t.w.anchor, id)
 	var ae *anchor.Error
 	switch {
 	case errors.As(err, &ae) && errors.Is(err, anchor.ErrNotFound):
@@ -214,7 +148,7 @@ func (t *wtx) Anchor(id anchor.ID) (*anchor.Anchor, error) {
 	case err != nil:
 		return nil, t.fail(err)
 	}
-	t.seen[id] = a
+	t.seen[id], t.sums[id] = a, sums
 	return a.Clone(), nil
 }
 
@@ -239,27 +173,34 @@ func (t *wtx) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
 	return nil
 }
 
+// PutAnchor writes a's header row and the field rows that differ from
+// what the transaction last saw of a (all of them if it saw nothing), and
+// deletes the field rows a no longer has. The header's digest (fsum) is
+// rebuilt from the checksums of every field row, written or kept.
 func (t *wtx) PutAnchor(a *anchor.Anchor) error {
-	if err := t.exec(t.w.putAnchor, a.ID[:], int64(a.Kind), a.Owner[:], a.Type, int64(a.Created), int64(a.Updated),
-		int64(a.Deleted), int64(a.AccessStamp()), encodeAccess(a), nullID(a, a.Source), nullID(a, a.Target),
-		boolInt(a.Undirected)); err != nil {
-		return err
-	}
 	prev, known := t.seen[a.ID]
 	if !known {
 		if err := t.exec(t.w.delFields, a.ID[:]); err != nil {
 			return err
 		}
 	}
+	prevSums := t.sums[a.ID]
+	sums := make(map[string]int64, len(a.Fields))
+	var fsum int64
 	for name, f := range a.Fields {
 		if prev != nil {
-			if p, ok := prev.Fields[name]; ok && p.Stamp == f.Stamp && p.Origin == f.Origin && bytes.Equal(p.Value, f.Value) {
+			p, ok := prev.Fields[name]
+			if sum, kept := prevSums[name]; ok && kept && p.Stamp == f.Stamp && p.Origin == f.Origin && bytes.Equal(p.Value, f.Value) {
+				sums[name], fsum = sum, fsum+fieldTerm(sum)
 				continue
 			}
 		}
-		if err := t.exec(t.w.putField, a.ID[:], name, f.Value, int64(f.Stamp), nullOrigin(f.Origin)); err != nil {
+		origin := nullOrigin(f.Origin)
+		sum := rowSum("fields", a.ID[:], name, f.Value, int64(f.Stamp), origin)
+		if err := t.exec(t.w.putField, a.ID[:], name, f.Value, int64(f.Stamp), origin, sum); err != nil {
 			return err
 		}
+		sums[name], fsum = sum, fsum+fieldTerm(sum)
 	}
 	if prev != nil {
 		for name := range prev.Fields {
@@ -270,7 +211,13 @@ func (t *wtx) PutAnchor(a *anchor.Anchor) error {
 			}
 		}
 	}
-	t.seen[a.ID] = a.Clone()
+	cols := []any{a.ID[:], int64(a.Kind), a.Owner[:], a.Type, int64(a.Created), int64(a.Updated),
+		int64(a.Deleted), int64(a.AccessStamp()), encodeAccess(a), nullID(a, a.Source), nullID(a, a.Target),
+		boolInt(a.Undirected), fsum}
+	if err := t.exec(t.w.putAnchor, append(cols, rowSum("anchors", cols...))...); err != nil {
+		return err
+	}
+	t.seen[a.ID], t.sums[a.ID] = a.Clone(), sums
 	return nil
 }
 
@@ -309,16 +256,4 @@ func (t *wtx) PutMeta(key string, value []byte) error {
 		value = []byte{}
 	}
 	return t.exec(t.w.putKV, key, value)
-}
-
-func readKV(ctx context.Context, stmt *sql.Stmt, key string) ([]byte, error) {
-	var v []byte
-	err := stmt.QueryRowContext(ctx, key).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	if err == nil && v == nil {
-		v = []byte{}
-	}
-	return v, err
 }

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/anchorage-db/anchorage/anchor"
 	"github.com/anchorage-db/anchorage/backend"
@@ -71,8 +73,8 @@ func (v *view) stmt(pool *sql.Stmt) *sql.Stmt {
 
 // start reads meta, which also fixes the snapshot.
 func (v *view) start() error {
-	var hlc, seq int64
-	if err := v.stmt(v.s.r.meta).QueryRowContext(v.ctx).Scan(&hlc, &seq); err != nil {
+	hlc, seq, err := readClock(v.ctx, v.stmt(v.s.r.meta))
+	if err != nil {
 		return err
 	}
 	v.meta = v.s.meta
@@ -81,21 +83,21 @@ func (v *view) start() error {
 }
 
 func (v *view) Anchor(id anchor.ID) (*anchor.Anchor, error) {
-	a, err := readAnchor(v.ctx, v.stmt(v.s.r.anchor), id)
+	a, _, err := readAnchor(v.ctx, v.stmt(v.s.r.anchor), id)
 	if err != nil {
-		return nil, v.s.readErr("get", err)
+		return nil, v.err("get", err)
 	}
 	return a, nil
 }
 
 func (v *view) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
-	return v.s.readErr("adjacent", readAdjacent(v.ctx, v.stmt(v.s.r.adjacent), node, fn))
+	return v.err("adjacent", readAdjacent(v.ctx, v.stmt(v.s.r.adjacent), node, fn))
 }
 
 func (v *view) Anchors(fn func(anchor.ID, *anchor.Anchor, error) error) error {
 	rows, err := v.stmt(v.s.r.anchors).QueryContext(v.ctx)
 	if err != nil {
-		return v.s.readErr("scan", err)
+		return v.err("scan", err)
 	}
 	defer rows.Close()
 	var (
@@ -103,8 +105,7 @@ func (v *view) Anchors(fn func(anchor.ID, *anchor.Anchor, error) error) error {
 		ptrs [1 + nCols]any
 		key  []byte // the current anchor's key, as stored
 		id   anchor.ID
-		a    *anchor.Anchor
-		bad  error
+		b    assembler
 	)
 	for i := range vals {
 		ptrs[i] = &vals[i]
@@ -114,11 +115,12 @@ func (v *view) Anchors(fn func(anchor.ID, *anchor.Anchor, error) error) error {
 			return nil
 		}
 		key = nil
-		return fn(id, a, bad)
+		a, _, err := b.finish()
+		return fn(id, a, err)
 	}
 	for rows.Next() {
 		if err := rows.Scan(ptrs[:]...); err != nil {
-			return v.s.readErr("scan", err)
+			return v.err("scan", err)
 		}
 		k, _ := vals[0].([]byte)
 		if key == nil || !bytes.Equal(k, key) {
@@ -131,19 +133,15 @@ func (v *view) Anchors(fn func(anchor.ID, *anchor.Anchor, error) error) error {
 			}
 			var err error
 			if id, err = anchor.IDFromBytes(k); err != nil {
-				a, bad = nil, corrupt(id, "anchor key %x: %v", k, err)
+				b = assembler{id: id, bad: corrupt(id, "anchor key %x: %v", k, err)}
 				continue
 			}
-			a, bad = decodeHeader(id, vals[1:1+nHeader])
+			b.header(id, key, vals[1:1+nHeader])
 		}
-		if bad == nil {
-			if bad = addField(a, vals[1+nHeader:]); bad != nil {
-				a = nil
-			}
-		}
+		b.field(key, vals[1+nHeader:])
 	}
 	if err := rows.Err(); err != nil {
-		return v.s.readErr("scan", err)
+		return v.err("scan", err)
 	}
 	return flush()
 }
@@ -151,15 +149,15 @@ func (v *view) Anchors(fn func(anchor.ID, *anchor.Anchor, error) error) error {
 func (v *view) Adjacency(fn func(anchor.Adj) error) error {
 	rows, err := v.stmt(v.s.r.adjacency).QueryContext(v.ctx)
 	if err != nil {
-		return v.s.readErr("adjacency", err)
+		return v.err("adjacency", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var node, edge, peer, dir, typ any
-		if err := rows.Scan(&node, &edge, &peer, &dir, &typ); err != nil {
-			return v.s.readErr("adjacency", err)
+		var node, edge, peer, dir, typ, crc any
+		if err := rows.Scan(&node, &edge, &peer, &dir, &typ, &crc); err != nil {
+			return v.err("adjacency", err)
 		}
-		a, err := decodeAdj(node, edge, peer, dir, typ)
+		a, err := checkAdj(node, edge, peer, dir, typ, crc)
 		if err != nil {
 			return err
 		}
@@ -167,7 +165,7 @@ func (v *view) Adjacency(fn func(anchor.Adj) error) error {
 			return err
 		}
 	}
-	return v.s.readErr("adjacency", rows.Err())
+	return v.err("adjacency", rows.Err())
 }
 
 func (v *view) Changes(after uint64, fn func(uint64, anchor.ID) error) error {
@@ -180,16 +178,19 @@ func (v *view) Changes(after uint64, fn func(uint64, anchor.ID) error) error {
 	}
 	rows, err := v.stmt(v.s.r.changes).QueryContext(v.ctx, from)
 	if err != nil {
-		return v.s.readErr("changes", err)
+		return v.err("changes", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var seq int64
-		var raw any
-		if err := rows.Scan(&seq, &raw); err != nil {
-			return v.s.readErr("changes", err)
+		var raw, crc any
+		if err := rows.Scan(&seq, &raw, &crc); err != nil {
+			return v.err("changes", err)
 		}
 		var id anchor.ID
+		if !crcOK(crc, rowSum("log", seq, raw)) {
+			return corruptLog(seq, errors.New("checksum mismatch"))
+		}
 		if err := idCol(&id, raw); err != nil || seq <= 0 {
 			return corruptLog(seq, err)
 		}
@@ -197,7 +198,7 @@ func (v *view) Changes(after uint64, fn func(uint64, anchor.ID) error) error {
 			return err
 		}
 	}
-	return v.s.readErr("changes", rows.Err())
+	return v.err("changes", rows.Err())
 }
 
 func corruptLog(seq int64, err error) error {
@@ -206,8 +207,38 @@ func corruptLog(seq int64, err error) error {
 
 func (v *view) Meta() backend.Meta { return v.meta }
 
+// err translates a read error (see driver.readErr and viewErr).
+func (v *view) err(op string, err error) error { return viewErr(v.ctx, v.s.readErr(op, err)) }
+
 // MetaValue returns the value a batch stored under key (Batch.Meta), or nil.
 func (v *view) MetaValue(key string) ([]byte, error) {
 	b, err := readKV(v.ctx, v.stmt(v.s.r.kv), key)
-	return b, v.s.readErr("meta", err)
+	return b, v.err("meta", err)
+}
+
+// View calls fn with a consistent snapshot of committed state, taken from
+// the read pool. It never waits for writers; in the rare case SQLite
+// reports the database locked to a reader it retries with backoff while
+// ctx allows.
+func (s *driver) View(ctx context.Context, fn func(backend.View) error) error {
+	start := time.Now()
+	ctx, cancel := s.viewContext(ctx)
+	defer cancel()
+	for attempt := 0; ; attempt++ {
+		tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		if err == nil {
+			v := &view{s: s, tx: tx, ctx: ctx, st: make(map[*sql.Stmt]*sql.Stmt)}
+			if err = v.start(); err == nil {
+				defer tx.Rollback()
+				return fn(v)
+			}
+			tx.Rollback()
+		}
+		if !isBusy(err) {
+			return s.readErr("view", err)
+		}
+		if !backend.Backoff(ctx, s.opts.MaxBackoff, attempt) {
+			return &BusyError{Op: "view", Path: s.path, Waited: time.Since(start), Err: ctx.Err()}
+		}
+	}
 }

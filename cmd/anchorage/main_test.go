@@ -5,7 +5,10 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"github.com/anchorage-db/anchorage/backend/bolt"
+	"github.com/anchorage-db/anchorage/backend/postgres"
 	"github.com/anchorage-db/anchorage/backend/postgres/pgtest"
+	"github.com/anchorage-db/anchorage/backend/sqlite"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -195,7 +198,7 @@ func testInspect(t *testing.T, backendName string) {
 		require.Equal(t, 2*edges, st.Adjacency)
 		require.Equal(t, 2*edges+1, st.LogEntries)
 		require.GreaterOrEqual(t, st.LastSeq, uint64(st.LogEntries))
-		require.Equal(t, 1, st.Schema)
+		require.Equal(t, map[string]int{"bolt": bolt.SchemaVersion, "sqlite": sqlite.SchemaVersion, "postgres": postgres.SchemaVersion}[backendName], st.Schema)
 		require.Positive(t, st.FileBytes)
 		require.Equal(t, backendName, st.Backend, "--backend auto tells the file's backend")
 		require.NotEqual(t, anchor.SystemRoot.String(), st.StoreID)

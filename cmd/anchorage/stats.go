@@ -34,6 +34,7 @@ type statsJSON struct {
 	LogEntries int                  `json:"change_log_entries"`
 	LastSeq    uint64               `json:"last_seq"`
 	FileBytes  int64                `json:"file_bytes"` // -1 if the backend cannot tell
+	WALBytes   int64                `json:"wal_bytes"`  // the write-ahead log (included in file_bytes); -1 if the backend keeps none
 }
 
 func newStatsCmd() *cobra.Command {
@@ -44,13 +45,14 @@ func newStatsCmd() *cobra.Command {
 		Long: `stats scans the store read-only and prints: anchors by kind (live and
 tombstones), live edges and adjacency rows, the change-log length and last
 sequence number, the store and replica IDs, the schema version, the
-persisted HLC, and the file size.`,
+persisted HLC, and the file size (with, for SQLite, the size of its
+write-ahead log).`,
 		Example: `  anchorage stats --db graph.db
   anchorage stats --db graph.db --json`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			path, _ := cmd.Flags().GetString("db")
-			st := statsJSON{Path: path, Kinds: map[string]kindStats{}, FileBytes: -1}
+			st := statsJSON{Path: path, Kinds: map[string]kindStats{}, FileBytes: -1, WALBytes: -1}
 			err := withView(cmd, func(s backend.Store, name string, v backend.View) error {
 				st.Backend = name
 				m := v.Meta()
@@ -58,6 +60,11 @@ persisted HLC, and the file size.`,
 				st.HLC, st.HLCTime, st.LastSeq = uint64(m.HLC), m.HLC.String(), m.Seq
 				if n, err := s.Size(cmd.Context()); err == nil {
 					st.FileBytes = n
+				}
+				if w, ok := s.(interface{ WALSize() (int64, error) }); ok {
+					if n, err := w.WALSize(); err == nil {
+						st.WALBytes = n
+					}
 				}
 				for _, k := range []anchor.Kind{anchor.KindNode, anchor.KindEdge, anchor.KindWalker, anchor.KindObject} {
 					st.Kinds[k.String()] = kindStats{}
@@ -108,6 +115,9 @@ func printStats(w io.Writer, st statsJSON) {
 	fmt.Fprintf(tw, "hlc\t%s (%d)\n", st.HLCTime, st.HLC)
 	if st.FileBytes >= 0 {
 		fmt.Fprintf(tw, "file size\t%s (%s)\n", humanize.IBytes(uint64(st.FileBytes)), plural(int(st.FileBytes), "byte"))
+	}
+	if st.WALBytes >= 0 {
+		fmt.Fprintf(tw, "write-ahead log\t%s (%s, included above)\n", humanize.IBytes(uint64(st.WALBytes)), plural(int(st.WALBytes), "byte"))
 	}
 	fmt.Fprintf(tw, "edges\t%d live, %s\n", st.Edges, plural(st.Adjacency, "adjacency row"))
 	fmt.Fprintf(tw, "change log\t%s, last seq %d\n", plural(st.LogEntries, "entry"), st.LastSeq)
