@@ -1,0 +1,243 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/anchorage-db/anchorage/anchor"
+	"github.com/anchorage-db/anchorage/backend"
+	"github.com/anchorage-db/anchorage/delta"
+)
+
+// Begin starts a READ COMMITTED write transaction and reads the store's
+// persisted clock, in one round trip. It takes no store-wide lock: each
+// read of the transaction locks what it reads (see wtx), and only the
+// final statement before COMMIT touches the shared meta row. A lock
+// conflict (a lock held past LockTimeout, a serialisation failure, a
+// deadlock) is reported wrapping backend.ErrRetry; the engine runs the
+// transaction again.
+func (s *driver) Begin(ctx context.Context) (backend.Tx, error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, s.classify(err)
+	}
+	// From here on the transaction runs to its end whatever the callers'
+	// contexts do, so that its answer is the truth; LockTimeout bounds
+	// each wait for a lock.
+	w := &wtx{s: s, ctx: context.Background(), conn: conn}
+	lock := ""
+	if s.storeWide {
+		lock = " FOR UPDATE" // the design before issue 12, kept for comparison benchmarks
+	}
+	var hlc int64
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN ISOLATION LEVEL READ COMMITTED`)
+	b.Queue(`SELECT hlc FROM ` + s.t.meta + ` WHERE id = 1` + lock).QueryRow(func(r pgx.Row) error { return r.Scan(&hlc) })
+	if err := conn.SendBatch(w.ctx, b).Close(); err != nil {
+		w.Rollback()
+		return nil, s.classify(err)
+	}
+	w.clock = anchor.HLC(hlc)
+	w.floor = max(w.clock, anchor.HLC(s.lastSet.Load()))
+	return w, nil
+}
+
+// classify marks lock conflicts as backend.ErrRetry.
+func (s *driver) classify(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01" || pe.Code == "55P03") {
+		return fmt.Errorf("%w: %w", backend.ErrRetry, err)
+	}
+	return err
+}
+
+// wtx is the delta.Tx of a write transaction, on one pooled connection.
+//
+// Locks: every read of an anchor (or of a small meta value) first takes a
+// transaction-scoped advisory lock on its key, then reads the row in a
+// statement of its own, so it sees every transaction that held the lock
+// before. delta.Apply reads each anchor it writes or checks before it
+// plans anything, so two transactions touching a common anchor run one
+// after the other, and transactions on disjoint anchors never wait for
+// each other. The adjacency rows of a node are only written by
+// transactions holding the node's lock (an edge's endpoints are read to
+// check them), so a node's delete sees every edge it must take with it.
+// Locks are taken in the order Apply reads; crossed orders are deadlocks,
+// which PostgreSQL detects and the engine retries (backend.ErrRetry).
+//
+// Round trips: writes are queued and sent in the same pipelined round trip
+// as the next read; the last writes, the change log and COMMIT go in one.
+type wtx struct {
+	s    *driver
+	ctx  context.Context
+	conn *pgxpool.Conn // nil once the transaction ended
+
+	clock    anchor.HLC // the store's persisted clock when the transaction began
+	floor    anchor.HLC // the greatest stamp the engine may have issued before its next stamp
+	newClock anchor.HLC
+	logged   []anchor.ID
+	pending  pgx.Batch
+}
+
+// Clock returns the store's persisted clock as of Begin: the greatest
+// stamp any transaction that committed before this one began wrote.
+func (w *wtx) Clock() (anchor.HLC, error) { return w.clock, nil }
+
+// SetClock records h to be folded into the store's persisted clock
+// (greatest of the stored value and h) at commit.
+func (w *wtx) SetClock(h anchor.HLC) error {
+	w.newClock = max(w.newClock, h)
+	return nil
+}
+
+// take returns the queued writes as a batch to which a read can be added.
+func (w *wtx) take() *pgx.Batch {
+	b := w.pending
+	w.pending = pgx.Batch{}
+	return &b
+}
+
+// send runs b (queued writes and a read) in one round trip. Any failure
+// leaves the transaction unusable, so it is a *delta.WriteError: the
+// engine rolls back, and retries when it wraps backend.ErrRetry.
+func (w *wtx) send(b *pgx.Batch) error {
+	if err := w.conn.SendBatch(w.ctx, b).Close(); err != nil {
+		return &delta.WriteError{Err: w.s.classify(err)}
+	}
+	return nil
+}
+
+// lock queues the advisory lock on an anchor's (or meta key's) lock key.
+func (w *wtx) lock(b *pgx.Batch, key int64) {
+	b.Queue(`SELECT pg_advisory_xact_lock($1)`, key)
+}
+
+// Anchor locks id and reads it. A record stamped later than anything the
+// engine's clock had observed when the transaction began was committed by
+// a concurrent transaction after this one began: the stamp this
+// transaction writes with might not exceed it, so it fails with
+// backend.ErrRetry and runs again with the clock observing it.
+func (w *wtx) Anchor(id anchor.ID) (*anchor.Anchor, error) {
+	b := w.take()
+	w.lock(b, w.s.lockKey(id[:]))
+	var rec []byte
+	found := false
+	b.Queue(`SELECT rec FROM `+w.s.t.anchors+` WHERE id = $1`, id[:]).QueryRow(func(r pgx.Row) error {
+		err := r.Scan(&rec)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		found = err == nil
+		return err
+	})
+	if err := w.send(b); err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, &anchor.Error{Op: "get", ID: id, Err: anchor.ErrNotFound}
+	}
+	a, err := anchor.Unmarshal(id, rec)
+	if err != nil {
+		return nil, err
+	}
+	if st := maxStamp(a); st > w.floor {
+		return nil, &delta.WriteError{Err: fmt.Errorf("%w: anchor %s stamped %s by a transaction that committed after this one began", backend.ErrRetry, id, st)}
+	}
+	return a, nil
+}
+
+// Adjacent reads node's rows (the caller holds node's lock) and calls fn
+// after, so fn may query.
+func (w *wtx) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
+	b := w.take()
+	var out []anchor.Adj
+	b.Queue(`SELECT edge, peer, dir, type FROM `+w.s.t.adj+` WHERE node = $1 ORDER BY edge`, node[:]).Query(func(rows pgx.Rows) error {
+		var err error
+		out, err = collectAdj(rows, node)
+		return err
+	})
+	if err := w.send(b); err != nil {
+		return err
+	}
+	for _, a := range out {
+		if err := fn(a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Meta locks key and returns its value, or nil.
+func (w *wtx) Meta(key string) ([]byte, error) {
+	b := w.take()
+	w.lock(b, w.s.lockKey([]byte("kv:"+key)))
+	var v []byte
+	b.Queue(`SELECT value FROM `+w.s.t.kv+` WHERE key = $1`, key).QueryRow(func(r pgx.Row) error {
+		if err := r.Scan(&v); !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		return nil
+	})
+	if err := w.send(b); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func (w *wtx) PutMeta(key string, value []byte) error {
+	w.pending.Queue(`INSERT INTO `+w.s.t.kv+` (key, value) VALUES ($1, $2)
+		ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, key, value)
+	return nil
+}
+
+// PutAnchor queues a's record. The stamps it carries were issued by the
+// engine for this transaction (or merged from a remote replica), so later
+// reads of a in this transaction accept them.
+func (w *wtx) PutAnchor(a *anchor.Anchor) error {
+	rec, err := anchor.Marshal(a)
+	if err != nil {
+		return err
+	}
+	w.floor = max(w.floor, maxStamp(a))
+	w.pending.Queue(`INSERT INTO `+w.s.t.anchors+` (id, kind, rec) VALUES ($1, $2, $3)
+		ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, rec = EXCLUDED.rec`, a.ID[:], int16(a.Kind), rec)
+	return nil
+}
+
+func (w *wtx) PutAdj(r anchor.Adj) error {
+	w.pending.Queue(`INSERT INTO `+w.s.t.adj+` (node, edge, peer, dir, type) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (node, edge) DO UPDATE SET peer = EXCLUDED.peer, dir = EXCLUDED.dir, type = EXCLUDED.type`,
+		r.Node[:], r.Edge[:], r.Peer[:], int16(r.Dir), r.Type)
+	return nil
+}
+
+func (w *wtx) DeleteAdj(node, edge anchor.ID) error {
+	w.pending.Queue(`DELETE FROM `+w.s.t.adj+` WHERE node = $1 AND edge = $2`, node[:], edge[:])
+	return nil
+}
+
+// Logged records that id changed; its sequence number is given at commit.
+func (w *wtx) Logged(id anchor.ID) error {
+	w.logged = append(w.logged, id)
+	return nil
+}
+
+// Rollback ends the transaction and returns its connection to the pool
+// (which closes a connection left inside a transaction). It is harmless
+// after Commit or a second Rollback.
+func (w *wtx) Rollback() error {
+	if w.conn == nil {
+		return nil
+	}
+	if !w.conn.Conn().IsClosed() && w.conn.Conn().PgConn().TxStatus() != 'I' {
+		w.conn.Exec(context.Background(), `ROLLBACK`) //nolint:errcheck // a broken connection is closed by Release
+	}
+	w.conn.Release()
+	w.conn = nil
+	return nil
+}
