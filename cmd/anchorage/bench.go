@@ -29,22 +29,24 @@ const (
 )
 
 type benchConfig struct {
-	walkers  []int
-	duration time.Duration
-	hubSizes []int
-	hubBatch int
-	minOps   int
-	backends []string
-	modes    []string
-	naive    bool
-	noSync   bool
-	asJSON   bool
-	csvPath  string
-	plotPath string
-	dir      string
-	pgDSN    string // --postgres: measure the postgres backend on this server
-	quiet    bool
-	force    bool // replace existing --csv and --plot files
+	walkers   []int
+	duration  time.Duration
+	hubSizes  []int
+	hubBatch  int
+	minOps    int
+	backends  []string
+	modes     []string
+	naive     bool
+	noSync    bool
+	asJSON    bool
+	csvPath   string
+	plotPath  string
+	dir       string
+	pgDSN     string // --postgres: measure the postgres backend on this server
+	pgProcs   int    // --pg-procs: client processes of the multi-process postgres points (0: none)
+	pgWalkers int    // --pg-walkers: walkers in each of them
+	quiet     bool
+	force     bool // replace existing --csv and --plot files
 }
 
 // benchStore opens a fresh store of backend name for one bench point: a
@@ -119,6 +121,7 @@ type benchOutput struct {
 	Settings   benchSettings     `json:"settings"`
 	Throughput []throughputPoint `json:"throughput"`
 	Hub        []hubPoint        `json:"hub"`
+	PGProcs    []pgProcPoint     `json:"postgres_processes,omitempty"`
 }
 
 func newBenchCmd() *cobra.Command {
@@ -211,6 +214,8 @@ lost.`,
 	f.BoolVar(&cfg.force, "force", false, "replace --csv and --plot files that exist")
 	f.StringVar(&cfg.dir, "dir", "", "directory for the temporary stores (default: the system temp dir)")
 	f.StringVar(&cfg.pgDSN, "postgres", "", "also measure the postgres backend on this server (a connection string; each point uses a fresh schema, dropped afterwards)")
+	f.IntVar(&cfg.pgProcs, "pg-procs", 0, "with --postgres: also run N client processes against one store, on disjoint roots and on one shared root, against the previous store-wide-lock design and bare INSERTs")
+	f.IntVar(&cfg.pgWalkers, "pg-walkers", 64, "walkers in each --pg-procs client process")
 	addQuiet(cmd, &cfg.quiet)
 	return cmd
 }
@@ -326,6 +331,14 @@ func runBench(ctx context.Context, cfg benchConfig, stdout, stderr io.Writer) er
 			out.Hub = append(out.Hub, pts...)
 		}
 	}
+	if cfg.pgDSN != "" && cfg.pgProcs > 0 {
+		bar.Describe(fmt.Sprintf("postgres %d processes x %d walkers", cfg.pgProcs, cfg.pgWalkers))
+		pts, err := benchPGProcs(ctx, cfg)
+		if err != nil {
+			return fail(fmt.Errorf("bench postgres processes: %w", err))
+		}
+		out.PGProcs = pts
+	}
 	_ = bar.Finish()
 
 	if cfg.csvPath != "" {
@@ -342,5 +355,6 @@ func runBench(ctx context.Context, cfg benchConfig, stdout, stderr io.Writer) er
 		return writeJSON(stdout, out)
 	}
 	printBench(stdout, out)
+	printPGProcs(stdout, out.PGProcs)
 	return nil
 }
