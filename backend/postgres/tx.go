@@ -29,7 +29,7 @@ func (s *driver) Begin(ctx context.Context) (backend.Tx, error) {
 	// From here on the transaction runs to its end whatever the callers'
 	// contexts do, so that its answer is the truth; LockTimeout bounds
 	// each wait for a lock.
-	w := &wtx{s: s, ctx: context.Background(), conn: conn}
+	w := &wtx{s: s, ctx: context.Background(), conn: conn, held: make(map[anchor.ID]*heldAnchor)}
 	lock := ""
 	if s.storeWide {
 		lock = " FOR UPDATE" // the design before issue 12, kept for comparison benchmarks
@@ -58,20 +58,27 @@ func (s *driver) classify(err error) error {
 
 // wtx is the delta.Tx of a write transaction, on one pooled connection.
 //
-// Locks: every read of an anchor (or of a small meta value) first takes a
-// transaction-scoped advisory lock on its key, then reads the row in a
-// statement of its own, so it sees every transaction that held the lock
-// before. delta.Apply reads each anchor it writes or checks before it
-// plans anything, so two transactions touching a common anchor run one
-// after the other, and transactions on disjoint anchors never wait for
-// each other. The adjacency rows of a node are only written by
-// transactions holding the node's lock (an edge's endpoints are read to
-// check them), so a node's delete sees every edge it must take with it.
-// Locks are taken in the order Apply reads; crossed orders are deadlocks,
-// which PostgreSQL detects and the engine retries (backend.ErrRetry).
+// Locks: every read of an anchor first takes a transaction-scoped shared
+// advisory lock on its ID, then reads the row in a statement of its own,
+// so it sees every transaction that wrote the anchor before. Writing an
+// anchor takes the exclusive lock without waiting (pg_try_advisory_xact_lock):
+// if another transaction holds the anchor, even only to check it, the
+// write fails with backend.ErrRetry and the engine runs it again. So
+// transactions that only check a common anchor (edges added to one root
+// check the root) run side by side; a transaction that writes an anchor
+// runs alone on it, and nothing it read can change before it commits;
+// transactions on disjoint anchors never wait for each other. delta.Apply
+// reads every anchor it writes or checks, including an edge's endpoints,
+// and a node's adjacency rows change only with its edges, so a node's
+// delete sees every edge it must take with it. A transaction waits only
+// for shared locks, behind a writer that is about to commit; a cycle of
+// such waits is a deadlock, which PostgreSQL detects and the engine
+// retries. Small meta values (import cursors) are locked exclusively.
 //
 // Round trips: writes are queued and sent in the same pipelined round trip
-// as the next read; the last writes, the change log and COMMIT go in one.
+// as the next read; an anchor read or written earlier in the transaction
+// is answered from memory (the transaction holds its lock); the last
+// writes and the change log go in one round trip, then COMMIT.
 type wtx struct {
 	s    *driver
 	ctx  context.Context
@@ -82,6 +89,15 @@ type wtx struct {
 	newClock anchor.HLC
 	logged   []anchor.ID
 	pending  pgx.Batch
+	// held maps each anchor this transaction locked to its record as the
+	// transaction sees it (nil: absent), and whether the lock is exclusive.
+	held map[anchor.ID]*heldAnchor
+}
+
+// heldAnchor is an anchor locked by the transaction.
+type heldAnchor struct {
+	rec       []byte // nil: no such anchor
+	exclusive bool
 }
 
 // Clock returns the store's persisted clock as of Begin: the greatest
@@ -112,33 +128,32 @@ func (w *wtx) send(b *pgx.Batch) error {
 	return nil
 }
 
-// lock queues the advisory lock on an anchor's (or meta key's) lock key.
-func (w *wtx) lock(b *pgx.Batch, key int64) {
-	b.Queue(`SELECT pg_advisory_xact_lock($1)`, key)
-}
-
-// Anchor locks id and reads it. A record stamped later than anything the
-// engine's clock had observed when the transaction began was committed by
-// a concurrent transaction after this one began: the stamp this
-// transaction writes with might not exceed it, so it fails with
+// Anchor locks id (shared) and reads it. A record stamped later than
+// anything the engine's clock had observed when the transaction began was
+// committed by a concurrent transaction after this one began: the stamp
+// this transaction writes with might not exceed it, so it fails with
 // backend.ErrRetry and runs again with the clock observing it.
 func (w *wtx) Anchor(id anchor.ID) (*anchor.Anchor, error) {
-	b := w.take()
-	w.lock(b, w.s.lockKey(id[:]))
-	var rec []byte
-	found := false
-	b.Queue(`SELECT rec FROM `+w.s.t.anchors+` WHERE id = $1`, id[:]).QueryRow(func(r pgx.Row) error {
-		err := r.Scan(&rec)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
+	if h, ok := w.held[id]; ok {
+		if h.rec == nil {
+			return nil, &anchor.Error{Op: "get", ID: id, Err: anchor.ErrNotFound}
 		}
-		found = err == nil
-		return err
+		return anchor.Unmarshal(id, h.rec)
+	}
+	b := w.take()
+	b.Queue(`SELECT pg_advisory_xact_lock_shared($1)`, w.s.lockKey(id[:]))
+	var rec []byte
+	b.Queue(`SELECT rec FROM `+w.s.t.anchors+` WHERE id = $1`, id[:]).QueryRow(func(r pgx.Row) error {
+		if err := r.Scan(&rec); !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		return nil
 	})
 	if err := w.send(b); err != nil {
 		return nil, err
 	}
-	if !found {
+	w.held[id] = &heldAnchor{rec: rec}
+	if rec == nil {
 		return nil, &anchor.Error{Op: "get", ID: id, Err: anchor.ErrNotFound}
 	}
 	a, err := anchor.Unmarshal(id, rec)
@@ -175,7 +190,7 @@ func (w *wtx) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
 // Meta locks key and returns its value, or nil.
 func (w *wtx) Meta(key string) ([]byte, error) {
 	b := w.take()
-	w.lock(b, w.s.lockKey([]byte("kv:"+key)))
+	b.Queue(`SELECT pg_advisory_xact_lock($1)`, w.s.lockKey([]byte("kv:"+key)))
 	var v []byte
 	b.Queue(`SELECT value FROM `+w.s.t.kv+` WHERE key = $1`, key).QueryRow(func(r pgx.Row) error {
 		if err := r.Scan(&v); !errors.Is(err, pgx.ErrNoRows) {
@@ -195,14 +210,32 @@ func (w *wtx) PutMeta(key string, value []byte) error {
 	return nil
 }
 
-// PutAnchor queues a's record. The stamps it carries were issued by the
-// engine for this transaction (or merged from a remote replica), so later
-// reads of a in this transaction accept them.
+// PutAnchor queues a's record, after the exclusive lock on it. The stamps
+// it carries were issued by the engine for this transaction (or merged
+// from a remote replica), so later reads of a in this transaction accept
+// them.
 func (w *wtx) PutAnchor(a *anchor.Anchor) error {
 	rec, err := anchor.Marshal(a)
 	if err != nil {
 		return err
 	}
+	h := w.held[a.ID]
+	if h == nil {
+		h = &heldAnchor{}
+		w.held[a.ID] = h
+	}
+	if !h.exclusive {
+		id := a.ID
+		w.pending.Queue(`SELECT pg_try_advisory_xact_lock($1)`, w.s.lockKey(id[:])).QueryRow(func(r pgx.Row) error {
+			var ok bool
+			if err := r.Scan(&ok); err != nil || ok {
+				return err
+			}
+			return fmt.Errorf("%w: anchor %s is held by another transaction", backend.ErrRetry, id)
+		})
+		h.exclusive = true
+	}
+	h.rec = rec
 	w.floor = max(w.floor, maxStamp(a))
 	w.pending.Queue(`INSERT INTO `+w.s.t.anchors+` (id, kind, rec) VALUES ($1, $2, $3)
 		ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, rec = EXCLUDED.rec`, a.ID[:], int16(a.Kind), rec)
