@@ -11,18 +11,30 @@ import (
 	"github.com/anchorage-db/anchorage/backend"
 )
 
-// View runs fn in a REPEATABLE READ, read-only transaction.
+// View runs fn in a REPEATABLE READ, read-only transaction, begun
+// together with the read of the store's clock and change-log counter in
+// one round trip.
 func (s *driver) View(ctx context.Context, fn func(backend.View) error) error {
-	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		v := &view{rtx: rtx{s: s, ctx: ctx, q: tx}}
-		var hlc, seq int64
-		if err := tx.QueryRow(ctx, `SELECT hlc, seq FROM `+s.t.meta+` WHERE id = 1`).Scan(&hlc, &seq); err != nil {
-			return err
-		}
-		v.meta = s.meta
-		v.meta.HLC, v.meta.Seq = anchor.HLC(hlc), uint64(seq)
-		return fn(v)
-	})
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release() // closes a connection left inside a transaction
+	var hlc, seq int64
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`)
+	b.Queue(`SELECT hlc, seq FROM `+s.t.meta+` WHERE id = 1`).QueryRow(func(r pgx.Row) error { return r.Scan(&hlc, &seq) })
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return err
+	}
+	v := &view{rtx: rtx{s: s, ctx: ctx, q: conn}}
+	v.meta = s.meta
+	v.meta.HLC, v.meta.Seq = anchor.HLC(hlc), uint64(seq)
+	err = fn(v)
+	if _, rerr := conn.Exec(ctx, `ROLLBACK`); err == nil {
+		err = rerr // a read-only transaction ends the same either way
+	}
+	return err
 }
 
 // Size returns the on-disk size of the store's tables and indexes.
