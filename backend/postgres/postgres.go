@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/anchorage-db/anchorage/backend"
@@ -134,6 +135,9 @@ func OpenDriver(dsn string, opts *Options) (backend.Driver, error) {
 		return nil, fmt.Errorf("anchorage: postgres dsn: %w", err)
 	}
 	cfg.MaxConns = o.MaxConns
+	if testTracer != nil {
+		cfg.ConnConfig.Tracer = testTracer
+	}
 	cfg.ConnConfig.RuntimeParams["lock_timeout"] = fmt.Sprintf("%d", o.LockTimeout.Milliseconds())
 	ctx, cancel := context.WithTimeout(context.Background(), o.OpenTimeout)
 	defer cancel()
@@ -148,6 +152,10 @@ func OpenDriver(dsn string, opts *Options) (backend.Driver, error) {
 	}
 	return s, nil
 }
+
+// testTracer, set by this package's tests before opening, traces every
+// statement of the stores they open.
+var testTracer pgx.QueryTracer
 
 // Info returns the store's identity.
 func (s *driver) Info() backend.Info {
