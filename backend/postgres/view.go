@@ -23,7 +23,7 @@ func (s *driver) View(ctx context.Context, fn func(backend.View) error) error {
 	var hlc, seq int64
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`)
-	b.Queue(`SELECT hlc, seq FROM `+s.t.meta+` WHERE id = 1`).QueryRow(func(r pgx.Row) error { return r.Scan(&hlc, &seq) })
+	b.Queue(`SELECT hlc, seq FROM ` + s.t.meta + ` WHERE id = 1`).QueryRow(func(r pgx.Row) error { return r.Scan(&hlc, &seq) })
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		return err
 	}
