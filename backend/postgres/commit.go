@@ -15,28 +15,9 @@ import (
 // Commit sends the queued writes and the change log in one pipelined
 // round trip, then COMMIT.
 //
-// # The change log
-//
-// Sequence numbers are given at the very end of the transaction, by its
-// last statement before COMMIT: it adds the number of anchors logged to the
-// meta row's counter (folding the clock in as well) and writes their log
-// entries with the numbers it took. That statement locks the meta row
-// until the transaction's end, so the counter is the one point where
-// writers meet, for the length of a commit and only once all their reads
-// and writes are done. It makes sequence numbers follow commit order
-// exactly:
-//
-//   - A transaction takes its numbers after every transaction that took
-//     smaller ones has committed (PostgreSQL makes a commit visible before
-//     releasing its locks) or rolled back (and its numbers with it, the
-//     counter being transactional): numbers are dense and never reused.
-//   - So a snapshot that sees the counter at n sees every committed entry
-//     numbered n or less, and every later commit gets numbers above n.
-//
-// A reader that reads the entries after its cursor up to the counter in
-// one snapshot, and moves its cursor to that counter, never skips a
-// committed change and never sees one twice, whatever the number of
-// writers and machines (TestChangeLogFollowers).
+// The change log is numbered by the last statement of the batch; the
+// package documentation says why a reader never skips or repeats a change
+// (TestChangeLogFollowers holds it to that).
 func (w *wtx) Commit() error {
 	b := w.take()
 	h := max(w.clock, w.newClock)

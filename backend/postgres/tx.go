@@ -99,6 +99,7 @@ type wtx struct {
 // heldAnchor is an anchor locked by the transaction.
 type heldAnchor struct {
 	rec       []byte // nil: no such anchor
+	read      bool   // rec holds the anchor as this transaction sees it
 	exclusive bool
 }
 
@@ -136,7 +137,7 @@ func (w *wtx) send(b *pgx.Batch) error {
 // this transaction writes with might not exceed it, so it fails with
 // backend.ErrRetry and runs again with the clock observing it.
 func (w *wtx) Anchor(id anchor.ID) (*anchor.Anchor, error) {
-	if h, ok := w.held[id]; ok {
+	if h, ok := w.held[id]; ok && h.read {
 		if h.rec == nil {
 			return nil, &anchor.Error{Op: "get", ID: id, Err: anchor.ErrNotFound}
 		}
@@ -154,7 +155,12 @@ func (w *wtx) Anchor(id anchor.ID) (*anchor.Anchor, error) {
 	if err := w.send(b); err != nil {
 		return nil, err
 	}
-	w.held[id] = &heldAnchor{rec: rec}
+	h := w.held[id]
+	if h == nil {
+		h = &heldAnchor{}
+		w.held[id] = h
+	}
+	h.rec, h.read = rec, true
 	if rec == nil {
 		return nil, &anchor.Error{Op: "get", ID: id, Err: anchor.ErrNotFound}
 	}
@@ -168,10 +174,13 @@ func (w *wtx) Anchor(id anchor.ID) (*anchor.Anchor, error) {
 	return a, nil
 }
 
-// Adjacent reads node's rows (the caller holds node's lock) and calls fn
-// after, so fn may query.
+// Adjacent takes node's exclusive lock without waiting (delta.Apply lists
+// a node's edges only to delete them with it: no edge may be added to the
+// node until this transaction ends), reads its rows, and calls fn after,
+// so fn may query.
 func (w *wtx) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
 	b := w.take()
+	w.exclusive(b, node)
 	var out []anchor.Adj
 	b.Queue(`SELECT edge, peer, dir, type FROM `+w.s.t.adj+` WHERE node = $1 ORDER BY edge`, node[:]).Query(func(rows pgx.Rows) error {
 		var err error
@@ -221,27 +230,34 @@ func (w *wtx) PutAnchor(a *anchor.Anchor) error {
 	if err != nil {
 		return err
 	}
-	h := w.held[a.ID]
-	if h == nil {
-		h = &heldAnchor{}
-		w.held[a.ID] = h
-	}
-	if !h.exclusive {
-		id := a.ID
-		w.pending.Queue(`SELECT pg_try_advisory_xact_lock($1)`, w.s.lockKey(id[:])).QueryRow(func(r pgx.Row) error {
-			var ok bool
-			if err := r.Scan(&ok); err != nil || ok {
-				return err
-			}
-			return fmt.Errorf("%w: anchor %s is held by another transaction", backend.ErrRetry, id)
-		})
-		h.exclusive = true
-	}
-	h.rec = rec
+	w.exclusive(&w.pending, a.ID)
+	w.held[a.ID].rec, w.held[a.ID].read = rec, true
 	w.floor = max(w.floor, maxStamp(a))
 	w.pending.Queue(`INSERT INTO `+w.s.t.anchors+` (id, kind, rec) VALUES ($1, $2, $3)
 		ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, rec = EXCLUDED.rec`, a.ID[:], int16(a.Kind), rec)
 	return nil
+}
+
+// exclusive queues on b the exclusive lock on id, unless the transaction
+// holds it: taken without waiting, and failing the batch with
+// backend.ErrRetry if another transaction holds id.
+func (w *wtx) exclusive(b *pgx.Batch, id anchor.ID) {
+	h := w.held[id]
+	if h == nil {
+		h = &heldAnchor{}
+		w.held[id] = h
+	}
+	if h.exclusive {
+		return
+	}
+	h.exclusive = true
+	b.Queue(`SELECT pg_try_advisory_xact_lock($1)`, w.s.lockKey(id[:])).QueryRow(func(r pgx.Row) error {
+		var ok bool
+		if err := r.Scan(&ok); err != nil || ok {
+			return err
+		}
+		return fmt.Errorf("%w: anchor %s is held by another transaction", backend.ErrRetry, id)
+	})
 }
 
 func (w *wtx) PutAdj(r anchor.Adj) error {
@@ -289,8 +305,11 @@ func (w *wtx) Prefetch(ids []anchor.ID) error {
 	}
 	var ws []want
 	for _, id := range ids {
-		if _, ok := w.held[id]; !ok {
-			w.held[id] = &heldAnchor{} // absent unless read below
+		if h, ok := w.held[id]; !ok || !h.read {
+			if !ok {
+				w.held[id] = &heldAnchor{}
+			}
+			w.held[id].read = true // absent unless read below
 			ws = append(ws, want{w.s.lockKey(id[:]), id})
 		}
 	}
