@@ -187,6 +187,9 @@ lost.`,
 					return usageError("bench: --backends postgres needs --postgres CONNECTION-STRING (each point gets a fresh schema there)")
 				}
 			}
+			if cfg.pgProcs < 0 || cfg.pgWalkers < 1 {
+				return usageError("bench: --pg-procs must not be negative and --pg-walkers must be positive")
+			}
 			if cfg.duration <= 0 || cfg.hubBatch < 1 || cfg.minOps < 1 {
 				return usageError("bench: --duration, --hub-batch and --min-ops must be positive")
 			}
