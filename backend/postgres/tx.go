@@ -63,7 +63,8 @@ func (s *driver) classify(err error) error {
 // Locks: every read of an anchor first takes a transaction-scoped shared
 // advisory lock on its ID, then reads the row in a statement of its own,
 // so it sees every transaction that wrote the anchor before. Writing an
-// anchor takes the exclusive lock without waiting (pg_try_advisory_xact_lock):
+// anchor takes the exclusive lock without waiting (pg_try_advisory_xact_lock;
+// a create is locked by its new row, inserted only if absent):
 // if another transaction holds the anchor, even only to check it, the
 // write fails with backend.ErrRetry and the engine runs it again. So
 // transactions that only check a common anchor (edges added to one root
@@ -221,7 +222,8 @@ func (w *wtx) PutMeta(key string, value []byte) error {
 	return nil
 }
 
-// PutAnchor queues a's record, after the exclusive lock on it. The stamps
+// PutAnchor queues a's record, after the exclusive lock on it (a create
+// needs none: see below). The stamps
 // it carries were issued by the engine for this transaction (or merged
 // from a remote replica), so later reads of a in this transaction accept
 // them.
@@ -230,9 +232,25 @@ func (w *wtx) PutAnchor(a *anchor.Anchor) error {
 	if err != nil {
 		return err
 	}
+	w.floor = max(w.floor, maxStamp(a))
+	if h := w.held[a.ID]; h != nil && h.read && h.rec == nil && !h.exclusive {
+		// A create: the row itself is the lock. No other transaction can
+		// see or change it before this one commits, and a concurrent create
+		// of the same ID inserts nothing (then both cannot have read it
+		// absent in order: retry, and meet it as it stands).
+		h.rec, h.exclusive = rec, true
+		id := a.ID
+		w.pending.Queue(`INSERT INTO `+w.s.t.anchors+` (id, kind, rec) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`,
+			a.ID[:], int16(a.Kind), rec).Exec(func(tag pgconn.CommandTag) error {
+			if tag.RowsAffected() == 1 {
+				return nil
+			}
+			return fmt.Errorf("%w: anchor %s was created by another transaction", backend.ErrRetry, id)
+		})
+		return nil
+	}
 	w.exclusive(&w.pending, a.ID)
 	w.held[a.ID].rec, w.held[a.ID].read = rec, true
-	w.floor = max(w.floor, maxStamp(a))
 	w.pending.Queue(`INSERT INTO `+w.s.t.anchors+` (id, kind, rec) VALUES ($1, $2, $3)
 		ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, rec = EXCLUDED.rec`, a.ID[:], int16(a.Kind), rec)
 	return nil
