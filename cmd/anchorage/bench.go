@@ -150,6 +150,12 @@ to grow it is reported too, and the adds are measured with fsync as
 configured. The naive writer rewrites the whole hub document on
 every add.
 
+With --postgres and --pg-procs N, N client processes (this binary again),
+each with --pg-walkers walkers, commit to one store for --duration: on
+disjoint user roots (one per walker) and on one shared root, each with this
+build's per-anchor locks and with the store-wide lock of the previous
+design, and, for reference, one bare INSERT per commit on the same server.
+
 Every point runs for --duration (and at least --min-ops operations); a hub
 point also stops before its adds take the hub to the next size. Commits are
 fsynced unless --no-sync. The table goes to stdout; --json prints JSON
@@ -159,7 +165,8 @@ The plot shows throughput, the hub cost and the edges the naive writer
 lost.`,
 		Example: `  anchorage bench
   anchorage bench --walkers 1,8 --duration 500ms --hub-sizes 10,1000
-  anchorage bench --naive --json --csv bench.csv --plot bench.svg > bench.json`,
+  anchorage bench --naive --json --csv bench.csv --plot bench.svg > bench.json
+  anchorage bench --postgres "host=/run/postgresql dbname=bench" --pg-procs 4 --pg-walkers 64 --backends bolt --hub-sizes ""`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
