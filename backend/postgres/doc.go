@@ -14,13 +14,39 @@
 // Store is safe for concurrent use, and any number of Stores, in any number
 // of processes and machines, may open the same schema. Within a process,
 // concurrent Apply calls are group-committed into one transaction. Across
-// processes, every write transaction first locks the meta row (SELECT ...
-// FOR UPDATE): writers are ordered store-wide, the HLC and the sequence they
-// read and advance there are shared, so stamps and sequence numbers follow
-// commit order on every machine. Serialisation failures and deadlocks are
-// retried with jittered backoff; delta.Apply re-reads inside the
-// transaction, so a retry is safe. Reads are REPEATABLE READ read-only
-// transactions and never block writers.
+// processes there is no store-wide lock:
+//
+//   - A write transaction (READ COMMITTED) takes a shared advisory lock on
+//     every anchor it reads, then reads it in a statement of its own, and
+//     the exclusive lock, without waiting, on every anchor it writes; a
+//     lock held elsewhere is backend.ErrRetry, and the engine runs the
+//     transaction again. delta.Apply reads everything it checks or merges,
+//     so the per-field merge sees the latest committed state, writers that
+//     only check a common anchor (edges added to one root) run side by
+//     side, and writers on disjoint anchors never wait for each other.
+//   - The clock: the meta row keeps the greatest stamp committed; a write
+//     transaction reads it at begin (the engine's clock observes it) and
+//     runs again if it reads an anchor stamped later than that (committed
+//     after it began). So every stamp exceeds the stamps of the anchors its
+//     write read: stamps grow along each anchor's history, and follow
+//     commit order between writes that touch a common anchor or where one
+//     began after the other committed. Writes on disjoint anchors in
+//     different processes are ordered by their hybrid clocks only, and two
+//     of them may carry the same stamp.
+//   - The change log is numbered by the last statement before COMMIT, which
+//     adds the transaction's entries to the counter in the meta row and
+//     holds that row until the commit ends. Numbers are taken after every
+//     smaller number committed (PostgreSQL makes a commit visible before it
+//     releases its locks) or rolled back with its counter update: they are
+//     dense and follow commit order, so a snapshot that sees the counter at
+//     n sees every entry up to n, and later commits get numbers above n. A
+//     reader that reads up to the counter of its snapshot and moves its
+//     cursor there never skips or repeats a committed change. Writers meet
+//     only there, for the length of a commit.
+//
+// Deadlocks and serialisation failures are retried with jittered backoff;
+// delta.Apply re-reads inside the transaction, so a retry is safe. Reads
+// are REPEATABLE READ read-only transactions and never block writers.
 //
 // # Errors
 //

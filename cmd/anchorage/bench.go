@@ -29,22 +29,24 @@ const (
 )
 
 type benchConfig struct {
-	walkers  []int
-	duration time.Duration
-	hubSizes []int
-	hubBatch int
-	minOps   int
-	backends []string
-	modes    []string
-	naive    bool
-	noSync   bool
-	asJSON   bool
-	csvPath  string
-	plotPath string
-	dir      string
-	pgDSN    string // --postgres: measure the postgres backend on this server
-	quiet    bool
-	force    bool // replace existing --csv and --plot files
+	walkers   []int
+	duration  time.Duration
+	hubSizes  []int
+	hubBatch  int
+	minOps    int
+	backends  []string
+	modes     []string
+	naive     bool
+	noSync    bool
+	asJSON    bool
+	csvPath   string
+	plotPath  string
+	dir       string
+	pgDSN     string // --postgres: measure the postgres backend on this server
+	pgProcs   int    // --pg-procs: client processes of the multi-process postgres points (0: none)
+	pgWalkers int    // --pg-walkers: walkers in each of them
+	quiet     bool
+	force     bool // replace existing --csv and --plot files
 }
 
 // benchStore opens a fresh store of backend name for one bench point: a
@@ -119,6 +121,7 @@ type benchOutput struct {
 	Settings   benchSettings     `json:"settings"`
 	Throughput []throughputPoint `json:"throughput"`
 	Hub        []hubPoint        `json:"hub"`
+	PGProcs    []pgProcPoint     `json:"postgres_processes,omitempty"`
 }
 
 func newBenchCmd() *cobra.Command {
@@ -147,6 +150,12 @@ to grow it is reported too, and the adds are measured with fsync as
 configured. The naive writer rewrites the whole hub document on
 every add.
 
+With --postgres and --pg-procs N, N client processes (this binary again),
+each with --pg-walkers walkers, commit to one store for --duration: on
+disjoint user roots (one per walker) and on one shared root, each with this
+build's per-anchor locks and with the store-wide lock of the previous
+design, and, for reference, one bare INSERT per commit on the same server.
+
 Every point runs for --duration (and at least --min-ops operations); a hub
 point also stops before its adds take the hub to the next size. Commits are
 fsynced unless --no-sync. The table goes to stdout; --json prints JSON
@@ -156,7 +165,8 @@ The plot shows throughput, the hub cost and the edges the naive writer
 lost.`,
 		Example: `  anchorage bench
   anchorage bench --walkers 1,8 --duration 500ms --hub-sizes 10,1000
-  anchorage bench --naive --json --csv bench.csv --plot bench.svg > bench.json`,
+  anchorage bench --naive --json --csv bench.csv --plot bench.svg > bench.json
+  anchorage bench --postgres "host=/run/postgresql dbname=bench" --pg-procs 4 --pg-walkers 64 --backends bolt --hub-sizes ""`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
@@ -183,6 +193,9 @@ lost.`,
 				if b == "postgres" && cfg.pgDSN == "" {
 					return usageError("bench: --backends postgres needs --postgres CONNECTION-STRING (each point gets a fresh schema there)")
 				}
+			}
+			if cfg.pgProcs < 0 || cfg.pgWalkers < 1 {
+				return usageError("bench: --pg-procs must not be negative and --pg-walkers must be positive")
 			}
 			if cfg.duration <= 0 || cfg.hubBatch < 1 || cfg.minOps < 1 {
 				return usageError("bench: --duration, --hub-batch and --min-ops must be positive")
@@ -211,6 +224,8 @@ lost.`,
 	f.BoolVar(&cfg.force, "force", false, "replace --csv and --plot files that exist")
 	f.StringVar(&cfg.dir, "dir", "", "directory for the temporary stores (default: the system temp dir)")
 	f.StringVar(&cfg.pgDSN, "postgres", "", "also measure the postgres backend on this server (a connection string; each point uses a fresh schema, dropped afterwards)")
+	f.IntVar(&cfg.pgProcs, "pg-procs", 0, "with --postgres: also run N client processes against one store, on disjoint roots and on one shared root, against the previous store-wide-lock design and bare INSERTs")
+	f.IntVar(&cfg.pgWalkers, "pg-walkers", 64, "walkers in each --pg-procs client process")
 	addQuiet(cmd, &cfg.quiet)
 	return cmd
 }
@@ -326,6 +341,14 @@ func runBench(ctx context.Context, cfg benchConfig, stdout, stderr io.Writer) er
 			out.Hub = append(out.Hub, pts...)
 		}
 	}
+	if cfg.pgDSN != "" && cfg.pgProcs > 0 {
+		bar.Describe(fmt.Sprintf("postgres %d processes x %d walkers", cfg.pgProcs, cfg.pgWalkers))
+		pts, err := benchPGProcs(ctx, cfg)
+		if err != nil {
+			return fail(fmt.Errorf("bench postgres processes: %w", err))
+		}
+		out.PGProcs = pts
+	}
 	_ = bar.Finish()
 
 	if cfg.csvPath != "" {
@@ -342,5 +365,6 @@ func runBench(ctx context.Context, cfg benchConfig, stdout, stderr io.Writer) er
 		return writeJSON(stdout, out)
 	}
 	printBench(stdout, out)
+	printPGProcs(stdout, out.PGProcs)
 	return nil
 }

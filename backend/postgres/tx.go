@@ -1,0 +1,370 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/anchorage-db/anchorage/anchor"
+	"github.com/anchorage-db/anchorage/backend"
+	"github.com/anchorage-db/anchorage/delta"
+)
+
+// Begin starts a READ COMMITTED write transaction and reads the store's
+// persisted clock, in one round trip. It takes no store-wide lock: each
+// read of the transaction locks what it reads (see wtx), and only the
+// final statement before COMMIT touches the shared meta row. A lock
+// conflict (a lock held past LockTimeout, a serialisation failure, a
+// deadlock) is reported wrapping backend.ErrRetry; the engine runs the
+// transaction again.
+func (s *driver) Begin(ctx context.Context) (backend.Tx, error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, s.classify(err)
+	}
+	// From here on the transaction runs to its end whatever the callers'
+	// contexts do, so that its answer is the truth; LockTimeout bounds
+	// each wait for a lock.
+	w := &wtx{s: s, ctx: context.Background(), conn: conn, held: make(map[anchor.ID]*heldAnchor)}
+	lock := ""
+	if s.storeWide {
+		lock = " FOR UPDATE" // the design before issue 12, kept for comparison benchmarks
+	}
+	var hlc int64
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN ISOLATION LEVEL READ COMMITTED`)
+	b.Queue(`SELECT hlc FROM ` + s.t.meta + ` WHERE id = 1` + lock).QueryRow(func(r pgx.Row) error { return r.Scan(&hlc) })
+	if err := conn.SendBatch(w.ctx, b).Close(); err != nil {
+		w.Rollback()
+		return nil, s.classify(err)
+	}
+	w.clock = anchor.HLC(hlc)
+	w.floor = max(w.clock, anchor.HLC(s.lastSet.Load()))
+	return w, nil
+}
+
+// classify marks lock conflicts as backend.ErrRetry.
+func (s *driver) classify(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01" || pe.Code == "55P03") {
+		return fmt.Errorf("%w: %w", backend.ErrRetry, err)
+	}
+	return err
+}
+
+// wtx is the delta.Tx of a write transaction, on one pooled connection.
+//
+// Locks: every read of an anchor first takes a transaction-scoped shared
+// advisory lock on its ID, then reads the row in a statement of its own,
+// so it sees every transaction that wrote the anchor before. Writing an
+// anchor takes the exclusive lock without waiting (pg_try_advisory_xact_lock;
+// a create is locked by its new row, inserted only if absent):
+// if another transaction holds the anchor, even only to check it, the
+// write fails with backend.ErrRetry and the engine runs it again. So
+// transactions that only check a common anchor (edges added to one root
+// check the root) run side by side; a transaction that writes an anchor
+// runs alone on it, and nothing it read can change before it commits;
+// transactions on disjoint anchors never wait for each other. delta.Apply
+// reads every anchor it writes or checks, including an edge's endpoints,
+// and a node's adjacency rows change only with its edges, so a node's
+// delete sees every edge it must take with it. A transaction waits only
+// for shared locks, behind a writer that is about to commit; a cycle of
+// such waits is a deadlock, which PostgreSQL detects and the engine
+// retries. Small meta values (import cursors) are locked exclusively.
+//
+// Round trips: writes are queued and sent in the same pipelined round trip
+// as the next read; an anchor read or written earlier in the transaction
+// is answered from memory (the transaction holds its lock); the last
+// writes and the change log go in one round trip, then COMMIT.
+type wtx struct {
+	s    *driver
+	ctx  context.Context
+	conn *pgxpool.Conn // nil once the transaction ended
+
+	clock    anchor.HLC // the store's persisted clock when the transaction began
+	floor    anchor.HLC // the greatest stamp the engine may have issued before its next stamp
+	newClock anchor.HLC
+	logged   []anchor.ID
+	pending  pgx.Batch
+	// held maps each anchor this transaction locked to its record as the
+	// transaction sees it (nil: absent), and whether the lock is exclusive.
+	held map[anchor.ID]*heldAnchor
+}
+
+// heldAnchor is an anchor locked by the transaction.
+type heldAnchor struct {
+	rec       []byte // nil: no such anchor
+	read      bool   // rec holds the anchor as this transaction sees it
+	exclusive bool
+}
+
+// Clock returns the store's persisted clock as of Begin: the greatest
+// stamp any transaction that committed before this one began wrote.
+func (w *wtx) Clock() (anchor.HLC, error) { return w.clock, nil }
+
+// SetClock records h to be folded into the store's persisted clock
+// (greatest of the stored value and h) at commit.
+func (w *wtx) SetClock(h anchor.HLC) error {
+	w.newClock = max(w.newClock, h)
+	return nil
+}
+
+// take returns the queued writes as a batch to which a read can be added.
+func (w *wtx) take() *pgx.Batch {
+	b := w.pending
+	w.pending = pgx.Batch{}
+	return &b
+}
+
+// send runs b (queued writes and a read) in one round trip. Any failure
+// leaves the transaction unusable, so it is a *delta.WriteError: the
+// engine rolls back, and retries when it wraps backend.ErrRetry.
+func (w *wtx) send(b *pgx.Batch) error {
+	if err := w.conn.SendBatch(w.ctx, b).Close(); err != nil {
+		return &delta.WriteError{Err: w.s.classify(err)}
+	}
+	return nil
+}
+
+// Anchor locks id (shared) and reads it. A record stamped later than
+// anything the engine's clock had observed when the transaction began was
+// committed by a concurrent transaction after this one began: the stamp
+// this transaction writes with might not exceed it, so it fails with
+// backend.ErrRetry and runs again with the clock observing it.
+func (w *wtx) Anchor(id anchor.ID) (*anchor.Anchor, error) {
+	if h, ok := w.held[id]; ok && h.read {
+		if h.rec == nil {
+			return nil, &anchor.Error{Op: "get", ID: id, Err: anchor.ErrNotFound}
+		}
+		return anchor.Unmarshal(id, h.rec)
+	}
+	b := w.take()
+	b.Queue(`SELECT pg_advisory_xact_lock_shared($1)`, w.s.lockKey(id[:]))
+	var rec []byte
+	b.Queue(`SELECT rec FROM `+w.s.t.anchors+` WHERE id = $1`, id[:]).QueryRow(func(r pgx.Row) error {
+		if err := r.Scan(&rec); !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		return nil
+	})
+	if err := w.send(b); err != nil {
+		return nil, err
+	}
+	h := w.held[id]
+	if h == nil {
+		h = &heldAnchor{}
+		w.held[id] = h
+	}
+	h.rec, h.read = rec, true
+	if rec == nil {
+		return nil, &anchor.Error{Op: "get", ID: id, Err: anchor.ErrNotFound}
+	}
+	a, err := anchor.Unmarshal(id, rec)
+	if err != nil {
+		return nil, err
+	}
+	if st := maxStamp(a); st > w.floor {
+		return nil, &delta.WriteError{Err: fmt.Errorf("%w: anchor %s stamped %s by a transaction that committed after this one began", backend.ErrRetry, id, st)}
+	}
+	return a, nil
+}
+
+// Adjacent takes node's exclusive lock without waiting (delta.Apply lists
+// a node's edges only to delete them with it: no edge may be added to the
+// node until this transaction ends), reads its rows, and calls fn after,
+// so fn may query.
+func (w *wtx) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
+	b := w.take()
+	w.exclusive(b, node)
+	var out []anchor.Adj
+	b.Queue(`SELECT edge, peer, dir, type FROM `+w.s.t.adj+` WHERE node = $1 ORDER BY edge`, node[:]).Query(func(rows pgx.Rows) error {
+		var err error
+		out, err = collectAdj(rows, node)
+		return err
+	})
+	if err := w.send(b); err != nil {
+		return err
+	}
+	for _, a := range out {
+		if err := fn(a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Meta locks key and returns its value, or nil.
+func (w *wtx) Meta(key string) ([]byte, error) {
+	b := w.take()
+	b.Queue(`SELECT pg_advisory_xact_lock($1)`, w.s.lockKey([]byte("kv:"+key)))
+	var v []byte
+	b.Queue(`SELECT value FROM `+w.s.t.kv+` WHERE key = $1`, key).QueryRow(func(r pgx.Row) error {
+		if err := r.Scan(&v); !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		return nil
+	})
+	if err := w.send(b); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func (w *wtx) PutMeta(key string, value []byte) error {
+	w.pending.Queue(`INSERT INTO `+w.s.t.kv+` (key, value) VALUES ($1, $2)
+		ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, key, value)
+	return nil
+}
+
+// PutAnchor queues a's record, after the exclusive lock on it (a create
+// needs none: see below). The stamps
+// it carries were issued by the engine for this transaction (or merged
+// from a remote replica), so later reads of a in this transaction accept
+// them.
+func (w *wtx) PutAnchor(a *anchor.Anchor) error {
+	rec, err := anchor.Marshal(a)
+	if err != nil {
+		return err
+	}
+	w.floor = max(w.floor, maxStamp(a))
+	if h := w.held[a.ID]; h != nil && h.read && h.rec == nil && !h.exclusive {
+		// A create: the row itself is the lock. No other transaction can
+		// see or change it before this one commits, and a concurrent create
+		// of the same ID inserts nothing (then both cannot have read it
+		// absent in order: retry, and meet it as it stands).
+		h.rec, h.exclusive = rec, true
+		id := a.ID
+		w.pending.Queue(`INSERT INTO `+w.s.t.anchors+` (id, kind, rec) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`,
+			a.ID[:], int16(a.Kind), rec).Exec(func(tag pgconn.CommandTag) error {
+			if tag.RowsAffected() == 1 {
+				return nil
+			}
+			return fmt.Errorf("%w: anchor %s was created by another transaction", backend.ErrRetry, id)
+		})
+		return nil
+	}
+	w.exclusive(&w.pending, a.ID)
+	w.held[a.ID].rec, w.held[a.ID].read = rec, true
+	w.pending.Queue(`INSERT INTO `+w.s.t.anchors+` (id, kind, rec) VALUES ($1, $2, $3)
+		ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, rec = EXCLUDED.rec`, a.ID[:], int16(a.Kind), rec)
+	return nil
+}
+
+// exclusive queues on b the exclusive lock on id, unless the transaction
+// holds it: taken without waiting, and failing the batch with
+// backend.ErrRetry if another transaction holds id.
+func (w *wtx) exclusive(b *pgx.Batch, id anchor.ID) {
+	h := w.held[id]
+	if h == nil {
+		h = &heldAnchor{}
+		w.held[id] = h
+	}
+	if h.exclusive {
+		return
+	}
+	h.exclusive = true
+	b.Queue(`SELECT pg_try_advisory_xact_lock($1)`, w.s.lockKey(id[:])).QueryRow(func(r pgx.Row) error {
+		var ok bool
+		if err := r.Scan(&ok); err != nil || ok {
+			return err
+		}
+		return fmt.Errorf("%w: anchor %s is held by another transaction", backend.ErrRetry, id)
+	})
+}
+
+func (w *wtx) PutAdj(r anchor.Adj) error {
+	w.pending.Queue(`INSERT INTO `+w.s.t.adj+` (node, edge, peer, dir, type) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (node, edge) DO UPDATE SET peer = EXCLUDED.peer, dir = EXCLUDED.dir, type = EXCLUDED.type`,
+		r.Node[:], r.Edge[:], r.Peer[:], int16(r.Dir), r.Type)
+	return nil
+}
+
+func (w *wtx) DeleteAdj(node, edge anchor.ID) error {
+	w.pending.Queue(`DELETE FROM `+w.s.t.adj+` WHERE node = $1 AND edge = $2`, node[:], edge[:])
+	return nil
+}
+
+// Logged records that id changed; its sequence number is given at commit.
+func (w *wtx) Logged(id anchor.ID) error {
+	w.logged = append(w.logged, id)
+	return nil
+}
+
+// Rollback ends the transaction and returns its connection to the pool
+// (which closes a connection left inside a transaction). It is harmless
+// after Commit or a second Rollback.
+func (w *wtx) Rollback() error {
+	if w.conn == nil {
+		return nil
+	}
+	if !w.conn.Conn().IsClosed() && w.conn.Conn().PgConn().TxStatus() != 'I' {
+		w.conn.Exec(context.Background(), `ROLLBACK`) //nolint:errcheck // a broken connection is closed by Release
+	}
+	w.conn.Release()
+	w.conn = nil
+	return nil
+}
+
+// Prefetch locks (shared) and reads, in one round trip, every anchor of
+// ids the transaction does not hold yet; later reads of them are answered
+// from memory. It takes the locks in key order, so transactions that
+// prefetch what they read never deadlock on each other. It is the read a
+// whole group needs at once, for an engine that knows its group's anchors.
+func (w *wtx) Prefetch(ids []anchor.ID) error {
+	type want struct {
+		key int64
+		id  anchor.ID
+	}
+	var ws []want
+	for _, id := range ids {
+		if h, ok := w.held[id]; !ok || !h.read {
+			if !ok {
+				w.held[id] = &heldAnchor{}
+			}
+			w.held[id].read = true // absent unless read below
+			ws = append(ws, want{w.s.lockKey(id[:]), id})
+		}
+	}
+	if len(ws) == 0 {
+		return nil
+	}
+	slices.SortFunc(ws, func(a, b want) int { return cmp.Compare(a.key, b.key) })
+	keys, raw := make([]int64, len(ws)), make([][]byte, len(ws))
+	for i, x := range ws {
+		keys[i], raw[i] = x.key, x.id[:]
+	}
+	b := w.take()
+	b.Queue(`SELECT count(pg_advisory_xact_lock_shared(k)) FROM unnest($1::bigint[]) AS k`, keys)
+	var bad error
+	b.Queue(`SELECT id, rec FROM `+w.s.t.anchors+` WHERE id = ANY($1::bytea[])`, raw).Query(func(rows pgx.Rows) error {
+		defer rows.Close()
+		for rows.Next() {
+			var idb, rec []byte
+			if err := rows.Scan(&idb, &rec); err != nil {
+				return err
+			}
+			id, err := anchor.IDFromBytes(idb)
+			if err != nil {
+				return fmt.Errorf("%w: anchor key of %d bytes", anchor.ErrCorrupt, len(idb))
+			}
+			w.held[id].rec = rec
+			if a, err := anchor.Unmarshal(id, rec); err == nil && maxStamp(a) > w.floor && bad == nil {
+				bad = fmt.Errorf("%w: anchor %s stamped %s by a transaction that committed after this one began", backend.ErrRetry, id, maxStamp(a))
+			}
+		}
+		return rows.Err()
+	})
+	if err := w.send(b); err != nil {
+		return err
+	}
+	if bad != nil {
+		return &delta.WriteError{Err: bad}
+	}
+	return nil
+}
