@@ -295,3 +295,33 @@ func TestConcurrentCreate(t *testing.T) {
 	require.NotNil(t, backendtest.Stored(t, stores[n-1], root))
 	backendtest.RequireClean(t, stores[0])
 }
+
+// TestOptionsNamedAsBolt pins issue 13's item 6 for the library: sqlite
+// takes bolt's names too, NoSync and MaxSize in bytes (MaxSize caps the
+// file like MaxPages: ErrFull, nothing written), and refuses contradictory
+// settings with ErrOptions.
+func TestOptionsNamedAsBolt(t *testing.T) {
+	dir := t.TempDir()
+	s, err := sqlite.Open(filepath.Join(dir, "capped.sqlite"), &sqlite.Options{MaxSize: 256 << 10, NoSync: true})
+	require.NoError(t, err)
+	defer s.Close()
+	root := backendtest.NewRootNode(t, s, anchor.Access{})
+	big := make([]byte, 4<<10)
+	var full error
+	for i := 0; i < 1000 && full == nil; i++ {
+		a := &anchor.Anchor{ID: anchor.NewID(), Kind: anchor.KindNode, Owner: root, Type: "Blob"}
+		require.NoError(t, a.SetField("data", big))
+		full = backendtest.Apply(ctx, s, &delta.Batch{Root: root, Changes: []delta.Change{{ID: a.ID, Create: a}}})
+	}
+	require.ErrorIs(t, full, anchor.ErrFull, "256 KiB is full long before 1000 blobs of 4 KiB")
+	backendtest.RequireClean(t, s)
+
+	for _, o := range []sqlite.Options{
+		{MaxSize: 1 << 20, MaxPages: 256},
+		{NoSync: true, Synchronous: sqlite.SyncNormal},
+		{MaxSize: -1},
+	} {
+		_, err := sqlite.Open(filepath.Join(dir, "bad.sqlite"), &o)
+		require.ErrorIs(t, err, sqlite.ErrOptions, "%+v", o)
+	}
+}

@@ -47,6 +47,10 @@ type Options struct {
 	// Synchronous is the durability of a commit; see SyncFull (default)
 	// and SyncNormal.
 	Synchronous Synchronous
+	// NoSync skips fsync altogether (PRAGMA synchronous OFF), as bolt's
+	// NoSync does: a crash of the OS may then lose or corrupt recent
+	// commits. For tests and throwaway stores only; not with SyncNormal.
+	NoSync bool
 
 	// NoGroupCommit makes every Apply run its own transaction in the
 	// caller's goroutine instead of sharing one with concurrent callers.
@@ -95,6 +99,10 @@ type Options struct {
 	// reopening with a larger cap lets writes continue. A full disk gives
 	// the same error.
 	MaxPages int64
+	// MaxSize is the same cap in bytes, as bolt's MaxSize (rounded down
+	// to whole pages of the database's page size). Set MaxSize or
+	// MaxPages, not both.
+	MaxSize int64
 
 	// WALLimit is the size the write-ahead log (the -wal file next to the
 	// database) returns to: once every reader that still needs the log's
@@ -135,8 +143,12 @@ func withDefaults(o *Options) (Options, error) {
 		return c, fmt.Errorf("%w: ReadConns %d is negative", ErrOptions, c.ReadConns)
 	case c.BusyTimeout < 0 || c.MaxBackoff < 0 || c.OpenTimeout < 0:
 		return c, fmt.Errorf("%w: negative timeout", ErrOptions)
-	case c.MaxPages < 0:
-		return c, fmt.Errorf("%w: MaxPages %d is negative", ErrOptions, c.MaxPages)
+	case c.MaxPages < 0 || c.MaxSize < 0:
+		return c, fmt.Errorf("%w: negative MaxPages or MaxSize", ErrOptions)
+	case c.MaxPages > 0 && c.MaxSize > 0:
+		return c, fmt.Errorf("%w: MaxPages and MaxSize are one cap: set one", ErrOptions)
+	case c.NoSync && c.Synchronous != SyncFull:
+		return c, fmt.Errorf("%w: NoSync turns fsync off; it does not combine with Synchronous %s", ErrOptions, c.Synchronous)
 	case c.WALLimit < 0 || c.MaxViewAge < 0:
 		return c, fmt.Errorf("%w: negative WALLimit or MaxViewAge", ErrOptions)
 	}

@@ -144,7 +144,11 @@ func (s *driver) open(ctx context.Context) error {
 	}
 
 	var err error
-	writerPragmas := []string{"synchronous(" + s.opts.Synchronous.String() + ")",
+	sync := s.opts.Synchronous.String()
+	if s.opts.NoSync {
+		sync = "OFF"
+	}
+	writerPragmas := []string{"synchronous(" + sync + ")",
 		fmt.Sprintf("journal_size_limit(%d)", s.opts.WALLimit)}
 	if s.opts.MaxPages > 0 {
 		writerPragmas = append(writerPragmas, fmt.Sprintf("max_page_count(%d)", s.opts.MaxPages))
@@ -159,6 +163,13 @@ func (s *driver) open(ctx context.Context) error {
 	var conn *sql.Conn
 	if err := s.retryOpen(ctx, func() (err error) { conn, err = s.wdb.Conn(ctx); return err }); err != nil {
 		return err
+	}
+	if s.opts.MaxSize > 0 {
+		// The cap in bytes, in the database's own pages.
+		if err := s.retryOpen(ctx, func() error { return capSize(ctx, conn, s.opts.MaxSize) }); err != nil {
+			conn.Close()
+			return err
+		}
 	}
 	if err := s.retryOpen(ctx, func() error { return s.initSchema(ctx, conn) }); err != nil {
 		conn.Close()
@@ -412,4 +423,15 @@ func (s *driver) closeDBs() error {
 		errs = append(errs, s.rdb.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// capSize sets PRAGMA max_page_count on conn to maxSize bytes' worth of the
+// database's pages.
+func capSize(ctx context.Context, conn *sql.Conn, maxSize int64) error {
+	var pageSize int64
+	if err := conn.QueryRowContext(ctx, "PRAGMA page_size").Scan(&pageSize); err != nil {
+		return err
+	}
+	var pages int64
+	return conn.QueryRowContext(ctx, fmt.Sprintf("PRAGMA max_page_count = %d", max(1, maxSize/pageSize))).Scan(&pages)
 }
