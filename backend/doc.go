@@ -29,6 +29,7 @@
 // # Conformance
 //
 // Package backendtest holds the suites every backend runs unchanged:
-// conformance (Run), faults (RunFaults); its harness runs Verify after
-// every test.
+// conformance (Run), faults (RunFaults) and limits (RunLimits); its
+// harness runs Verify after every test. Package backendtest/backends is
+// the registry that runs them all on bolt, sqlite and PostgreSQL.
 package backend
