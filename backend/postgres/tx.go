@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -24,6 +25,13 @@ import (
 // deadlock) is reported wrapping backend.ErrRetry; the engine runs the
 // transaction again.
 func (s *driver) Begin(ctx context.Context) (backend.Tx, error) {
+	if ctx.Err() != nil {
+		// Nobody may wait any longer (the store is closing), but the
+		// writes were taken: commit them if a connection is free soon.
+		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		ctx = c
+	}
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return nil, s.classify(err)
