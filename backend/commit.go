@@ -70,6 +70,11 @@ func (e *Engine) transact(ctx context.Context, jobs []*job) error {
 		if errors.As(j.err, &we) {
 			return e.retried(we.Err)
 		}
+		if errors.Is(j.err, ErrRetry) {
+			// A read met a lock conflict: the driver's transaction may be
+			// spoilt (PostgreSQL aborts it), so the whole group runs again.
+			return e.retried(j.err)
+		}
 		if j.err == nil {
 			e.clock.Observe(j.res.Stamp)
 			e.clock.Observe(j.res.Stats.MaxStamp)
