@@ -62,7 +62,7 @@ type StorageChecker interface {
 // disagreeing with it), live edges without both adjacency rows, edges to
 // missing, deleted or non-node endpoints, change-log entries pointing
 // nowhere or duplicated, anchors missing from the log, and the backend's
-// own indexes when its View implements IndexChecker. It returns an error
+// own rows and indexes when its View implements StorageChecker. It returns an error
 // only when the store could not be read at all.
 func Verify(ctx context.Context, s Store) (*Report, error) {
 	r := &Report{}
