@@ -59,6 +59,13 @@ func (e *Engine) transact(ctx context.Context, jobs []*job) error {
 		return e.retried(err)
 	}
 	e.clock.Observe(stored)
+	var reads []anchor.ID
+	for _, j := range jobs {
+		reads = append(reads, delta.Reads(j.w)...)
+	}
+	if err := tx.Prefetch(reads); err != nil {
+		return e.retried(err)
+	}
 	gtx := newGroupTx(tx)
 	wrote := false
 	for _, j := range jobs {

@@ -52,6 +52,10 @@ type Tx interface {
 	// Clock returns the greatest HLC the store has persisted, as this
 	// transaction sees it (other processes may have written since).
 	Clock() (anchor.HLC, error)
+	// Prefetch is told, before a group's writes run, every anchor they
+	// will read first. A driver whose reads are round trips (PostgreSQL)
+	// reads them all at once; a local one may do nothing.
+	Prefetch(ids []anchor.ID) error
 	// SetClock persists h as the store's clock with this transaction.
 	SetClock(h anchor.HLC) error
 	// Commit makes the transaction durable. An error wrapping

@@ -77,3 +77,31 @@ func validAnchor(a *anchor.Anchor) error {
 	}
 	return nil
 }
+
+// Reads lists the anchors Apply will read first for w: each changed or
+// merged anchor and a new edge's endpoints (a node delete reads its edges
+// too, found only then). The engine hands the list of a whole group to the
+// driver, which may fetch them in one round trip.
+func Reads(w Write) []anchor.ID {
+	var ids []anchor.ID
+	add := func(a *anchor.Anchor) {
+		if a != nil && a.Kind == anchor.KindEdge {
+			ids = append(ids, a.Source, a.Target)
+		}
+	}
+	switch w := w.(type) {
+	case *Batch:
+		for i := range w.Changes {
+			ids = append(ids, w.Changes[i].ID)
+			add(w.Changes[i].Create)
+		}
+	case *Merge:
+		for _, a := range w.Anchors {
+			if a != nil {
+				ids = append(ids, a.ID)
+				add(a)
+			}
+		}
+	}
+	return ids
+}

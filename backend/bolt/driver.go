@@ -266,3 +266,6 @@ func (t *rtx) Meta(key string) (v []byte, err error) {
 func (t *rtx) PutMeta(key string, value []byte) error {
 	return t.write("write meta", func() error { return t.tx.Bucket(bucketMeta).Put([]byte(metaPrefix+key), value) })
 }
+
+// Prefetch does nothing: bolt's reads are local and cheap.
+func (t *wtx) Prefetch([]anchor.ID) error { return nil }

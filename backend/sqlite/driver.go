@@ -93,3 +93,6 @@ func (t *wtx) Commit() error {
 
 // Rollback ends the transaction without writing.
 func (t *wtx) Rollback() error { return t.s.rollback() }
+
+// Prefetch does nothing: SQLite's reads are local and cheap.
+func (t *wtx) Prefetch([]anchor.ID) error { return nil }
