@@ -55,23 +55,39 @@ func checkLimits(w Write, l Limits) error {
 		return &anchor.Error{Op: "validate", ID: id, Field: field,
 			Err: fmt.Errorf("%w: "+format, append([]any{anchor.ErrTooLarge}, args...)...)}
 	}
+	count := func(id anchor.ID, n int) error {
+		if over(l.MaxFields, n) {
+			return tooLarge(id, "", "%d fields (at most %d per anchor)", n, l.MaxFields)
+		}
+		return nil
+	}
+	size := func(id anchor.ID, name string, v []byte) error {
+		if over(l.MaxValueBytes, len(v)) {
+			return tooLarge(id, name, "value of %d bytes (at most %d)", len(v), l.MaxValueBytes)
+		}
+		return nil
+	}
 	values := func(id anchor.ID, fields map[string][]byte) error {
-		if over(l.MaxFields, len(fields)) {
-			return tooLarge(id, "", "%d fields (at most %d per anchor)", len(fields), l.MaxFields)
+		if err := count(id, len(fields)); err != nil {
+			return err
 		}
 		for name, v := range fields {
-			if over(l.MaxValueBytes, len(v)) {
-				return tooLarge(id, name, "value of %d bytes (at most %d)", len(v), l.MaxValueBytes)
+			if err := size(id, name, v); err != nil {
+				return err
 			}
 		}
 		return nil
 	}
 	anchorValues := func(a *anchor.Anchor) error {
-		m := make(map[string][]byte, len(a.Fields))
-		for name, f := range a.Fields {
-			m[name] = f.Value
+		if err := count(a.ID, len(a.Fields)); err != nil {
+			return err
 		}
-		return values(a.ID, m)
+		for name, f := range a.Fields {
+			if err := size(a.ID, name, f.Value); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	switch w := w.(type) {
 	case *Batch:
