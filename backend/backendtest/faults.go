@@ -187,10 +187,7 @@ func testWriteFault(t *testing.T, open func(testing.TB, string, func() error) ba
 func testDeadlineWhileWaiting(t *testing.T, driver func(testing.TB, string) backend.Driver) {
 	for _, alone := range []bool{false, true} {
 		dir := t.TempDir()
-		plain, err := backend.New(driver(t, dir), "plain", nil)
-		require.NoError(t, err)
-		root := NewRootNode(t, plain, anchor.Access{})
-		require.NoError(t, plain.Close())
+		root := rootIn(t, driver(t, dir))
 
 		var held atomic.Bool
 		entered, release := make(chan struct{}), make(chan struct{})
@@ -210,6 +207,7 @@ func testDeadlineWhileWaiting(t *testing.T, driver func(testing.TB, string) back
 		n := &anchor.Anchor{ID: anchor.NewID(), Kind: anchor.KindNode, Owner: root, Type: "Late"}
 		late := make(chan error, 1)
 		go func() { late <- Apply(c, s, &delta.Batch{Root: root, Changes: []delta.Change{{ID: n.ID, Create: n}}}) }()
+		var err error
 		select {
 		case err = <-late:
 		case <-time.After(30 * time.Second):
@@ -244,10 +242,7 @@ func addNode(s backend.Store, root anchor.ID) error {
 // without it and land.
 func testWriteFailureIsolated(t *testing.T, driver func(testing.TB, string) backend.Driver) {
 	dir := t.TempDir()
-	plain, err := backend.New(driver(t, dir), "plain", nil)
-	require.NoError(t, err)
-	root := NewRootNode(t, plain, anchor.Access{})
-	require.NoError(t, plain.Close())
+	root := rootIn(t, driver(t, dir))
 
 	boom := errors.New("the driver cannot store this record")
 	var begins atomic.Int32
@@ -294,4 +289,14 @@ func testWriteFailureIsolated(t *testing.T, driver func(testing.TB, string) back
 	}
 	require.Equal(t, 1+innocent, EdgeCount(t, s, root))
 	RequireClean(t, s)
+}
+
+// rootIn creates a root node through an engine over d with no hooks, and
+// closes it, so a test can then reopen the store with its hooks armed.
+func rootIn(t *testing.T, d backend.Driver) anchor.ID {
+	plain, err := backend.New(d, "plain", nil)
+	require.NoError(t, err)
+	root := NewRootNode(t, plain, anchor.Access{})
+	require.NoError(t, plain.Close())
+	return root
 }
