@@ -1,5 +1,7 @@
-// Package backendtest is the conformance suite every Anchorage backend runs
-// unchanged: backendtest.Run(t, open).
+// Package backendtest holds the suites every Anchorage backend runs
+// unchanged: conformance (Run), faults through a wrapped driver
+// (RunFaults) and limits (RunLimits), with a harness that runs Verify
+// after every test. Package backends runs them all on every backend.
 package backendtest
 
 import (
