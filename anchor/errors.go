@@ -39,6 +39,14 @@ var (
 	// ErrIntegrity: the batch would break the graph (an edge to a missing or
 	// deleted node, an edge whose endpoint is not a node, a malformed change).
 	ErrIntegrity = errors.New("anchorage: integrity violation")
+	// ErrUnique: a write would give a unique index a second holder of one
+	// value (a taken username), or a node a second edge of a create-once
+	// type. Errors carrying it are *delta.UniqueError, which names the
+	// index and the value.
+	ErrUnique = errors.New("anchorage: unique value taken")
+	// ErrNoIndex: a lookup or a find-or-create named an index the store
+	// does not declare.
+	ErrNoIndex = errors.New("anchorage: no such index")
 
 	// Encoding and storage.
 

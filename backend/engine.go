@@ -90,6 +90,12 @@ func New(d Driver, name string, opts *Options) (*Engine, error) {
 	if !e.info.ReadOnly && !o.NoGroupCommit {
 		e.gc = newCommitter(func(jobs []*job) { e.run(e.closeCtx, jobs) }, o.MaxGroup)
 	}
+	if !e.info.ReadOnly {
+		if err := e.ensureIndexed(context.Background()); err != nil {
+			e.Close()
+			return nil, fmt.Errorf("anchorage: building the secondary indexes of %s: %w", name, err)
+		}
+	}
 	return e, nil
 }
 

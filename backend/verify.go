@@ -2,10 +2,12 @@ package backend
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 
 	"github.com/anchorage-db/anchorage/anchor"
+	"github.com/anchorage-db/anchorage/delta"
 )
 
 // Problem is one inconsistency found by Verify.
@@ -44,6 +46,7 @@ const (
 	ProblemLogMissing       = "anchor-without-log-entry"
 	ProblemLogAhead         = "log-sequence-beyond-meta"
 	ProblemIndexMismatch    = "index-mismatch"
+	ProblemSecondaryIndex   = "secondary-index" // delta's entries disagree with the anchors
 )
 
 // StorageChecker is implemented by a View whose backend keeps rows or
@@ -91,6 +94,7 @@ func (r *Report) verify(v View) {
 	}
 	recs := make(map[anchor.ID]rec)
 	corrupt := make(map[anchor.ID]bool)
+	ic := r.indexCheck(v)
 	scanErr := v.Anchors(func(id anchor.ID, a *anchor.Anchor, err error) error {
 		r.Anchors++
 		if err != nil {
@@ -99,6 +103,9 @@ func (r *Report) verify(v View) {
 			return nil
 		}
 		recs[id] = rec{a.Kind, a.Live(), a.Source, a.Target, a.Undirected, a.Type}
+		if ic != nil {
+			ic.Add(a)
+		}
 		if !a.Live() {
 			r.Tombstones++
 		} else if a.Kind == anchor.KindEdge {
@@ -188,10 +195,34 @@ func (r *Report) verify(v View) {
 			r.add(ProblemLogMissing, id, "stored but never logged")
 		}
 	}
+	if ic != nil && len(corrupt) == 0 && scanErr == nil {
+		err := ic.Compare(v, func(k []byte, detail string) {
+			r.add(ProblemSecondaryIndex, anchor.ID{}, "entry %x: %s", k, detail)
+		})
+		if err != nil {
+			r.add(ProblemCorrupt, anchor.ID{}, "index scan stopped: %v", err)
+		}
+	}
 	if sc, ok := v.(StorageChecker); ok {
 		err := sc.CheckStorage(func(kind string, id anchor.ID, detail string) { r.add(kind, id, "%s", detail) })
 		if err != nil {
 			r.add(ProblemCorrupt, anchor.ID{}, "storage check stopped: %v", err)
 		}
 	}
+}
+
+// indexCheck starts the check of delta's secondary indexes, or returns nil
+// when the store has not built them yet (an old store opened read-only).
+func (r *Report) indexCheck(v View) *delta.IndexCheck {
+	built, err := v.MetaValue(delta.IndexedKey)
+	if err == nil && built == nil {
+		return nil
+	}
+	decl, err2 := v.MetaValue(delta.IndexesKey)
+	ic, err3 := delta.NewIndexCheck(decl)
+	if err = errors.Join(err, err2, err3); err != nil {
+		r.add(ProblemCorrupt, anchor.ID{}, "index declaration: %v", err)
+		return nil
+	}
+	return ic
 }

@@ -46,6 +46,9 @@ func Apply(tx Tx, env Env, w Write) (Result, error) {
 	if err := w.apply(p); err != nil {
 		return Result{}, err
 	}
+	if err := p.planIndex(); err != nil {
+		return Result{}, err
+	}
 	if err := p.flush(); err != nil {
 		return Result{}, &WriteError{Err: err}
 	}
@@ -54,11 +57,16 @@ func Apply(tx Tx, env Env, w Write) (Result, error) {
 			return Result{}, &WriteError{Err: err}
 		}
 	}
-	return Result{Stamp: p.stamp, Stats: p.stats}, nil
+	return Result{Stamp: p.stamp, Stats: p.stats, Found: p.found}, nil
 }
 
 func (b *Batch) apply(p *plan) error {
 	p.root, p.optimistic = b.Root, b.Optimistic
+	if b.Once != nil {
+		if found, err := p.findOnce(b.Once); err != nil || found {
+			return err
+		}
+	}
 	for phase := range phaseCount {
 		for i := range b.Changes {
 			c := &b.Changes[i]
@@ -117,6 +125,13 @@ type plan struct {
 	dirty []anchor.ID                  // anchors to write, in first-dirtied order
 	isDir map[anchor.ID]bool
 	adj   map[adjKey]*anchor.Adj // planned rows; nil value = delete
+
+	ix       *Indexes              // the store's declared indexes (index.go)
+	before   map[anchor.ID][]entry // index entries of anchors as stored
+	ixPut    []entry               // planned index entries
+	ixDel    []delKey              // planned index deletes
+	released map[string]bool       // unique keys dirty anchors give up
+	found    anchor.Adj            // what Batch.Once found
 }
 
 func (p *plan) fail(op string, id anchor.ID, field string, err error) error {
@@ -135,6 +150,9 @@ func (p *plan) get(id anchor.ID) (*anchor.Anchor, error) {
 		return nil, nil
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := p.remember(a); err != nil {
 		return nil, err
 	}
 	p.cache[id] = a
@@ -435,7 +453,7 @@ func (p *plan) flush() error {
 			return err
 		}
 	}
-	return nil
+	return p.flushIndex()
 }
 
 // WriteError reports that the transaction failed while Apply was writing a

@@ -59,16 +59,34 @@ type Batch struct {
 	// of being overwritten.
 	Optimistic bool
 	Changes    []Change
+	// Once makes the batch a find-or-create: if Once.Node already has a
+	// live outgoing edge of type Once.Type (a type the store declares
+	// create-once, see Indexes), nothing of the batch is written and
+	// Result.Found is that edge's row; otherwise the batch is applied as
+	// usual (it should create that edge). Checked and applied in one
+	// write transaction, so of many walkers racing to create the edge
+	// exactly one does and every other finds it.
+	Once *Once
+}
+
+// Once names the create-once edge a find-or-create batch looks for.
+type Once struct {
+	Node anchor.ID
+	Type string
 }
 
 // Result is what Apply reports about a write that landed.
 type Result struct {
 	// Stamp is the HLC given to every field, header, access entry and
-	// tombstone the write stamped.
+	// tombstone the write stamped; 0 for a write that stamps nothing
+	// (Declare, Reindex).
 	Stamp anchor.HLC
 	// Stats says what a Merge did with each remote anchor (empty for a
 	// Batch).
 	Stats MergeStats
+	// Found is the existing edge's row (from Batch.Once.Node) when a
+	// find-or-create batch found one and wrote nothing; zero otherwise.
+	Found anchor.Adj
 }
 
 // Env is what the engine hands Apply besides the transaction.

@@ -3,6 +3,7 @@ package delta_test
 import (
 	"errors"
 	"sort"
+	"strings"
 
 	"github.com/anchorage-db/anchorage/anchor"
 	"github.com/anchorage-db/anchorage/delta"
@@ -17,14 +18,41 @@ type memTx struct {
 	seq     uint64
 	clock   anchor.HLC
 	kv      map[string][]byte
+	idx     map[string][]byte
 	last    delta.Result // of the latest apply
 	failPut error        // returned by PutAnchor when set
 	writes  int
 }
 
 func newMemTx() *memTx {
-	return &memTx{anchors: map[anchor.ID][]byte{}, adj: map[[2]anchor.ID]anchor.Adj{}, log: map[anchor.ID]uint64{}}
+	return &memTx{anchors: map[anchor.ID][]byte{}, adj: map[[2]anchor.ID]anchor.Adj{}, log: map[anchor.ID]uint64{}, idx: map[string][]byte{}}
 }
+
+func (t *memTx) Index(prefix, after []byte, fn func(k, v []byte) error) error {
+	var keys []string
+	for k := range t.idx {
+		if strings.HasPrefix(k, string(prefix)) && k > string(after) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if err := fn([]byte(k), t.idx[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *memTx) PutIndex(k, v []byte) error {
+	if _, ok := t.idx[string(k)]; ok {
+		return errors.New("memtx: index key put twice")
+	}
+	t.idx[string(k)] = append([]byte(nil), v...)
+	return nil
+}
+
+func (t *memTx) DeleteIndex(k []byte) error { delete(t.idx, string(k)); return nil }
 
 func (t *memTx) Anchor(id anchor.ID) (*anchor.Anchor, error) {
 	b, ok := t.anchors[id]

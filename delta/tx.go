@@ -13,6 +13,11 @@ type Reader interface {
 	Anchor(id anchor.ID) (*anchor.Anchor, error)
 	// Adjacent calls fn for every adjacency row of node, in edge-ID order.
 	Adjacent(node anchor.ID, fn func(anchor.Adj) error) error
+	// Index calls fn, in key order, for every secondary-index entry whose
+	// key starts with prefix and sorts after after (nil: from the first).
+	// k and v are valid only during the call. The entries are Apply's
+	// (see Indexes); their values carry a checksum Apply checks.
+	Index(prefix, after []byte, fn func(k, v []byte) error) error
 }
 
 // Tx is what a write transaction offers Apply: reads of the transaction's
@@ -28,6 +33,15 @@ type Tx interface {
 	PutAdj(row anchor.Adj) error
 	// DeleteAdj removes the row keyed by (node, edge), if present.
 	DeleteAdj(node, edge anchor.ID) error
+	// PutIndex stores the index entry k -> v. Apply puts only keys it has
+	// just read as absent (or deleted in this transaction), so a driver
+	// whose transactions run side by side (PostgreSQL) must fail the put
+	// with an error wrapping backend.ErrRetry when another transaction
+	// stored k meanwhile, never overwrite it: that is how a unique value
+	// or a create-once edge stays unique across processes.
+	PutIndex(k, v []byte) error
+	// DeleteIndex removes the index entry k, if present.
+	DeleteIndex(k []byte) error
 	// Logged records that id changed: it gets the next store-wide sequence
 	// number and its previous change-log entry, if any, is removed.
 	Logged(id anchor.ID) error

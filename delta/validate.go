@@ -18,6 +18,11 @@ func Validate(w Write, l Limits) error {
 }
 
 func (b *Batch) validate() error {
+	if b.Once != nil {
+		if err := anchor.ValidName("type", b.Once.Type); err != nil {
+			return &anchor.Error{Op: "validate", ID: b.Once.Node, Err: err}
+		}
+	}
 	for i := range b.Changes {
 		if err := b.Changes[i].validate(); err != nil {
 			return err

@@ -140,6 +140,7 @@ type rtx struct {
 	tx                        *bbolt.Tx
 	writable                  bool
 	anchors, adj, log, logIdx *bbolt.Bucket
+	index                     *bbolt.Bucket // nil in a schema-2 store opened read-only
 }
 
 func newTx(d *driver, tx *bbolt.Tx) *rtx { return &rtx{d: d, tx: tx, writable: tx.Writable()} }
@@ -148,6 +149,7 @@ func newTx(d *driver, tx *bbolt.Tx) *rtx { return &rtx{d: d, tx: tx, writable: t
 func (t *rtx) buckets() {
 	t.anchors, t.adj = t.tx.Bucket(bucketAnchors), t.tx.Bucket(bucketAdj)
 	t.log, t.logIdx = t.tx.Bucket(bucketLog), t.tx.Bucket(bucketLogIdx)
+	t.index = t.tx.Bucket(bucketIndex)
 	if t.writable && t.anchors != nil && t.log != nil && t.logIdx != nil {
 		// Time-ordered IDs and sequence numbers arrive in key order, at
 		// the right edge of these trees: fill split pages instead of
@@ -220,6 +222,25 @@ func (t *rtx) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
 		}
 		return fn(a)
 	})
+}
+
+func (t *rtx) Index(prefix, after []byte, fn func(k, v []byte) error) error {
+	if t.index == nil {
+		return nil
+	}
+	start := prefix
+	if bytes.Compare(after, prefix) >= 0 {
+		start = append(bytes.Clone(after), 0) // the first key after after
+	}
+	return t.scan("index", t.index, start, prefix, fn)
+}
+
+func (t *rtx) PutIndex(k, v []byte) error {
+	return t.write("put index", func() error { return t.index.Put(k, v) })
+}
+
+func (t *rtx) DeleteIndex(k []byte) error {
+	return t.write("delete index", func() error { return t.index.Delete(k) })
 }
 
 func (t *rtx) PutAnchor(a *anchor.Anchor) error {

@@ -17,8 +17,10 @@ import (
 
 // SchemaVersion is the on-disk layout this build writes. It reads every
 // schema from 1 up to it; a read-write Open upgrades an older store in
-// place (schema 2 added a checksum to every adjacency row).
-const SchemaVersion = 2
+// place (schema 2 added a checksum to every adjacency row, schema 3 the
+// secondary-index bucket, which the engine fills when it first opens the
+// store).
+const SchemaVersion = 3
 
 const magic = "anchorage-bolt"
 
@@ -28,6 +30,7 @@ var (
 	bucketLog     = []byte("log")     // seq (big endian) -> id
 	bucketLogIdx  = []byte("logidx")  // id -> seq
 	bucketMeta    = []byte("meta")
+	bucketIndex   = []byte("index") // delta's secondary-index entries
 
 	keyMagic   = []byte("magic")
 	keySchema  = []byte("schema")
@@ -214,7 +217,7 @@ func (s *driver) initTx(check func(tx *bbolt.Tx) (bool, error)) error {
 		if !fresh {
 			return s.upgrade(tx)
 		}
-		for _, b := range [][]byte{bucketAnchors, bucketAdj, bucketLog, bucketLogIdx, bucketMeta} {
+		for _, b := range [][]byte{bucketAnchors, bucketAdj, bucketLog, bucketLogIdx, bucketMeta, bucketIndex} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -244,6 +247,9 @@ func (s *driver) upgrade(tx *bbolt.Tx) error {
 		if err := migrateAdj(tx); err != nil {
 			return fmt.Errorf("upgrading to schema %d: %w", schemaAdjV, err)
 		}
+	}
+	if _, err := tx.CreateBucketIfNotExists(bucketIndex); err != nil {
+		return fmt.Errorf("upgrading to schema %d: %w", SchemaVersion, err)
 	}
 	var schema [4]byte
 	binary.BigEndian.PutUint32(schema[:], SchemaVersion)

@@ -20,6 +20,10 @@ func (v *view) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
 	return v.rtx.Adjacent(node, fn)
 }
 
+func (v *view) Index(prefix, after []byte, fn func(k, v []byte) error) error {
+	return v.rtx.Index(prefix, after, fn)
+}
+
 func (v *view) Anchors(fn func(anchor.ID, *anchor.Anchor, error) error) error {
 	return v.rtx.scan("scan anchors", v.rtx.anchors, nil, nil, func(k, val []byte) error {
 		id, err := anchor.IDFromBytes(k)

@@ -14,8 +14,9 @@ import (
 	"github.com/anchorage-db/anchorage/internal/pgcompare"
 )
 
-// SchemaVersion is the table layout this build writes and reads.
-const SchemaVersion = 1
+// SchemaVersion is the table layout this build writes and reads. A
+// read-write open upgrades layout 1 (layout 2 added the index table).
+const SchemaVersion = 2
 
 const magic = "anchorage-postgres"
 

@@ -11,11 +11,11 @@ import (
 )
 
 // tables holds the schema-qualified, quoted table names.
-type tables struct{ schema, meta, anchors, adj, log, kv string }
+type tables struct{ schema, meta, anchors, adj, log, kv, idx string }
 
 func newTables(schema string) tables {
 	q := func(name string) string { return pgx.Identifier{schema, name}.Sanitize() }
-	return tables{schema: pgx.Identifier{schema}.Sanitize(), meta: q("meta"), anchors: q("anchors"), adj: q("adj"), log: q("log"), kv: q("kv")}
+	return tables{schema: pgx.Identifier{schema}.Sanitize(), meta: q("meta"), anchors: q("anchors"), adj: q("adj"), log: q("log"), kv: q("kv"), idx: q("idx")}
 }
 
 func (s *driver) init(ctx context.Context) error {
@@ -54,6 +54,16 @@ func (s *driver) init(ctx context.Context) error {
 		if mg != magic {
 			return fmt.Errorf("%w: unknown magic %q", anchor.ErrNotStore, mg)
 		}
+		if schema == 1 && !s.opts.ReadOnly {
+			// Layout 2 adds delta's index table; the engine fills it.
+			if _, err := tx.Exec(ctx, s.t.createIndex()); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE `+s.t.meta+` SET schema_version = 2 WHERE id = 1`); err != nil {
+				return err
+			}
+			schema = 2
+		}
 		if schema != SchemaVersion {
 			return fmt.Errorf("%w: store layout %d, this build reads %d", anchor.ErrVersion, schema, SchemaVersion)
 		}
@@ -66,6 +76,10 @@ func (s *driver) init(ctx context.Context) error {
 		s.meta.Schema = schema
 		return nil
 	})
+}
+
+func (t tables) createIndex() string {
+	return `CREATE TABLE ` + t.idx + ` (k bytea PRIMARY KEY, v bytea NOT NULL)`
 }
 
 func (s *driver) create(ctx context.Context, tx pgx.Tx) error {
@@ -83,6 +97,7 @@ func (s *driver) create(ctx context.Context, tx pgx.Tx) error {
 		`CREATE TABLE ` + s.t.log + ` (id bytea PRIMARY KEY, seq bigint NOT NULL UNIQUE)`,
 		// Small named values written with batches (import cursors).
 		`CREATE TABLE ` + s.t.kv + ` (key text PRIMARY KEY, value bytea NOT NULL)`,
+		s.t.createIndex(),
 	}
 	for _, q := range stmts {
 		if _, err := tx.Exec(ctx, q); err != nil {

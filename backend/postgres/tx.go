@@ -60,7 +60,8 @@ func (s *driver) Begin(ctx context.Context) (backend.Tx, error) {
 // classify marks lock conflicts as backend.ErrRetry.
 func (s *driver) classify(err error) error {
 	var pe *pgconn.PgError
-	if errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01" || pe.Code == "55P03") {
+	if errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01" || pe.Code == "55P03" ||
+		pe.Code == "23505" && pe.TableName == "idx") { // an index key another transaction took: see PutIndex
 		return fmt.Errorf("%w: %w", backend.ErrRetry, err)
 	}
 	return err

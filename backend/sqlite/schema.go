@@ -17,7 +17,7 @@ import (
 // PRAGMA user_version; a database with a higher version is refused with
 // anchor.ErrVersion, one with a lower version is migrated forward when
 // opened read-write. It always equals len(migrations).
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // applicationID marks an Anchorage database in the SQLite header
 // (PRAGMA application_id): "Anch".
@@ -98,6 +98,14 @@ ALTER TABLE adj ADD COLUMN crc INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE log ADD COLUMN crc INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE kv ADD COLUMN crc INTEGER NOT NULL DEFAULT 0;
 ` + resumSQL,
+	// 3: delta's secondary indexes (see index.go), filled by the engine
+	// when it first opens the store.
+	`
+CREATE TABLE idx (
+	k BLOB PRIMARY KEY NOT NULL,
+	v BLOB NOT NULL
+) WITHOUT ROWID;
+`,
 }
 
 // resumSQL sets the checksum columns of every row from the row's other

@@ -21,6 +21,7 @@ type writer struct {
 	putAnchor, putField, delField, delFields *sql.Stmt
 	putAdj, delAdj, logged                   *sql.Stmt
 	kv, putKV                                *sql.Stmt
+	index, putIndex, delIndex                *sql.Stmt
 }
 
 func prepareWriter(ctx context.Context, conn *sql.Conn) (*writer, error) {
@@ -47,6 +48,7 @@ func prepareWriter(ctx context.Context, conn *sql.Conn) (*writer, error) {
 		{&w.logged, "INSERT OR REPLACE INTO log (seq, id, crc) VALUES (?1, ?2, " + sumFunc + "('log', ?1, ?2))"},
 		{&w.kv, sqlKV},
 		{&w.putKV, "INSERT OR REPLACE INTO kv (key, value, crc) VALUES (?1, ?2, " + sumFunc + "('kv', ?1, ?2))"},
+		{&w.index, sqlIndex}, {&w.putIndex, sqlPutIndex}, {&w.delIndex, sqlDelIndex},
 	} {
 		st, err := conn.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -60,7 +62,7 @@ func prepareWriter(ctx context.Context, conn *sql.Conn) (*writer, error) {
 
 func (w *writer) close() {
 	for _, st := range []*sql.Stmt{w.begin, w.commit, w.rollback, w.meta, w.setMeta, w.anchor, w.adjacent,
-		w.putAnchor, w.putField, w.delField, w.delFields, w.putAdj, w.delAdj, w.logged, w.kv, w.putKV} {
+		w.putAnchor, w.putField, w.delField, w.delFields, w.putAdj, w.delAdj, w.logged, w.kv, w.putKV, w.index, w.putIndex, w.delIndex} {
 		if st != nil {
 			st.Close()
 		}

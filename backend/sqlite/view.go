@@ -16,7 +16,7 @@ import (
 // readers holds the statements of the read pool, prepared once on the
 // pool; each view binds the ones it uses to its transaction.
 type readers struct {
-	meta, anchor, anchors, adjacent, adjacency, changes, kv *sql.Stmt
+	meta, anchor, anchors, adjacent, adjacency, changes, kv, index *sql.Stmt
 }
 
 func prepareReaders(ctx context.Context, db *sql.DB) (*readers, error) {
@@ -27,6 +27,7 @@ func prepareReaders(ctx context.Context, db *sql.DB) (*readers, error) {
 	}{
 		{&r.meta, sqlMeta}, {&r.anchor, sqlAnchor}, {&r.anchors, sqlAnchors},
 		{&r.adjacent, sqlAdjacent}, {&r.adjacency, sqlAdjacency}, {&r.changes, sqlChanges}, {&r.kv, sqlKV},
+		{&r.index, sqlIndex},
 	} {
 		st, err := db.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -39,7 +40,7 @@ func prepareReaders(ctx context.Context, db *sql.DB) (*readers, error) {
 }
 
 func (r *readers) close() {
-	for _, st := range []*sql.Stmt{r.meta, r.anchor, r.anchors, r.adjacent, r.adjacency, r.changes, r.kv} {
+	for _, st := range []*sql.Stmt{r.meta, r.anchor, r.anchors, r.adjacent, r.adjacency, r.changes, r.kv, r.index} {
 		if st != nil {
 			st.Close()
 		}

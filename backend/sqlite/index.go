@@ -1,0 +1,63 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/anchorage-db/anchorage/delta"
+)
+
+// The idx table (schema 3) holds delta's secondary-index entries, k -> v.
+// Each value carries delta's own checksum of key and value, checked by
+// delta on every read, so the table needs no crc column.
+const (
+	sqlIndex    = `SELECT k, v FROM idx WHERE k >= ?1 AND k < ?2 ORDER BY k`
+	sqlPutIndex = `INSERT OR REPLACE INTO idx (k, v) VALUES (?, ?)`
+	sqlDelIndex = `DELETE FROM idx WHERE k = ?`
+)
+
+// scanIndex calls fn for each entry through stmt (a prepared sqlIndex). An
+// error of fn is returned as it is (stop is set), so a caller can tell it
+// from a database error.
+func scanIndex(ctx context.Context, stmt *sql.Stmt, prefix, after []byte, fn func(k, v []byte) error) (err error, stop bool) {
+	lo, hi := delta.IndexRange(prefix, after)
+	rows, err := stmt.QueryContext(ctx, lo, hi)
+	if err != nil {
+		return err, false
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k, v []byte
+		if err := rows.Scan(&k, &v); err != nil {
+			return err, false
+		}
+		if err := fn(k, v); err != nil {
+			return err, true
+		}
+	}
+	return rows.Err(), false
+}
+
+// Index streams index entries; fn must not use the transaction.
+func (t *wtx) Index(prefix, after []byte, fn func(k, v []byte) error) error {
+	if t.err != nil {
+		return t.err
+	}
+	err, stop := scanIndex(t.ctx, t.w.index, prefix, after, fn)
+	if err != nil && !stop {
+		return t.fail(err)
+	}
+	return err
+}
+
+func (t *wtx) PutIndex(k, v []byte) error { return t.exec(t.w.putIndex, k, v) }
+
+func (t *wtx) DeleteIndex(k []byte) error { return t.exec(t.w.delIndex, k) }
+
+func (v *view) Index(prefix, after []byte, fn func(k, v []byte) error) error {
+	err, stop := scanIndex(v.ctx, v.stmt(v.s.r.index), prefix, after, fn)
+	if err != nil && !stop {
+		return v.err("index", err)
+	}
+	return err
+}

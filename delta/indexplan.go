@@ -1,0 +1,249 @@
+package delta
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/anchorage-db/anchorage/anchor"
+)
+
+// UniqueError reports a write refused because a unique index value, or a
+// node's create-once edge, is taken. It wraps anchor.ErrUnique.
+type UniqueError struct {
+	Index  string    // "Type.field" for a unique field index, "once Type" for a create-once edge type
+	Value  string    // the taken value, readable (for a create-once edge: the node's ID)
+	Holder anchor.ID // the anchor that holds it
+	ID     anchor.ID // the anchor that was refused
+}
+
+func (e *UniqueError) Error() string {
+	return fmt.Sprintf("anchorage: unique value taken: %s %s is held by %s (refused for %s)", e.Index, e.Value, e.Holder, e.ID)
+}
+
+// Unwrap returns anchor.ErrUnique.
+func (e *UniqueError) Unwrap() error { return anchor.ErrUnique }
+
+// delKey is a planned index delete; force deletes a unique entry whatever
+// anchor holds it (a merge taking it over).
+type delKey struct {
+	k     []byte
+	force bool
+}
+
+// errStopScan ends an index scan early.
+var errStopScan = errors.New("delta: scan stopped")
+
+// indexes returns the store's declared indexes, read once per plan.
+func (p *plan) indexes() (*Indexes, error) {
+	if p.ix == nil {
+		raw, err := p.tx.Meta(IndexesKey)
+		if err != nil {
+			return nil, err
+		}
+		ix, err := DecodeIndexes(raw)
+		if err != nil {
+			return nil, err
+		}
+		p.ix = &ix
+	}
+	return p.ix, nil
+}
+
+// remember records the index entries of a as stored, before the plan
+// changes it: planIndex diffs them against the entries of what it writes.
+func (p *plan) remember(a *anchor.Anchor) error {
+	ix, err := p.indexes()
+	if err != nil {
+		return err
+	}
+	if p.before == nil {
+		p.before = make(map[anchor.ID][]entry)
+	}
+	p.before[a.ID] = ix.entries(a)
+	return nil
+}
+
+// planIndex turns the plan's dirty anchors into index puts and deletes,
+// refusing (before anything is written) a walker's write that would take a
+// unique value or create-once edge another anchor holds. A merge is not
+// refused: the replicas must converge, so the later record takes the entry.
+func (p *plan) planIndex() error {
+	ix, err := p.indexes()
+	if err != nil {
+		return err
+	}
+	var puts []claimed
+	for _, id := range p.dirty {
+		old := p.before[id]
+		cur := ix.entries(p.cache[id])
+		was := make(map[string][]byte, len(old))
+		for _, e := range old {
+			was[string(e.k)] = e.v
+		}
+		for _, e := range cur {
+			if v, ok := was[string(e.k)]; ok && bytes.Equal(v, e.v) {
+				delete(was, string(e.k))
+				continue
+			}
+			puts = append(puts, claimed{id, e})
+		}
+		for k := range was {
+			if unique([]byte(k)) {
+				if p.released == nil {
+					p.released = make(map[string]bool)
+				}
+				p.released[k] = true
+			}
+			p.ixDel = append(p.ixDel, delKey{k: []byte(k)})
+		}
+	}
+	return p.claim(puts)
+}
+
+// claimed is an index entry an anchor is to get.
+type claimed struct {
+	id anchor.ID
+	e  entry
+}
+
+// claim plans puts, checking each unique entry against the store and the
+// plan's other claims first.
+func (p *plan) claim(puts []claimed) error {
+	taken := make(map[string]anchor.ID)
+	for _, c := range puts {
+		if !unique(c.e.k) {
+			p.ixPut = append(p.ixPut, c.e)
+			continue
+		}
+		k := string(c.e.k)
+		if other, dup := taken[k]; dup && other != c.id && p.remote.IsZero() {
+			return p.uniqueError(c.e.k, other, c.id)
+		}
+		taken[k] = c.id
+		stored, err := getEntry(p.tx, c.e.k)
+		if err != nil {
+			return err
+		}
+		if stored != nil {
+			h, err := holder(c.e.k, stored)
+			if err != nil {
+				return err
+			}
+			if h != c.id && !p.released[k] {
+				if p.remote.IsZero() {
+					return p.uniqueError(c.e.k, h, c.id)
+				}
+				p.ixDel = append(p.ixDel, delKey{c.e.k, true}) // a merge takes the entry over
+			}
+		}
+		p.ixPut = append(p.ixPut, c.e)
+	}
+	return nil
+}
+
+// putMeta plans a small value, written with the batch.
+func (p *plan) putMeta(k string, v []byte) {
+	if p.meta == nil {
+		p.meta = make(map[string][]byte)
+	}
+	p.meta[k] = v
+}
+
+// flushIndex writes the planned index changes: deletes first, so a value
+// moving between anchors of one batch lands on its new holder.
+func (p *plan) flushIndex() error {
+	for _, d := range p.ixDel {
+		if unique(d.k) && !d.force {
+			if keep, err := p.heldByOther(d.k); err != nil {
+				return err
+			} else if keep {
+				continue
+			}
+		}
+		if err := p.tx.DeleteIndex(d.k); err != nil {
+			return err
+		}
+	}
+	for _, e := range p.ixPut {
+		if err := p.tx.PutIndex(e.k, sealEntry(e.k, e.v)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// heldByOther reports whether unique key k, which a dirty anchor gives up,
+// is held by an anchor outside the plan's deletions (after a merge took it
+// over), so deleting it would orphan that holder.
+func (p *plan) heldByOther(k []byte) (bool, error) {
+	stored, err := getEntry(p.tx, k)
+	if err != nil || stored == nil {
+		return false, err
+	}
+	h, err := holder(k, stored)
+	if err != nil {
+		return false, err
+	}
+	if !p.isDir[h] {
+		return true, nil
+	}
+	for _, e := range p.before[h] {
+		if bytes.Equal(e.k, k) {
+			return false, nil // its holder gives it up in this plan
+		}
+	}
+	return true, nil
+}
+
+func (p *plan) uniqueError(k []byte, holder, id anchor.ID) error {
+	e := &UniqueError{Holder: holder, ID: id}
+	switch k[0] {
+	case keyOnce:
+		rest := k[17:]
+		e.Index, e.Value = "once "+string(rest[:len(rest)-1]), anchor.ID(k[1:17]).String()
+	default:
+		parts := bytes.SplitN(k[1:], []byte{0}, 3)
+		e.Index = string(parts[0]) + "." + string(parts[1])
+		var v any
+		if err := msgpack.Unmarshal(parts[2], &v); err == nil {
+			e.Value = fmt.Sprint(v)
+		} else {
+			e.Value = fmt.Sprintf("%x", parts[2])
+		}
+	}
+	return &anchor.Error{Op: "index", ID: id, Err: e}
+}
+
+// findOnce looks for o.Node's create-once edge of type o.Type; found says
+// the batch is answered (p.found) and writes nothing.
+func (p *plan) findOnce(o *Once) (found bool, err error) {
+	ix, err := p.indexes()
+	if err != nil {
+		return false, err
+	}
+	if !ix.IsOnce(o.Type) {
+		return false, &anchor.Error{Op: "find-or-create", ID: o.Node,
+			Err: fmt.Errorf("%w: edge type %s is not declared create-once", anchor.ErrNoIndex, o.Type)}
+	}
+	k := OnceKey(o.Node, o.Type)
+	stored, err := getEntry(p.tx, k)
+	if err != nil || stored == nil {
+		return false, err
+	}
+	id, err := holder(k, stored)
+	if err != nil {
+		return false, err
+	}
+	e, err := p.get(id)
+	if err != nil {
+		return false, err
+	}
+	if e == nil || !e.Live() || e.Kind != anchor.KindEdge || e.Source != o.Node {
+		return false, fmt.Errorf("%w: create-once entry of %s (%s) names %s, not a live edge from it", anchor.ErrCorrupt, o.Node, o.Type, id)
+	}
+	p.found = anchor.Adj{Node: o.Node, Edge: id, Peer: e.Target, Dir: anchor.Out, Type: e.Type}
+	return true, nil
+}

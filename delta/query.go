@@ -1,0 +1,187 @@
+package delta
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/anchorage-db/anchorage/anchor"
+)
+
+// EdgeQuery selects some of a node's edges from the index Apply keeps.
+// Cost: O(log n + k) in the node's edges n and the rows read k, whatever
+// the node's other edges, except Dir 0 with a Type (three lookups, one per
+// direction).
+type EdgeQuery struct {
+	// Dir keeps rows of one direction (anchor.Out, anchor.In, anchor.Both
+	// for undirected edges); 0 keeps every direction.
+	Dir anchor.Direction
+	// Type keeps edges of one archetype; "" keeps every type.
+	Type string
+	// After resumes a listing after the row whose cursor it is (nil: from
+	// the first).
+	After []byte
+}
+
+// Order: rows of one direction and type come in the order their edges
+// were created (their Created stamps, which every replica shares), ties
+// by edge ID. With Dir 0 and no Type every row of the node comes in that
+// order; with Dir set and no Type, rows are grouped by type (by name),
+// each group in creation order; with Dir 0 and a Type, out rows, then in,
+// then undirected.
+
+// Edges calls fn for each of node's rows that q selects, in the order
+// above, with the cursor that resumes after it (EdgeQuery.After).
+func Edges(r Reader, node anchor.ID, q EdgeQuery, fn func(row anchor.Adj, cursor []byte) error) error {
+	if q.Type != "" {
+		if err := anchor.ValidName("type", q.Type); err != nil {
+			return err
+		}
+	}
+	var prefixes [][]byte
+	if q.Dir == 0 && q.Type != "" {
+		for _, d := range []anchor.Direction{anchor.Out, anchor.In, anchor.Both} {
+			prefixes = append(prefixes, EdgePrefix(node, d, q.Type))
+		}
+	} else {
+		prefixes = [][]byte{EdgePrefix(node, q.Dir, q.Type)}
+	}
+	for _, prefix := range prefixes {
+		err := r.Index(prefix, q.After, func(k, v []byte) error {
+			val, err := OpenEntry(k, v)
+			if err != nil {
+				return err
+			}
+			row, err := DecodeEdge(k, val)
+			if err != nil {
+				return err
+			}
+			return fn(row, k)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// OfType calls fn with each live anchor of archetype typ, in ID order
+// (creation order for time-ordered IDs), and the cursor that resumes after
+// it.
+func OfType(r Reader, typ string, after []byte, fn func(id anchor.ID, cursor []byte) error) error {
+	if err := anchor.ValidName("type", typ); err != nil {
+		return err
+	}
+	prefix := ArchetypePrefix(typ)
+	return r.Index(prefix, after, func(k, v []byte) error {
+		if _, err := OpenEntry(k, v); err != nil {
+			return err
+		}
+		id, err := anchor.IDFromBytes(k[len(prefix):])
+		if err != nil {
+			return fmt.Errorf("%w: archetype entry %x", anchor.ErrCorrupt, k)
+		}
+		return fn(id, k)
+	})
+}
+
+// Lookup calls fn with each live anchor of archetype typ whose field holds
+// value (msgpack bytes, as anchor.EncodeValue gives them), through the
+// declared index on (typ, field). It fails with anchor.ErrNoIndex when ix
+// declares none.
+func (ix *Indexes) Lookup(r Reader, typ, field string, value []byte, fn func(id anchor.ID) error) error {
+	f, ok := ix.field(typ, field)
+	if !ok {
+		return fmt.Errorf("%w: %s.%s is not indexed", anchor.ErrNoIndex, typ, field)
+	}
+	if f.Unique {
+		k := UniqueKey(typ, field, value)
+		stored, err := getEntry(r, k)
+		if err != nil || stored == nil {
+			return err
+		}
+		id, err := holder(k, stored)
+		if err != nil {
+			return err
+		}
+		return fn(id)
+	}
+	prefix := FieldPrefix(typ, field, value)
+	return r.Index(prefix, nil, func(k, v []byte) error {
+		if _, err := OpenEntry(k, v); err != nil {
+			return err
+		}
+		if len(k) != len(prefix)+16 {
+			return nil // a longer value that starts with this one's bytes
+		}
+		return fn(anchor.ID(k[len(prefix):]))
+	})
+}
+
+// IndexCheck compares a store's index entries with the ones its anchors
+// imply (Verify): add every stored anchor, then Compare.
+type IndexCheck struct {
+	ix   Indexes
+	want map[string][]byte
+	alts map[string][][]byte // unique keys with several holders (after merges): every holder
+}
+
+// NewIndexCheck starts a check of a store whose IndexesKey value is decl.
+func NewIndexCheck(decl []byte) (*IndexCheck, error) {
+	ix, err := DecodeIndexes(decl)
+	if err != nil {
+		return nil, err
+	}
+	return &IndexCheck{ix: ix, want: make(map[string][]byte), alts: make(map[string][][]byte)}, nil
+}
+
+// Add records the entries anchor a implies.
+func (c *IndexCheck) Add(a *anchor.Anchor) {
+	for _, e := range c.ix.entries(a) {
+		k := string(e.k)
+		if old, dup := c.want[k]; dup && unique(e.k) {
+			if c.alts[k] == nil {
+				c.alts[k] = [][]byte{old}
+			}
+			c.alts[k] = append(c.alts[k], e.v)
+			continue
+		}
+		c.want[k] = e.v
+	}
+}
+
+// Compare scans every stored entry and reports each one that fails its
+// checksum, is missing, is stale or disagrees with the anchors. A unique
+// value two anchors hold (replicas that each took it, then merged) is
+// reported too, once.
+func (c *IndexCheck) Compare(r Reader, report func(key []byte, detail string)) error {
+	err := r.Index(nil, nil, func(k, stored []byte) error {
+		v, err := OpenEntry(k, stored)
+		if err != nil {
+			report(bytes.Clone(k), err.Error())
+			delete(c.want, string(k))
+			return nil
+		}
+		want, ok := c.want[string(k)]
+		switch {
+		case !ok:
+			report(bytes.Clone(k), "stale entry: no live anchor implies it")
+		case len(c.alts[string(k)]) > 0:
+			report(bytes.Clone(k), fmt.Sprintf("unique value held by %d anchors", len(c.alts[string(k)])))
+		case !bytes.Equal(v, want):
+			report(bytes.Clone(k), fmt.Sprintf("entry holds %x, the anchors imply %x", v, want))
+		}
+		delete(c.want, string(k))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for k := range c.want {
+		report([]byte(k), "missing entry")
+	}
+	return nil
+}
+
+// isStop reports whether err is the early stop of an index read.
+func isStop(err error) bool { return errors.Is(err, errStopScan) }
