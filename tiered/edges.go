@@ -5,48 +5,71 @@ import (
 	"context"
 	"errors"
 	"iter"
-	"slices"
 
 	"github.com/anchorage-db/anchorage/anchor"
 	"github.com/anchorage-db/anchorage/backend"
+	"github.com/anchorage-db/anchorage/delta"
 )
 
-// EdgesSeq streams node's edges as this walker sees them, in edge-ID
-// order: the stored adjacency without the edges it removed (or that go to
-// an anchor it deleted), merged with the edges it added and has not yet
-// written. Its memory is bounded by one row and the walker's own unwritten
-// edges, not by the number of edges the node has.
+// pageRows is how many rows one read of a listing fetches: the memory an
+// iterator holds, whatever the node's edges.
+const pageRows = 256
+
+// EdgesOf lists node's edges that q selects (a direction, a type), as this
+// walker sees them, in the order delta.EdgeQuery documents: the order the
+// edges were created. Stored rows come first, without the edges this
+// walker removed (or that go to an anchor it deleted); then the edges it
+// added and has not written, in the order it made them.
 //
-// Access is checked on the store's current state, in the same snapshot as
-// the rows: Read on node (so a revoked grant takes effect at once, even for
-// a node this walker loaded before), and Read on each stored edge, whose
-// rows are left out when this walker may not read it.
+// Finding the rows of one type costs O(log n + k) in the node's edges n
+// and the rows k, however many edges of other types the node has.
 //
-// The whole iteration is one read snapshot, and the loop body runs inside
-// it: the body must not write (Put, Commit, the store's Apply), which on
-// bolt may wait for the snapshot to end, and should not open another read
-// (Get or Field of an anchor not yet in L1, Edges): on bolt a writer that
-// grows the file waits for the first snapshot while the second waits for
-// the writer. Collect what to load or change and do it after the loop.
-// Anchors already in L1 are free to use. An error is
-// yielded once, with a zero Adj, and ends the iteration; so does breaking
-// out of the loop. The context is checked every 1,024 rows.
-func (m *Memory) EdgesSeq(ctx context.Context, node anchor.ID) iter.Seq2[anchor.Adj, error] {
+// Access is checked on the store's current state, in the same read as
+// the rows: Read on node (so a revoked grant takes effect at once) and
+// Read on each stored edge, whose rows are left out when this walker may
+// not read it. Rows are read in pages of 256, each page one read of the
+// store (the walker's snapshot with Options.Snapshot), and yielded after
+// the read ends: the loop body may do anything, Get and Commit included.
+// An error is yielded once, with a zero Adj, and ends the iteration; the
+// context is checked for every page.
+func (m *Memory) EdgesOf(ctx context.Context, node anchor.ID, q delta.EdgeQuery) iter.Seq2[anchor.Adj, error] {
 	return func(yield func(anchor.Adj, error) bool) {
-		stopped := false
-		err := m.streamEdges(ctx, node, func(r anchor.Adj) bool {
-			stopped = !yield(r, nil)
-			return !stopped
-		})
-		if err != nil && !stopped {
+		e, err := m.load(ctx, "edges", node)
+		if err != nil {
 			yield(anchor.Adj{}, err)
+			return
+		}
+		for e.snap != nil {
+			rows, next, err := m.page(ctx, node, q, pageRows)
+			if err != nil {
+				yield(anchor.Adj{}, err)
+				return
+			}
+			for _, r := range rows {
+				if !yield(r, nil) {
+					return
+				}
+			}
+			if next == nil {
+				break
+			}
+			q.After = next
+		}
+		for _, r := range m.pendingEdges(node, q) {
+			if !yield(r, nil) {
+				return
+			}
 		}
 	}
 }
 
-// Edges returns node's edges as EdgesSeq lists them, sorted by edge ID,
-// in one slice. For a node with many edges prefer EdgesSeq, whose memory
-// does not grow with the node.
+// EdgesSeq lists every edge of node: EdgesOf with an empty query.
+func (m *Memory) EdgesSeq(ctx context.Context, node anchor.ID) iter.Seq2[anchor.Adj, error] {
+	return m.EdgesOf(ctx, node, delta.EdgeQuery{})
+}
+
+// Edges returns node's edges as EdgesSeq lists them, in one slice. For a
+// node with many edges prefer EdgesOf or EdgePage.
 func (m *Memory) Edges(ctx context.Context, node anchor.ID) ([]anchor.Adj, error) {
 	var rows []anchor.Adj
 	for r, err := range m.EdgesSeq(ctx, node) {
@@ -58,40 +81,46 @@ func (m *Memory) Edges(ctx context.Context, node anchor.ID) ([]anchor.Adj, error
 	return rows, nil
 }
 
-// errStop ends a scan when the consumer stops.
-var errStop = errors.New("tiered: iteration stopped")
-
-// streamEdges calls fn for each of node's rows as EdgesSeq defines them;
-// it returns errStop once fn returns false.
-func (m *Memory) streamEdges(ctx context.Context, node anchor.ID, fn func(anchor.Adj) bool) error {
+// EdgePage returns up to limit stored rows of node that q selects (from
+// q.After), as EdgesOf lists them, and the cursor of the next page (nil
+// after the last). The last page also lists the edges this walker added
+// and has not written. Only the rows returned are read.
+func (m *Memory) EdgePage(ctx context.Context, node anchor.ID, q delta.EdgeQuery, limit int) (rows []anchor.Adj, next []byte, err error) {
 	e, err := m.load(ctx, "edges", node)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	own := m.pendingEdges(node)
-	return m.store.View(ctx, func(v backend.View) error {
-		if e.snap != nil {
-			a, err := v.Anchor(node)
-			if err != nil {
-				return err
-			}
-			if !a.Allows(m.root, anchor.Read) {
-				return &anchor.Error{Op: "edges", ID: node, Need: anchor.Read, Root: m.root, Err: anchor.ErrAccessDenied}
-			}
+	if e.snap != nil {
+		if rows, next, err = m.page(ctx, node, q, max(limit, 1)); err != nil || next != nil {
+			return rows, next, err
 		}
-		n := 0
-		err := v.Adjacent(node, func(r anchor.Adj) error {
-			if n++; n%1024 == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
+	}
+	return append(rows, m.pendingEdges(node, q)...), nil, nil
+}
+
+// errPageFull ends a page's scan once it holds its rows.
+var errPageFull = errors.New("tiered: page full")
+
+// page reads up to n stored rows of node that q selects, in one read, and
+// the cursor after the last one when more may follow.
+func (m *Memory) page(ctx context.Context, node anchor.ID, q delta.EdgeQuery, n int) (rows []anchor.Adj, next []byte, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	err = m.view(ctx, func(v backend.View) error {
+		rows, next = rows[:0], nil
+		a, err := v.Anchor(node)
+		if err != nil {
+			return err
+		}
+		if !a.Allows(m.root, anchor.Read) {
+			return &anchor.Error{Op: "edges", ID: node, Need: anchor.Read, Root: m.root, Err: anchor.ErrAccessDenied}
+		}
+		return delta.Edges(v, node, q, func(r anchor.Adj, cursor []byte) error {
+			if len(rows) == n {
+				return errPageFull
 			}
-			for len(own) > 0 && bytes.Compare(own[0].Edge[:], r.Edge[:]) < 0 {
-				if !fn(own[0]) {
-					return errStop
-				}
-				own = own[1:]
-			}
+			next = bytes.Clone(cursor)
 			if m.deleted(r.Edge) || m.deleted(r.Peer) {
 				return nil
 			}
@@ -104,37 +133,31 @@ func (m *Memory) streamEdges(ctx context.Context, node anchor.ID, fn func(anchor
 					return nil
 				}
 			}
-			if !fn(r) {
-				return errStop
-			}
+			rows = append(rows, r)
 			return nil
 		})
-		if err != nil {
-			return err
-		}
-		for _, r := range own {
-			if !fn(r) {
-				return errStop
-			}
-		}
-		return nil
 	})
+	if errors.Is(err, errPageFull) {
+		return rows, next, nil
+	}
+	return rows, nil, err
 }
 
 // pendingEdges returns node's rows of the edges this walker added and has
-// not written (none to an anchor it deleted), sorted by edge ID.
-func (m *Memory) pendingEdges(node anchor.ID) []anchor.Adj {
+// not written (none to an anchor it deleted) that q selects, in the order
+// it made them (their IDs are time-ordered).
+func (m *Memory) pendingEdges(node anchor.ID, q delta.EdgeQuery) []anchor.Adj {
 	var rows []anchor.Adj
 	for _, x := range m.l1 {
-		if x.snap != nil || x.cur.Kind != anchor.KindEdge {
+		if x.snap != nil || x.cur.Kind != anchor.KindEdge || (q.Type != "" && x.cur.Type != q.Type) {
 			continue
 		}
 		for _, r := range x.cur.Adjacency() {
-			if r.Node == node && !m.deleted(r.Peer) {
+			if r.Node == node && (q.Dir == 0 || q.Dir == r.Dir) && !m.deleted(r.Peer) {
 				rows = append(rows, r)
 			}
 		}
 	}
-	slices.SortFunc(rows, func(a, b anchor.Adj) int { return bytes.Compare(a.Edge[:], b.Edge[:]) })
+	sortRows(rows)
 	return rows
 }

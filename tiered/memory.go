@@ -15,6 +15,22 @@ type Options struct {
 	// field this walker set was changed by someone else since the walker
 	// loaded it. By default the later commit wins, field by field.
 	Optimistic bool
+	// Snapshot makes every read of the walker (Get, Field, EdgesOf,
+	// Peers, lookups) come from one consistent snapshot of the store,
+	// taken at its first read and held until it writes (Put, Commit,
+	// FindOrCreate), Abort or Close; the next read then takes a new one.
+	// So a walker that lists edges and then loads every peer never finds a
+	// listed peer deleted. By default each read sees the latest committed
+	// state, and a peer deleted in between is reported with
+	// anchor.ErrDeleted.
+	//
+	// The cost: the snapshot is a read transaction held open. On bolt a
+	// writer that must grow the file waits until no such transaction is
+	// open, and SQLite cannot checkpoint its WAL past it (sqlite
+	// Options.MaxViewAge bounds how long it may be held); PostgreSQL keeps
+	// old row versions for it. Keep walkers short, and Close every
+	// Memory that uses it.
+	Snapshot bool
 }
 
 // Memory is one walker's L1: an identity map of the anchors it has loaded
@@ -33,6 +49,7 @@ type Memory struct {
 	root  anchor.ID
 	opts  Options
 	l1    map[anchor.ID]*entry
+	snap  *snapshot // the held read view (Options.Snapshot), or nil
 }
 
 // entry is one anchor in L1. snap and cur are copy-on-write: neither is
@@ -83,7 +100,7 @@ func (m *Memory) load(ctx context.Context, op string, id anchor.ID) (*entry, err
 		return e, nil
 	}
 	e := &entry{} // filled by the read: one allocation for the entry and the result
-	err := m.store.View(ctx, func(v backend.View) error {
+	err := m.view(ctx, func(v backend.View) error {
 		var err error
 		e.snap, err = v.Anchor(id)
 		return err
@@ -330,7 +347,7 @@ func (m *Memory) Commit(ctx context.Context) error {
 
 // Abort drops every uncommitted change and empties L1; later reads go to
 // the store and see its current state.
-func (m *Memory) Abort() { clear(m.l1) }
+func (m *Memory) Abort() { m.release(); clear(m.l1) }
 
 // Forget drops one anchor from L1 (with any uncommitted change to it), so
 // the next read loads it fresh.
@@ -368,6 +385,7 @@ func (m *Memory) write(ctx context.Context, ids []anchor.ID) error {
 	if len(b.Changes) == 0 {
 		return nil
 	}
+	m.release()
 	res, err := m.store.Apply(ctx, b)
 	if err != nil {
 		return err

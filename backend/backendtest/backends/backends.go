@@ -98,6 +98,8 @@ func Run(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Run("Conformance", func(t *testing.T) { backendtest.Run(t, b.Opener(nil)) })
 			t.Run("ConformanceNoGroupCommit", func(t *testing.T) { backendtest.Run(t, b.Opener(&backend.Options{NoGroupCommit: true})) })
+			t.Run("Find", func(t *testing.T) { backendtest.RunFind(t, b.Opener(nil)) })
+			t.Run("FindNoGroupCommit", func(t *testing.T) { backendtest.RunFind(t, b.Opener(&backend.Options{NoGroupCommit: true})) })
 			t.Run("Faults", func(t *testing.T) {
 				backendtest.RunFaults(t, backendtest.FaultOpeners{Limited: b.Limited, Driver: b.Driver})
 			})
