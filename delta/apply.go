@@ -62,6 +62,9 @@ func Apply(tx Tx, env Env, w Write) (Result, error) {
 
 func (b *Batch) apply(p *plan) error {
 	p.root, p.optimistic = b.Root, b.Optimistic
+	if err := p.checkReads(b.Checks); err != nil {
+		return err
+	}
 	if b.Once != nil {
 		if found, err := p.findOnce(b.Once); err != nil || found {
 			return err

@@ -67,6 +67,10 @@ type Batch struct {
 	// write transaction, so of many walkers racing to create the edge
 	// exactly one does and every other finds it.
 	Once *Once
+	// Checks are reads the walker asks to validate (ReadCheck): if one
+	// changed since the walker read it, the batch fails with
+	// anchor.ErrConflict and writes nothing.
+	Checks []ReadCheck
 }
 
 // Once names the create-once edge a find-or-create batch looks for.

@@ -133,3 +133,5 @@ func (t *memTx) get(id anchor.ID) *anchor.Anchor {
 }
 
 var errDisk = errors.New("disk on fire")
+
+func (t *memTx) Lock(anchor.ID) error { return nil }

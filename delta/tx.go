@@ -42,6 +42,13 @@ type Tx interface {
 	PutIndex(k, v []byte) error
 	// DeleteIndex removes the index entry k, if present.
 	DeleteIndex(k []byte) error
+	// Lock keeps every other transaction from changing anchor id, or
+	// adding or removing its edges, until this one ends (read validation
+	// of a listing). A driver whose write transactions run one at a time
+	// does nothing; one whose transactions run side by side (PostgreSQL)
+	// takes id's exclusive lock, failing with an error wrapping
+	// backend.ErrRetry when another transaction holds it.
+	Lock(id anchor.ID) error
 	// Logged records that id changed: it gets the next store-wide sequence
 	// number and its previous change-log entry, if any, is removed.
 	Logged(id anchor.ID) error

@@ -107,8 +107,9 @@ func (m *Memory) page(ctx context.Context, node anchor.ID, q delta.EdgeQuery, n 
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
+	var seen []anchor.ID
 	err = m.view(ctx, func(v backend.View) error {
-		rows, next = rows[:0], nil
+		rows, next, seen = rows[:0], nil, seen[:0]
 		a, err := v.Anchor(node)
 		if err != nil {
 			return err
@@ -121,6 +122,7 @@ func (m *Memory) page(ctx context.Context, node anchor.ID, q delta.EdgeQuery, n 
 				return errPageFull
 			}
 			next = bytes.Clone(cursor)
+			seen = append(seen, r.Edge)
 			if m.deleted(r.Edge) || m.deleted(r.Peer) {
 				return nil
 			}
@@ -138,7 +140,11 @@ func (m *Memory) page(ctx context.Context, node anchor.ID, q delta.EdgeQuery, n 
 		})
 	})
 	if errors.Is(err, errPageFull) {
+		m.readList(node, q, seen, false)
 		return rows, next, nil
+	}
+	if err == nil {
+		m.readList(node, q, seen, true)
 	}
 	return rows, nil, err
 }

@@ -117,6 +117,7 @@ func (m *Memory) loadMany(ctx context.Context, ids []anchor.ID) (out []*anchor.A
 				if err != nil {
 					return err
 				}
+				m.readAnchor(a)
 				if _, ok := m.l1[id]; !ok && a.Live() && a.Allows(m.root, anchor.Read) {
 					m.l1[id] = &entry{snap: a, cur: a}
 				}

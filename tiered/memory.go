@@ -31,6 +31,16 @@ type Options struct {
 	// old row versions for it. Keep walkers short, and Close every
 	// Memory that uses it.
 	Snapshot bool
+	// ValidateReads makes Put and Commit fail with anchor.ErrConflict,
+	// writing nothing, when an anchor this walker read from the store, or
+	// a listing of a node's edges it made (EdgesOf, EdgePage, Peers), has
+	// changed since it read it: a general find-then-write guard (list a
+	// root's profiles, find none, create one: of racing walkers one
+	// commits, the others conflict and retry). Reads are recorded from the
+	// walker's first read and forgotten at each successful write. A
+	// listing locks its node while the write checks it (on PostgreSQL, a
+	// write to a node others are writing to is retried more often).
+	ValidateReads bool
 }
 
 // Memory is one walker's L1: an identity map of the anchors it has loaded
@@ -50,6 +60,7 @@ type Memory struct {
 	opts  Options
 	l1    map[anchor.ID]*entry
 	snap  *snapshot // the held read view (Options.Snapshot), or nil
+	reads reads     // what the walker read (Options.ValidateReads)
 }
 
 // entry is one anchor in L1. snap and cur are copy-on-write: neither is
@@ -109,6 +120,7 @@ func (m *Memory) load(ctx context.Context, op string, id anchor.ID) (*entry, err
 		return nil, err
 	}
 	a := e.snap
+	m.readAnchor(a)
 	if !a.Live() {
 		return nil, &anchor.Error{Op: op, ID: id, Err: anchor.ErrDeleted}
 	}
@@ -368,7 +380,7 @@ func (m *Memory) Dirty() int {
 // to a node this walker deletes in the same batch is not sent (the delete
 // would take it at once); it leaves L1 with the node once the delete lands.
 func (m *Memory) write(ctx context.Context, ids []anchor.ID) error {
-	b := &delta.Batch{Root: m.root, Optimistic: m.opts.Optimistic}
+	b := &delta.Batch{Root: m.root, Optimistic: m.opts.Optimistic, Checks: m.readChecks()}
 	var deletedNodes []anchor.ID
 	for _, id := range ids {
 		e := m.l1[id]
@@ -396,6 +408,7 @@ func (m *Memory) write(ctx context.Context, ids []anchor.ID) error {
 	for _, node := range deletedNodes {
 		m.dropEdges(node)
 	}
+	m.reads = reads{}
 	return nil
 }
 

@@ -30,6 +30,7 @@ func RunFind(t *testing.T, open Opener) {
 		{"InsertionOrderAnyIDs", testInsertionOrder},
 		{"LookupsAndDeclare", testLookups},
 		{"SnapshotReads", testSnapshotReads},
+		{"ValidateReads", testValidateReads},
 		{"VerifyFindsIndexDamage", testVerifyIndexDamage},
 	}
 	for _, tc := range tests {

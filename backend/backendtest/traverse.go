@@ -2,6 +2,7 @@ package backendtest
 
 import (
 	"crypto/rand"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -271,5 +272,68 @@ func testVerifyIndexDamage(t *testing.T, h *Harness) {
 	require.NoError(t, err)
 	require.NoError(t, tx.DeleteIndex(stale))
 	require.NoError(t, tx.Commit())
+	RequireClean(t, s)
+}
+
+// testValidateReads: a find-then-write guard without a create-once type.
+// Walkers that list a root's items, find none and create one, with read
+// validation: of 16 racing walkers one commits, the others conflict,
+// retry, and find it (a Jac find-or-create walker left 4-7 duplicates).
+// And a walker whose read anchor was written since fails its commit.
+func testValidateReads(t *testing.T, h *Harness) {
+	s := h.Open()
+	root, err := tiered.CreateRoot(ctx, s, nil)
+	require.NoError(t, err)
+	q := delta.EdgeQuery{Dir: anchor.Out, Type: "Owns"}
+	const n = 16
+	got := make([]anchor.ID, n)
+	errs := make([]error, n)
+	together(n, func(i int) {
+		m := tiered.New(s, root, &tiered.Options{ValidateReads: true})
+		for attempt := 0; attempt < 200; attempt++ {
+			rows, _, err := m.EdgePage(ctx, root, q, 10)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			if len(rows) > 0 {
+				got[i] = rows[0].Peer
+				return
+			}
+			item, _ := m.Create(anchor.KindNode, "Item", nil)
+			if _, err := m.Connect(ctx, root, item, "Owns", nil); err != nil {
+				errs[i] = err
+				return
+			}
+			err = m.Commit(ctx)
+			if err == nil {
+				got[i] = item
+				return
+			}
+			if !errors.Is(err, anchor.ErrConflict) {
+				errs[i] = err
+				return
+			}
+			m.Abort()
+		}
+		errs[i] = errors.New("no progress in 200 attempts")
+	})
+	for i := range n {
+		require.NoError(t, errs[i])
+		require.Equal(t, got[0], got[i])
+	}
+	require.Equal(t, 1, countType(t, s, "Item"), "exactly one item")
+
+	// A read anchor written since fails the commit; nothing lands.
+	w := tiered.New(s, root, &tiered.Options{ValidateReads: true})
+	_, err = w.Get(ctx, got[0])
+	require.NoError(t, err)
+	other := tiered.New(s, root, nil)
+	require.NoError(t, other.Set(ctx, got[0], "touched", true))
+	require.NoError(t, other.Commit(ctx))
+	note, _ := w.Create(anchor.KindNode, "Note", nil)
+	require.ErrorIs(t, w.Commit(ctx), anchor.ErrConflict)
+	_, err = tiered.New(s, root, nil).Get(ctx, note)
+	require.ErrorIs(t, err, anchor.ErrNotFound)
 	RequireClean(t, s)
 }

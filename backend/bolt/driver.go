@@ -298,3 +298,6 @@ func (t *rtx) PutMeta(key string, value []byte) error {
 
 // Prefetch does nothing: bolt's reads are local and cheap.
 func (t *wtx) Prefetch([]anchor.ID) error { return nil }
+
+// Lock does nothing: bolt runs one write transaction at a time.
+func (t *rtx) Lock(anchor.ID) error { return nil }

@@ -3,6 +3,7 @@ package postgres
 import (
 	"github.com/jackc/pgx/v5"
 
+	"github.com/anchorage-db/anchorage/anchor"
 	"github.com/anchorage-db/anchorage/delta"
 )
 
@@ -79,5 +80,13 @@ func (w *wtx) PutIndex(k, v []byte) error {
 
 func (w *wtx) DeleteIndex(k []byte) error {
 	w.pending.Queue(`DELETE FROM `+w.s.t.idx+` WHERE k = $1`, k)
+	return nil
+}
+
+// Lock takes id's exclusive lock with the next round trip, without waiting
+// (see wtx): another transaction holding id fails this one with
+// backend.ErrRetry.
+func (w *wtx) Lock(id anchor.ID) error {
+	w.exclusive(&w.pending, id)
 	return nil
 }

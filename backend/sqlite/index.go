@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 
+	"github.com/anchorage-db/anchorage/anchor"
 	"github.com/anchorage-db/anchorage/delta"
 )
 
@@ -61,3 +62,7 @@ func (v *view) Index(prefix, after []byte, fn func(k, v []byte) error) error {
 	}
 	return err
 }
+
+// Lock does nothing: a write transaction holds the database (BEGIN
+// IMMEDIATE), so no other runs beside it.
+func (t *wtx) Lock(anchor.ID) error { return nil }
