@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"math"
 	"slices"
 	"strings"
 
@@ -59,8 +60,8 @@ type Indexes struct {
 }
 
 // FieldIndex declares an index on the field Field of anchors of archetype
-// Type. Values are compared as stored (msgpack bytes): lookups find equal
-// values, not ranges.
+// Type. Lookups find equal values, not ranges: numbers are equal by value
+// whatever Go type wrote them, anything else by its encoded bytes.
 type FieldIndex struct {
 	Type   string `msgpack:"t"`
 	Field  string `msgpack:"n"`
@@ -160,13 +161,65 @@ func (ix *Indexes) entries(a *anchor.Anchor) []entry {
 		if !ok {
 			continue
 		}
+		v := indexValue(fv.Value)
 		if f.Unique {
-			out = append(out, entry{k: UniqueKey(f.Type, f.Field, fv.Value), v: a.ID[:]})
+			out = append(out, entry{k: UniqueKey(f.Type, f.Field, v), v: a.ID[:]})
 		} else {
-			out = append(out, entry{k: append(FieldPrefix(f.Type, f.Field, fv.Value), a.ID[:]...)})
+			out = append(out, entry{k: append(FieldPrefix(f.Type, f.Field, v), a.ID[:]...)})
 		}
 	}
 	return out
+}
+
+// indexValue is a field value as an index keys it: a number in one form
+// whatever Go type wrote it (36 as int, int64, uint8 or float64 36.0 is the
+// same key), anything else as stored.
+func indexValue(b []byte) []byte {
+	var v any
+	if len(b) == 0 || msgpack.Unmarshal(b, &v) != nil {
+		return b
+	}
+	var n int64
+	switch x := v.(type) {
+	case int8:
+		n = int64(x)
+	case int16:
+		n = int64(x)
+	case int32:
+		n = int64(x)
+	case int64:
+		n = x
+	case uint8:
+		n = int64(x)
+	case uint16:
+		n = int64(x)
+	case uint32:
+		n = int64(x)
+	case uint64:
+		if x > math.MaxInt64 {
+			return b
+		}
+		n = int64(x)
+	case float64:
+		if x != math.Trunc(x) || math.Abs(x) >= 1<<63 {
+			return b
+		}
+		n = int64(x)
+	case float32:
+		if float64(x) != math.Trunc(float64(x)) || math.Abs(float64(x)) >= 1<<63 {
+			return b
+		}
+		n = int64(x)
+	default:
+		return b
+	}
+	var buf bytes.Buffer
+	enc := msgpack.NewEncoder(&buf)
+	enc.UseCompactInts(true)
+	if enc.EncodeInt(n) != nil {
+		return b
+	}
+	return buf.Bytes()
 }
 
 // unique reports whether k is a key with one holder (its value is the

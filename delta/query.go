@@ -86,7 +86,8 @@ func OfType(r Reader, typ string, after []byte, fn func(id anchor.ID, cursor []b
 }
 
 // Lookup calls fn with each live anchor of archetype typ whose field holds
-// value (msgpack bytes, as anchor.EncodeValue gives them), through the
+// value (msgpack bytes, as anchor.EncodeValue gives them; numbers match
+// by value, whatever their Go type), through the
 // declared index on (typ, field). It fails with anchor.ErrNoIndex when ix
 // declares none.
 func (ix *Indexes) Lookup(r Reader, typ, field string, value []byte, fn func(id anchor.ID) error) error {
@@ -94,6 +95,7 @@ func (ix *Indexes) Lookup(r Reader, typ, field string, value []byte, fn func(id 
 	if !ok {
 		return fmt.Errorf("%w: %s.%s is not indexed", anchor.ErrNoIndex, typ, field)
 	}
+	value = indexValue(value)
 	if f.Unique {
 		k := UniqueKey(typ, field, value)
 		stored, err := getEntry(r, k)

@@ -144,7 +144,7 @@ func testLookups(t *testing.T, h *Harness) {
 	m := tiered.New(s, root, nil)
 	var todos []anchor.ID
 	for i := range 5 {
-		id, _ := m.Create(anchor.KindNode, "Todo", map[string]any{"done": i%2 == 0, "title": "t"})
+		id, _ := m.Create(anchor.KindNode, "Todo", map[string]any{"done": i%2 == 0, "title": "t", "rank": i})
 		todos = append(todos, id)
 	}
 	require.NoError(t, m.Commit(ctx))
@@ -171,6 +171,14 @@ func testLookups(t *testing.T, h *Harness) {
 	done, err := m.Lookup(ctx, "Todo", "done", true)
 	require.NoError(t, err)
 	require.Len(t, done, 3, "built over the existing todos")
+
+	Declare(t, s, delta.Indexes{Fields: []delta.FieldIndex{{Type: "Todo", Field: "rank", Unique: true}}})
+	for _, v := range []any{3, int64(3), uint8(3), 3.0} {
+		found, err := m.Lookup(ctx, "Todo", "rank", v)
+		require.NoError(t, err)
+		require.Len(t, found, 1, "rank %T 3", v)
+		require.Equal(t, todos[3], found[0].ID)
+	}
 
 	_, err = s.Apply(ctx, &delta.Declare{Indexes: delta.Indexes{Fields: []delta.FieldIndex{{Type: "Todo", Field: "title", Unique: true}}}})
 	require.ErrorIs(t, err, anchor.ErrUnique, "five todos share a title")

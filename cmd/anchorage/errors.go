@@ -45,7 +45,7 @@ func usageError(format string, args ...any) error {
 var badInput = []error{
 	fs.ErrNotExist, anchor.ErrNotStore, anchor.ErrVersion, anchor.ErrInvalidID,
 	anchor.ErrNotFound, anchor.ErrDeleted, anchor.ErrCorrupt, errNoBackend,
-	replica.ErrNotExport,
+	replica.ErrNotExport, anchor.ErrNoIndex, anchor.ErrInvalid,
 }
 
 // exitCode maps an error returned by Execute to an exit code. Errors cobra
