@@ -9,12 +9,15 @@ import (
 
 	"github.com/anchorage-db/anchorage"
 	"github.com/anchorage-db/anchorage/anchor"
+	"github.com/anchorage-db/anchorage/delta"
 	"github.com/anchorage-db/anchorage/tiered"
 )
 
-// A user's root node is created once, by the system root; then each walker
-// works in its own Memory and commits what it changed as one batch. The
-// README shows this body as it is (TestReadmeSnippetsAreExamples).
+// A user's root is created once; each walker then works in its own Memory
+// and commits what it changed as one batch. The "me" walker finds the
+// root's profile or creates it, exactly once however many run at a time,
+// because HasProfile is declared create-once. The README shows this body
+// as it is (TestReadmeSnippetsAreExamples).
 func Example() {
 	dir, err := os.MkdirTemp("", "anchorage-example-")
 	if err != nil {
@@ -30,39 +33,45 @@ func Example() {
 	}
 	defer store.Close()
 
-	// Once per user: the system root creates the user's root node and
-	// lets it write to itself.
-	userRoot := anchor.NewID()
-	sys := tiered.New(store, anchor.SystemRoot, nil)
-	if err := sys.CreateAt(userRoot, anchor.KindNode, "Root", nil); err != nil {
+	// Once per store: a root has at most one HasProfile edge.
+	if _, err := store.Apply(ctx, &delta.Declare{Indexes: delta.Indexes{Once: []string{"HasProfile"}}}); err != nil {
 		log.Fatal(err)
 	}
-	if err := sys.Grant(ctx, userRoot, userRoot, anchor.Write); err != nil {
-		log.Fatal(err)
-	}
-	if err := sys.Commit(ctx); err != nil {
+	// Once per user: a root node that owns itself.
+	userRoot, err := tiered.CreateRoot(ctx, store, map[string]any{"user": "ada"})
+	if err != nil {
 		log.Fatal(err)
 	}
 
 	// One Memory per walker, acting as the user's root.
 	w := tiered.New(store, userRoot, nil)
-	profile, err := w.Create(anchor.KindNode, "Profile", map[string]any{"name": "ada"})
+	profile, created, err := w.FindOrCreate(ctx, userRoot, "HasProfile", anchor.KindNode, "Profile", map[string]any{"name": "ada"})
 	if err != nil {
 		log.Fatal(err)
 	}
-	if _, err := w.Connect(ctx, userRoot, profile, "HasProfile", nil); err != nil {
+	todo, err := w.Create(anchor.KindNode, "Todo", map[string]any{"title": "write docs"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := w.Connect(ctx, userRoot, todo, "HasTodo", nil); err != nil {
 		log.Fatal(err)
 	}
 	if err := w.Commit(ctx); err != nil { // one atomic batch
 		log.Fatal(err)
 	}
 
-	edges, err := tiered.New(store, userRoot, nil).Edges(ctx, userRoot)
+	// Another walker finds the same profile, and lists only the todos.
+	r := tiered.New(store, userRoot, nil)
+	again, _, err := r.FindOrCreate(ctx, userRoot, "HasProfile", anchor.KindNode, "Profile", nil)
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("edges of the user's root:", len(edges))
-	// Output: edges of the user's root: 1
+	todos, _, err := r.EdgePage(ctx, userRoot, delta.EdgeQuery{Dir: anchor.Out, Type: "HasTodo"}, 100)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("created:", created, "same profile:", again.ID == profile.ID, "todos:", len(todos))
+	// Output: created: true same profile: true todos: 1
 }
 
 // Open picks the backend from the name; each line switches the program
