@@ -24,41 +24,44 @@ func Example() {
 	defer store.Close()
 	ctx := context.Background()
 
-	// The system root creates the user's root node.
-	user := anchor.NewID()
-	sys := tiered.New(store, anchor.SystemRoot, nil)
-	if err := sys.CreateAt(user, anchor.KindNode, "Root", nil); err != nil {
-		panic(err)
-	}
-	sys.Grant(ctx, user, user, anchor.Write)
-	if err := sys.Commit(ctx); err != nil {
+	// The user's root node, which owns itself.
+	user, err := tiered.CreateRoot(ctx, store, nil)
+	if err != nil {
 		panic(err)
 	}
 
 	a, b := tiered.New(store, user, nil), tiered.New(store, user, nil)
-	a.Get(ctx, user) // both load the root before either writes
-	b.Get(ctx, user)
-
-	profile, _ := a.Create(anchor.KindNode, "Profile", map[string]any{"name": "ada"})
-	a.Connect(ctx, user, profile, "HasProfile", nil)
-	a.Set(ctx, user, "plan", "pro")
-	if err := a.Commit(ctx); err != nil {
-		panic(err)
+	must := func(err error) {
+		if err != nil {
+			panic(err)
+		}
 	}
+	_, err = a.Get(ctx, user) // both load the root before either writes
+	must(err)
+	_, err = b.Get(ctx, user)
+	must(err)
 
-	msg, _ := b.Create(anchor.KindNode, "Message", map[string]any{"text": "hi"})
-	b.Connect(ctx, user, msg, "HasMessage", nil)
-	b.Set(ctx, user, "last_seen", 1700000000)
-	if err := b.Commit(ctx); err != nil { // b's copy of the root is stale
-		panic(err)
-	}
+	profile, err := a.Create(anchor.KindNode, "Profile", map[string]any{"name": "ada"})
+	must(err)
+	_, err = a.Connect(ctx, user, profile, "HasProfile", nil)
+	must(err)
+	must(a.Set(ctx, user, "plan", "pro"))
+	must(a.Commit(ctx))
+
+	msg, err := b.Create(anchor.KindNode, "Message", map[string]any{"text": "hi"})
+	must(err)
+	_, err = b.Connect(ctx, user, msg, "HasMessage", nil)
+	must(err)
+	must(b.Set(ctx, user, "last_seen", 1700000000))
+	must(b.Commit(ctx)) // b's copy of the root is stale
 
 	reader := tiered.New(store, user, nil)
-	edges, _ := reader.Edges(ctx, user)
+	edges, err := reader.Edges(ctx, user)
+	must(err)
 	var plan string
 	var seen int
-	reader.Field(ctx, user, "plan", &plan)
-	reader.Field(ctx, user, "last_seen", &seen)
+	must(reader.Field(ctx, user, "plan", &plan))
+	must(reader.Field(ctx, user, "last_seen", &seen))
 	fmt.Println("edges:", len(edges))
 	fmt.Println("plan:", plan, "last_seen:", seen)
 	// Output:
@@ -71,24 +74,34 @@ func Example() {
 func ExampleMemory_Put() {
 	dir, _ := os.MkdirTemp("", "anchorage-example")
 	defer os.RemoveAll(dir)
-	store, _ := bolt.Open(filepath.Join(dir, "graph.db"), nil)
+	store, err := bolt.Open(filepath.Join(dir, "graph.db"), nil)
+	if err != nil {
+		panic(err)
+	}
 	defer store.Close()
 	ctx := context.Background()
 
-	user := anchor.NewID()
-	sys := tiered.New(store, anchor.SystemRoot, nil)
-	sys.CreateAt(user, anchor.KindNode, "Root", nil)
-	sys.Commit(ctx)
-
-	w := tiered.New(store, anchor.SystemRoot, nil)
-	msg, _ := w.Create(anchor.KindNode, "Message", map[string]any{"text": "saved now"})
-	edge, _ := w.Connect(ctx, user, msg, "HasMessage", nil)
+	user, err := tiered.CreateRoot(ctx, store, nil)
+	if err != nil {
+		panic(err)
+	}
+	w := tiered.New(store, user, nil)
+	msg, err := w.Create(anchor.KindNode, "Message", map[string]any{"text": "saved now"})
+	if err != nil {
+		panic(err)
+	}
+	edge, err := w.Connect(ctx, user, msg, "HasMessage", nil)
+	if err != nil {
+		panic(err)
+	}
 	if err := w.Put(ctx, edge); err != nil {
 		panic(err)
 	}
 	fmt.Println("still dirty:", w.Dirty())
 	var text string
-	tiered.New(store, anchor.SystemRoot, nil).Field(ctx, msg, "text", &text)
+	if err := tiered.New(store, user, nil).Field(ctx, msg, "text", &text); err != nil {
+		panic(err)
+	}
 	fmt.Println(text)
 	// Output:
 	// still dirty: 0
