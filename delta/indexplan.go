@@ -84,9 +84,12 @@ func (p *plan) planIndex() error {
 			was[string(e.k)] = e.v
 		}
 		for _, e := range cur {
-			if v, ok := was[string(e.k)]; ok && bytes.Equal(v, e.v) {
+			if v, ok := was[string(e.k)]; ok {
 				delete(was, string(e.k))
-				continue
+				if bytes.Equal(v, e.v) {
+					continue
+				}
+				p.ixDel = append(p.ixDel, delKey{k: e.k}) // the same key with a new value: put anew
 			}
 			puts = append(puts, claimed{id, e})
 		}

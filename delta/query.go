@@ -30,9 +30,20 @@ type EdgeQuery struct {
 // each group in creation order; with Dir 0 and a Type, out rows, then in,
 // then undirected.
 
+// EdgeEntry is one row Edges lists.
+type EdgeEntry struct {
+	anchor.Adj
+	// Owner is the edge's owner: a walker acting as it may read the edge
+	// without loading it.
+	Owner anchor.ID
+	// Cursor resumes a listing after this row (EdgeQuery.After). It is
+	// valid only during the call.
+	Cursor []byte
+}
+
 // Edges calls fn for each of node's rows that q selects, in the order
-// above, with the cursor that resumes after it (EdgeQuery.After).
-func Edges(r Reader, node anchor.ID, q EdgeQuery, fn func(row anchor.Adj, cursor []byte) error) error {
+// above.
+func Edges(r Reader, node anchor.ID, q EdgeQuery, fn func(EdgeEntry) error) error {
 	if q.Type != "" {
 		if err := anchor.ValidName("type", q.Type); err != nil {
 			return err
@@ -52,11 +63,11 @@ func Edges(r Reader, node anchor.ID, q EdgeQuery, fn func(row anchor.Adj, cursor
 			if err != nil {
 				return err
 			}
-			row, err := DecodeEdge(k, val)
+			row, owner, err := DecodeEdge(k, val)
 			if err != nil {
 				return err
 			}
-			return fn(row, k)
+			return fn(EdgeEntry{Adj: row, Owner: owner, Cursor: k})
 		})
 		if err != nil {
 			return err

@@ -18,6 +18,7 @@ import (
 	"github.com/anchorage-db/anchorage/anchor"
 	"github.com/anchorage-db/anchorage/backend"
 	"github.com/anchorage-db/anchorage/backend/backendtest"
+	"github.com/anchorage-db/anchorage/delta"
 	"github.com/anchorage-db/anchorage/backend/bolt"
 	"github.com/anchorage-db/anchorage/backend/postgres"
 	"github.com/anchorage-db/anchorage/backend/sqlite"
@@ -307,13 +308,22 @@ type engineGraph struct {
 }
 
 // openEngine opens a store of backend b through the conformance harness
-// (Verify runs on cleanup) with a recorder that saves it on failure.
+// (Verify runs on cleanup) with a recorder that saves it on failure. The
+// store declares indexes on the fields the scenarios write, so Verify's
+// rebuild of every index from the anchors checks them too.
 func openEngine(t testing.TB, b backendCase) *engineGraph {
 	h := backendtest.New(t, b.open)
 	rec := newRecorder(t)
 	rec.addDir(h.Dir())
 	s := h.Open()
 	rec.addCloser(s.Close)
+	var ix delta.Indexes
+	for _, typ := range []string{"Root", "Project", "Doc", "Item", "Profile", "Note", "Message", "Section", "Node"} {
+		for _, f := range []string{"last_seen", "last_message", "shared", "opened_at", "text"} {
+			ix.Fields = append(ix.Fields, delta.FieldIndex{Type: typ, Field: f})
+		}
+	}
+	backendtest.Declare(t, s, ix)
 	return &engineGraph{store: s, rec: rec}
 }
 

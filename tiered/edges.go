@@ -1,7 +1,6 @@
 package tiered
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"iter"
@@ -117,16 +116,16 @@ func (m *Memory) page(ctx context.Context, node anchor.ID, q delta.EdgeQuery, n 
 		if !a.Allows(m.root, anchor.Read) {
 			return &anchor.Error{Op: "edges", ID: node, Need: anchor.Read, Root: m.root, Err: anchor.ErrAccessDenied}
 		}
-		return delta.Edges(v, node, q, func(r anchor.Adj, cursor []byte) error {
+		return delta.Edges(v, node, q, func(r delta.EdgeEntry) error {
 			if len(rows) == n {
 				return errPageFull
 			}
-			next = bytes.Clone(cursor)
+			next = append(next[:0], r.Cursor...)
 			seen = append(seen, r.Edge)
 			if m.deleted(r.Edge) || m.deleted(r.Peer) {
 				return nil
 			}
-			if !m.root.IsZero() { // the system root reads everything
+			if !m.root.IsZero() && r.Owner != m.root { // the system root and the owner read it
 				edge, err := v.Anchor(r.Edge)
 				if err != nil {
 					return err
@@ -135,7 +134,7 @@ func (m *Memory) page(ctx context.Context, node anchor.ID, q delta.EdgeQuery, n 
 					return nil
 				}
 			}
-			rows = append(rows, r)
+			rows = append(rows, r.Adj)
 			return nil
 		})
 	})

@@ -87,7 +87,7 @@ With --dir and no --type, rows are grouped by type; with --type and no
 				if _, err := lookup(cmd, v, id); err != nil {
 					return err
 				}
-				err := delta.Edges(v, id, q, func(r anchor.Adj, cursor []byte) error {
+				err := delta.Edges(v, id, q, func(r delta.EdgeEntry) error {
 					if len(out.Edges) == limit {
 						return errPageDone
 					}
@@ -95,7 +95,7 @@ With --dir and no --type, rows are grouped by type; with --type and no
 					if p, err := v.Anchor(r.Peer); err == nil {
 						e.PeerType = p.Type
 					}
-					out.Edges, out.Next = append(out.Edges, e), encodeCursor(cursor)
+					out.Edges, out.Next = append(out.Edges, e), encodeCursor(r.Cursor)
 					return nil
 				})
 				if err == nil {
