@@ -18,10 +18,10 @@ import (
 	"github.com/anchorage-db/anchorage/anchor"
 	"github.com/anchorage-db/anchorage/backend"
 	"github.com/anchorage-db/anchorage/backend/backendtest"
-	"github.com/anchorage-db/anchorage/delta"
 	"github.com/anchorage-db/anchorage/backend/bolt"
 	"github.com/anchorage-db/anchorage/backend/postgres"
 	"github.com/anchorage-db/anchorage/backend/sqlite"
+	"github.com/anchorage-db/anchorage/delta"
 	"github.com/anchorage-db/anchorage/internal/naive"
 	"github.com/anchorage-db/anchorage/tiered"
 )
