@@ -18,7 +18,6 @@ import (
 	"github.com/anchorage-db/anchorage/backend"
 	"github.com/anchorage-db/anchorage/backend/backendtest"
 	"github.com/anchorage-db/anchorage/backend/postgres"
-	"github.com/anchorage-db/anchorage/backend/postgres/pgtest"
 	"github.com/anchorage-db/anchorage/delta"
 )
 
@@ -45,12 +44,7 @@ type commitOutcome struct {
 // error is absent, and commits whose outcome was reported unknown are
 // counted. Every walker reads back what it committed, across failovers.
 func TestFailover(t *testing.T) {
-	c, err := pgtest.StartCluster()
-	if errors.Is(err, pgtest.ErrNoBinaries) {
-		t.Skip("PostgreSQL not available: " + err.Error())
-	}
-	require.NoError(t, err)
-	defer c.Stop()
+	c := startCluster(t)
 	cycles, walkers := failoverCycles(), 6
 	const schema = "failover"
 	began := time.Now()

@@ -187,8 +187,24 @@ func (c *Cluster) startStandby(ctx context.Context, s *Server) error {
 	if err := s.start(c.bin, clusterSettings...); err != nil {
 		return fmt.Errorf("pgtest: starting the standby: %w", err)
 	}
-	return awaitQuery(ctx, p, `SELECT count(*) = 1 FROM pg_stat_replication WHERE state = 'streaming' AND sync_state = 'sync'`)
+	return awaitQuery(ctx, p, syncStreaming)
 }
+
+// HaltStandby shuts the standby down (fast shutdown, its data kept): until
+// ResumeStandby, every commit on the primary waits for it.
+func (c *Cluster) HaltStandby() { c.Standby().halt() }
+
+// ResumeStandby starts the halted standby again and waits until it streams
+// synchronously.
+func (c *Cluster) ResumeStandby(ctx context.Context) error {
+	if err := c.Standby().start(c.bin, clusterSettings...); err != nil {
+		return fmt.Errorf("pgtest: restarting the standby: %w", err)
+	}
+	return awaitQuery(ctx, c.Primary(), syncStreaming)
+}
+
+// syncStreaming holds once the primary has a synchronous standby.
+const syncStreaming = `SELECT count(*) = 1 FROM pg_stat_replication WHERE state = 'streaming' AND sync_state = 'sync'`
 
 // Stop shuts both nodes down and removes their directories. Idempotent.
 func (c *Cluster) Stop() {
