@@ -120,6 +120,7 @@ func (c *Cluster) KillPrimary() error {
 		return errors.New("pgtest: KillPrimary: the primary is not running")
 	}
 	pm := p.cmd.Process.Pid
+	shm := shmID(p.data())
 	if err := syscall.Kill(pm, syscall.SIGSTOP); err != nil {
 		return fmt.Errorf("pgtest: stopping the postmaster: %w", err)
 	}
@@ -140,7 +141,35 @@ func (c *Cluster) KillPrimary() error {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
+	if shm >= 0 {
+		// A killed postmaster leaves its small System V segment behind.
+		syscall.Syscall(syscall.SYS_SHMCTL, uintptr(shm), ipcRMID, 0) //nolint:errcheck // best effort
+	}
 	return nil
+}
+
+const ipcRMID = 0 // IPC_RMID
+
+// shmID returns the System V shared memory segment ID that the postmaster
+// of data recorded in postmaster.pid, or -1.
+func shmID(data string) int {
+	b, err := os.ReadFile(filepath.Join(data, "postmaster.pid"))
+	if err != nil {
+		return -1
+	}
+	lines := strings.Split(string(b), "\n")
+	if len(lines) < 7 {
+		return -1
+	}
+	f := strings.Fields(lines[6]) // "key shmid"
+	if len(f) != 2 {
+		return -1
+	}
+	id, err := strconv.Atoi(f[1])
+	if err != nil {
+		return -1
+	}
+	return id
 }
 
 // Promote promotes the standby of a killed primary and waits until it
