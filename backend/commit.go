@@ -100,6 +100,7 @@ func (e *Engine) transact(ctx context.Context, jobs []*job) error {
 		return e.retried(err)
 	}
 	committed = true
+	e.downNow.Store(false)
 	return nil
 }
 
@@ -109,8 +110,11 @@ func (e *Engine) retried(err error) error {
 	switch {
 	case errors.Is(err, ErrUnavailable):
 		e.down.Add(1)
+		e.downNow.Store(true)
+		return err
 	case errors.Is(err, ErrRetry):
 		e.busy.Add(1)
 	}
+	e.downNow.Store(false)
 	return err
 }

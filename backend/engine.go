@@ -61,7 +61,9 @@ type Engine struct {
 
 	busy       atomic.Uint64 // transactions that met a lock conflict
 	down       atomic.Uint64 // transactions that met ErrUnavailable
+	downNow    atomic.Bool   // the last transaction to end met ErrUnavailable
 	beginSince atomic.Int64  // unix nanos at which a running Begin started; 0 if none
+	beginFree  bool          // the driver's Begin waits for no lock (LockFreeBegin)
 
 	closeCtx    context.Context // done once Close starts: stop waiting for locks
 	closeCancel context.CancelFunc
@@ -84,6 +86,9 @@ func New(d Driver, name string, opts *Options) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{d: d, name: name, info: d.Info(), opts: o, clock: anchor.NewClock(o.Now), wsem: make(chan struct{}, 1)}
+	if lf, ok := d.(LockFreeBegin); ok {
+		e.beginFree = lf.BeginTakesNoLock()
+	}
 	e.closeCtx, e.closeCancel = context.WithCancel(context.Background())
 	if err := d.View(context.Background(), func(v View) error { e.clock.Observe(v.Meta().HLC); return nil }); err != nil {
 		e.closeCancel()
@@ -184,11 +189,11 @@ func (e *Engine) explain(ctx context.Context, err error, start time.Time, busy0,
 	if cerr == nil || !errors.Is(err, cerr) {
 		return err
 	}
-	if e.down.Load() != down0 {
+	if e.down.Load() != down0 || e.downNow.Load() {
 		return fmt.Errorf("apply: %s: %w for %s: %w", e.name, ErrUnavailable, time.Since(start).Round(time.Millisecond), cerr)
 	}
 	since := e.beginSince.Load()
-	if e.busy.Load() != busy0 || since != 0 && time.Since(time.Unix(0, since)) > time.Millisecond {
+	if e.busy.Load() != busy0 || !e.beginFree && since != 0 && time.Since(time.Unix(0, since)) > time.Millisecond {
 		return &BusyError{Op: "apply", Path: e.name, Waited: time.Since(start), Err: cerr}
 	}
 	return err

@@ -53,7 +53,9 @@ func (w *wtx) Commit() error {
 		// The connection was lost, or the server ended the session (FATAL:
 		// a shutdown, a dead postmaster), while COMMIT was in flight: the
 		// transaction may have committed, here and on the standby that
-		// becomes primary, or not.
+		// becomes primary, or not. (Not even pgconn.SafeToRetry tells: a
+		// COMMIT answered "conn closed", which it calls safe to retry, has
+		// been seen to land when the server was killed under it.)
 		w.s.lost()
 		err = fmt.Errorf("anchorage: postgres commit: %w: %w", anchor.ErrOutcomeUnknown, err)
 	}

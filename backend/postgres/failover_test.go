@@ -132,8 +132,8 @@ func TestFailover(t *testing.T) {
 	for cycle := range cycles {
 		t0 := time.Now()
 		require.NoError(t, c.KillPrimary(), "cycle %d", cycle)
-		mark := committed.Load()
 		require.NoError(t, c.Promote(ctx), "cycle %d", cycle)
+		mark := committed.Load() // what commits after this, commits on the new primary
 		t1 := time.Now()
 		require.NoError(t, c.Rejoin(ctx), "cycle %d", cycle)
 		t2 := time.Now()

@@ -58,6 +58,11 @@ func (s *driver) Begin(ctx context.Context) (backend.Tx, error) {
 	return w, nil
 }
 
+// BeginTakesNoLock reports whether Begin never waits for another
+// connection's lock: true, unless the store-wide lock of the design before
+// issue 12 is on (comparison benchmarks), which Begin takes.
+func (s *driver) BeginTakesNoLock() bool { return !s.storeWide }
+
 // wtx is the delta.Tx of a write transaction, on one pooled connection.
 //
 // Locks: every read of an anchor first takes a transaction-scoped shared
