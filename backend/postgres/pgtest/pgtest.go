@@ -3,7 +3,9 @@
 // in a temporary directory (no network). Tests that need PostgreSQL call
 // Shared, which starts one server per test binary and skips, saying why,
 // where no server binaries are installed; their TestMain stops it with
-// StopAfter. Start starts a server of the caller's own.
+// StopAfter. Start starts a server of the caller's own; StartCluster a
+// primary with a synchronous streaming standby that a test can fail over
+// (Cluster).
 package pgtest
 
 import (
