@@ -100,13 +100,21 @@ func (e *Engine) transact(ctx context.Context, jobs []*job) error {
 		return e.retried(err)
 	}
 	committed = true
+	e.downNow.Store(false)
 	return nil
 }
 
-// retried counts lock conflicts (they explain a caller's wait).
+// retried counts lock conflicts and failures to reach the database (they
+// explain a caller's wait).
 func (e *Engine) retried(err error) error {
-	if errors.Is(err, ErrRetry) {
+	switch {
+	case errors.Is(err, ErrUnavailable):
+		e.down.Add(1)
+		e.downNow.Store(true)
+		return err
+	case errors.Is(err, ErrRetry):
 		e.busy.Add(1)
 	}
+	e.downNow.Store(false)
 	return err
 }

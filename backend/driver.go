@@ -32,6 +32,16 @@ type Driver interface {
 	Close() error
 }
 
+// LockFreeBegin may be implemented by a driver whose Begin never waits for
+// a lock that another connection holds (PostgreSQL: each statement of a
+// transaction locks what it reads, and Begin reads no locked row). When
+// BeginTakesNoLock reports true, the engine does not take a slow Begin
+// (connecting, say, during a failover) for a wait on another connection's
+// lock when it explains why a caller's deadline passed.
+type LockFreeBegin interface {
+	BeginTakesNoLock() bool
+}
+
 // Info is a store's fixed identity.
 type Info struct {
 	Schema    int       // on-disk schema version

@@ -35,7 +35,9 @@ import (
 //   - If the transaction met a lock conflict (another process holds the
 //     store), nothing landed and the write is queued again after a short
 //     randomised pause, for as long as ctx allows; then Apply returns a
-//     *BusyError.
+//     *BusyError. So too if the database could not be reached (a
+//     failover), except that Apply then returns an error wrapping
+//     ErrUnavailable and ctx's error.
 //
 // # Group isolation
 //
@@ -58,7 +60,10 @@ type Engine struct {
 	wsem  chan struct{} // held by the one write transaction in this process
 
 	busy       atomic.Uint64 // transactions that met a lock conflict
+	down       atomic.Uint64 // transactions that met ErrUnavailable
+	downNow    atomic.Bool   // the last transaction to end met ErrUnavailable
 	beginSince atomic.Int64  // unix nanos at which a running Begin started; 0 if none
+	beginFree  bool          // the driver's Begin waits for no lock (LockFreeBegin)
 
 	closeCtx    context.Context // done once Close starts: stop waiting for locks
 	closeCancel context.CancelFunc
@@ -81,6 +86,9 @@ func New(d Driver, name string, opts *Options) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{d: d, name: name, info: d.Info(), opts: o, clock: anchor.NewClock(o.Now), wsem: make(chan struct{}, 1)}
+	if lf, ok := d.(LockFreeBegin); ok {
+		e.beginFree = lf.BeginTakesNoLock()
+	}
 	e.closeCtx, e.closeCancel = context.WithCancel(context.Background())
 	if err := d.View(context.Background(), func(v View) error { e.clock.Observe(v.Meta().HLC); return nil }); err != nil {
 		e.closeCancel()
@@ -129,7 +137,8 @@ func (e *Engine) Apply(ctx context.Context, w delta.Write) (delta.Result, error)
 	if err := delta.Validate(w, e.opts.Limits); err != nil {
 		return delta.Result{}, err
 	}
-	start, busy0 := time.Now(), e.busy.Load()
+	start, busy0, down0 := time.Now(), e.busy.Load(), e.down.Load()
+	var last error // the last retried failure
 	for attempt := 0; ; attempt++ {
 		j := &job{w: w}
 		err := e.submit(ctx, j)
@@ -140,12 +149,19 @@ func (e *Engine) Apply(ctx context.Context, w delta.Write) (delta.Result, error)
 			return j.res, nil
 		}
 		if !errors.Is(err, ErrRetry) {
-			return delta.Result{}, e.explain(ctx, err, start, busy0)
+			return delta.Result{}, e.explain(ctx, err, start, busy0, down0)
 		}
+		last = err
 		if e.closeCtx.Err() != nil {
 			return delta.Result{}, fmt.Errorf("apply: %w before another connection released %s", anchor.ErrClosed, e.name)
 		}
 		if !Backoff(ctx, e.opts.MaxBackoff, attempt) {
+			if errors.Is(last, ErrUnavailable) {
+				// Not a lock: the database could not be reached, or the
+				// connection was lost before COMMIT. Nothing landed.
+				return delta.Result{}, fmt.Errorf("apply: %s: %w for %s: %w (last: %v)",
+					e.name, ErrUnavailable, time.Since(start).Round(time.Millisecond), ctx.Err(), last)
+			}
 			return delta.Result{}, &BusyError{Op: "apply", Path: e.name, Waited: time.Since(start), Err: ctx.Err()}
 		}
 	}
@@ -171,14 +187,19 @@ func (e *Engine) submit(ctx context.Context, j *job) error {
 }
 
 // explain turns a context error met while queued behind a transaction that
-// was waiting for another connection's lock into a *BusyError.
-func (e *Engine) explain(ctx context.Context, err error, start time.Time, busy0 uint64) error {
+// was waiting for another connection's lock into a *BusyError, and one
+// met while queued behind transactions that could not reach the database
+// into an error wrapping ErrUnavailable.
+func (e *Engine) explain(ctx context.Context, err error, start time.Time, busy0, down0 uint64) error {
 	cerr := ctx.Err()
 	if cerr == nil || !errors.Is(err, cerr) {
 		return err
 	}
+	if e.down.Load() != down0 || e.downNow.Load() {
+		return fmt.Errorf("apply: %s: %w for %s: %w", e.name, ErrUnavailable, time.Since(start).Round(time.Millisecond), cerr)
+	}
 	since := e.beginSince.Load()
-	if e.busy.Load() != busy0 || since != 0 && time.Since(time.Unix(0, since)) > time.Millisecond {
+	if e.busy.Load() != busy0 || !e.beginFree && since != 0 && time.Since(time.Unix(0, since)) > time.Millisecond {
 		return &BusyError{Op: "apply", Path: e.name, Waited: time.Since(start), Err: cerr}
 	}
 	return err

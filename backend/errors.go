@@ -11,6 +11,16 @@ import (
 // ErrOptions: Open was given options it cannot honour.
 var ErrOptions = errors.New("anchorage: invalid options")
 
+// ErrUnavailable marks a failure to reach a writable database: no server
+// of the connection string accepted a read-write connection (during a
+// failover, between the primary's death and the standby's promotion), or
+// the connection was lost before COMMIT was sent. Nothing of the operation
+// took effect. A driver wraps it together with ErrRetry, so the engine
+// runs the transaction again while the caller's context allows; if the
+// context ends first, Apply returns an error wrapping ErrUnavailable and
+// the context's error (never ErrRetry).
+var ErrUnavailable = errors.New("anchorage: database unavailable")
+
 // BusyError reports that another connection (usually another process)
 // held a lock on the store for longer than the caller was willing to wait.
 // The engine retries locked transactions for as long as the caller's

@@ -29,8 +29,9 @@ func (w *wtx) Commit() error {
 		b.Queue(`UPDATE `+w.s.t.meta+` SET hlc = greatest(hlc, $1) WHERE id = 1`, int64(h))
 	}
 	if err := w.conn.SendBatch(w.ctx, b).Close(); err != nil {
+		err = w.s.classify(err, w.conn.Conn()) // COMMIT was not sent: nothing landed
 		w.Rollback()
-		return w.s.classify(err) // COMMIT was not sent: nothing landed
+		return err
 	}
 	// COMMIT goes alone, as text, so that a proxy (or a reader of the
 	// server's log) sees it.
@@ -45,10 +46,17 @@ func (w *wtx) Commit() error {
 		for old := w.s.lastSet.Load(); uint64(h) > old && !w.s.lastSet.CompareAndSwap(old, uint64(h)); old = w.s.lastSet.Load() {
 		}
 		return nil
-	case errors.As(err, &pe):
-		// The server refused COMMIT: nothing landed.
-		err = w.s.classify(err)
+	case errors.As(err, &pe) && !fatal(pe):
+		// The server refused COMMIT (an ERROR): nothing landed.
+		err = w.s.classify(err, w.conn.Conn())
 	default:
+		// The connection was lost, or the server ended the session (FATAL:
+		// a shutdown, a dead postmaster), while COMMIT was in flight: the
+		// transaction may have committed, here and on the standby that
+		// becomes primary, or not. (Not even pgconn.SafeToRetry tells: a
+		// COMMIT answered "conn closed", which it calls safe to retry, has
+		// been seen to land when the server was killed under it.)
+		w.s.lost()
 		err = fmt.Errorf("anchorage: postgres commit: %w: %w", anchor.ErrOutcomeUnknown, err)
 	}
 	w.Rollback()

@@ -50,12 +50,53 @@
 //
 // # Errors
 //
-// A connection lost while COMMIT is in flight yields an error wrapping
-// anchor.ErrOutcomeUnknown: the batch may or may not have landed. Every
-// other error means nothing of the batch landed.
+// A connection lost (or a session ended by the server, FATAL) while COMMIT
+// is in flight yields an error wrapping anchor.ErrOutcomeUnknown: the batch
+// may or may not have landed. Every other error means nothing of the batch
+// landed.
+//
+// # High availability
+//
+// Run PostgreSQL with a synchronous streaming standby
+// (synchronous_standby_names, synchronous_commit = on: a COMMIT is
+// acknowledged once the standby has it) and give Open both hosts, with a
+// read-write target, in either form:
+//
+//	host=db1,db2 port=5432,5432 user=app dbname=app target_session_attrs=read-write
+//	postgres://app@db1:5432,db2:5432/app?target_session_attrs=read-write
+//
+// Every new connection goes to whichever host accepts writes. When the
+// primary dies and the standby is promoted (Anchorage does not promote:
+// an operator or a failover manager does), the Store goes on without being
+// reopened:
+//
+//   - Before COMMIT is sent, a lost connection, no host accepting a
+//     read-write connection (between the death and the promotion), a
+//     server shutting down (57P01-03) or a read-only transaction (25006)
+//     mean nothing landed. The driver drops the pool's connections (they
+//     lead to the dead server) and reports backend.ErrUnavailable with
+//     backend.ErrRetry; the engine runs the transaction again, on the new
+//     primary, for as long as the caller's context allows, then returns an
+//     error wrapping backend.ErrUnavailable and the context's error.
+//     Credentials or a database refused are not retried.
+//   - While COMMIT is in flight, the commit's fate is unknown:
+//     anchor.ErrOutcomeUnknown. It may have reached the standby (and is on
+//     the new primary) or not; read the anchors back to know.
+//   - A commit acknowledged (nil) is on the standby, so on the new primary.
+//     Commits on a primary whose standby is down wait, unacknowledged,
+//     until a standby is back.
+//   - A View retries while no host can be reached; one whose connection is
+//     lost while its callback runs fails wrapping backend.ErrUnavailable,
+//     and the callback is not run again.
+//
+// Without target_session_attrs=read-write (or =primary) a connection may
+// land on a standby, and every write is retried (25006) until the context
+// ends. TestFailover runs 20 kill-promote-rejoin cycles under load on a
+// test cluster (pgtest.Cluster).
 //
 // # Tests
 //
 // pgtest starts a throwaway server from the local PostgreSQL binaries on a
-// Unix socket; the tests skip, saying why, where there are none.
+// Unix socket, or a primary with a synchronous standby (Cluster); the
+// tests skip, saying why, where there are none.
 package postgres

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -22,13 +23,27 @@ import (
 // cutProxy forwards loopback TCP connections to the server's Unix socket.
 // Once armed, it drops a connection (both ways, without forwarding) the
 // moment the client sends COMMIT: the client cannot know whether its
-// transaction committed.
+// transaction committed. With fatal set, it first answers the COMMIT as a
+// server that ends the session does (an ErrorResponse of severity FATAL,
+// admin_shutdown), which says nothing of whether the commit landed either.
 type cutProxy struct {
 	ln    net.Listener
 	sock  string
 	armed atomic.Bool
+	fatal atomic.Bool
 	cuts  atomic.Int32
 	wg    sync.WaitGroup
+}
+
+// fatalShutdown is the ErrorResponse a backend sends when it is terminated.
+func fatalShutdown() []byte {
+	var body []byte
+	for _, f := range []string{"SFATAL", "VFATAL", "C57P01", "Mterminating connection due to administrator command"} {
+		body = append(append(body, f...), 0)
+	}
+	body = append(body, 0)
+	n := len(body) + 4
+	return append([]byte{'E', byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}, body...)
 }
 
 func newCutProxy(t *testing.T, sock string) *cutProxy {
@@ -65,7 +80,10 @@ func (p *cutProxy) serve(c net.Conn) {
 		if n > 0 {
 			if p.armed.Load() && bytes.Contains(bytes.ToLower(buf[:n]), []byte("commit")) {
 				p.cuts.Add(1)
-				return // drop both connections: COMMIT never arrives, no answer comes back
+				if p.fatal.Load() {
+					c.Write(fatalShutdown()) //nolint:errcheck // the connection is dropped next
+				}
+				return // drop both connections: COMMIT never arrives
 			}
 			if _, werr := s.Write(buf[:n]); werr != nil {
 				return
@@ -83,14 +101,17 @@ func (p *cutProxy) dsn() string {
 }
 
 // TestCommitOutcomeUnknown pins the one honest exception to "an error means
-// nothing landed": when the connection drops while COMMIT is in flight, the
-// engine cannot know, and says so with ErrOutcomeUnknown rather than a
-// plain failure. The store stays consistent and keeps working.
+// nothing landed": when the connection drops while COMMIT is in flight, or
+// the server ends the session (FATAL) in answer to it, the engine cannot
+// know, and says so with ErrOutcomeUnknown rather than a plain failure.
+// The store stays consistent and keeps working.
 func TestCommitOutcomeUnknown(t *testing.T) {
 	server := pgtest.Shared(t)
 	proxy := newCutProxy(t, server.Socket())
-	for _, group := range []bool{true, false} {
-		t.Run(fmt.Sprintf("group=%v", group), func(t *testing.T) {
+	for _, c := range []struct{ group, fatal bool }{{true, false}, {false, false}, {true, true}, {false, true}} {
+		group := c.group
+		t.Run(fmt.Sprintf("group=%v/fatal=%v", c.group, c.fatal), func(t *testing.T) {
+			proxy.fatal.Store(c.fatal)
 			schema := server.NewSchema(t)
 			s, err := postgres.Open(proxy.dsn(), &postgres.Options{Schema: schema, NoGroupCommit: !group})
 			require.NoError(t, err)
@@ -101,7 +122,11 @@ func TestCommitOutcomeUnknown(t *testing.T) {
 			proxy.armed.Store(true)
 			cutsBefore := proxy.cuts.Load()
 			n := &anchor.Anchor{ID: anchor.NewID(), Kind: anchor.KindNode, Owner: root, Type: "N"}
-			err = backendtest.Apply(ctx, s, &delta.Batch{Root: root, Changes: []delta.Change{{ID: n.ID, Create: n}}})
+			// Bounded: were the cut COMMIT taken for a lost connection before
+			// COMMIT, the engine would run it again, into the next cut.
+			cut, cancel := context.WithTimeout(ctx, 10*time.Second)
+			err = backendtest.Apply(cut, s, &delta.Batch{Root: root, Changes: []delta.Change{{ID: n.ID, Create: n}}})
+			cancel()
 			proxy.armed.Store(false)
 			require.Greater(t, proxy.cuts.Load(), cutsBefore, "the proxy never saw COMMIT")
 			require.ErrorIs(t, err, anchor.ErrOutcomeUnknown)

@@ -34,7 +34,7 @@ func (s *driver) Begin(ctx context.Context) (backend.Tx, error) {
 	}
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return nil, s.classify(err)
+		return nil, s.classify(err, nil)
 	}
 	// From here on the transaction runs to its end whatever the callers'
 	// contexts do, so that its answer is the truth; LockTimeout bounds
@@ -49,23 +49,19 @@ func (s *driver) Begin(ctx context.Context) (backend.Tx, error) {
 	b.Queue(`BEGIN ISOLATION LEVEL READ COMMITTED`)
 	b.Queue(`SELECT hlc FROM ` + s.t.meta + ` WHERE id = 1` + lock).QueryRow(func(r pgx.Row) error { return r.Scan(&hlc) })
 	if err := conn.SendBatch(w.ctx, b).Close(); err != nil {
+		err = s.classify(err, conn.Conn())
 		w.Rollback()
-		return nil, s.classify(err)
+		return nil, err
 	}
 	w.clock = anchor.HLC(hlc)
 	w.floor = max(w.clock, anchor.HLC(s.lastSet.Load()))
 	return w, nil
 }
 
-// classify marks lock conflicts as backend.ErrRetry.
-func (s *driver) classify(err error) error {
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01" || pe.Code == "55P03" ||
-		pe.Code == "23505" && pe.TableName == "idx") { // an index key another transaction took: see PutIndex
-		return fmt.Errorf("%w: %w", backend.ErrRetry, err)
-	}
-	return err
-}
+// BeginTakesNoLock reports whether Begin never waits for another
+// connection's lock: true, unless the store-wide lock of the design before
+// issue 12 is on (comparison benchmarks), which Begin takes.
+func (s *driver) BeginTakesNoLock() bool { return !s.storeWide }
 
 // wtx is the delta.Tx of a write transaction, on one pooled connection.
 //
@@ -136,7 +132,7 @@ func (w *wtx) take() *pgx.Batch {
 // engine rolls back, and retries when it wraps backend.ErrRetry.
 func (w *wtx) send(b *pgx.Batch) error {
 	if err := w.conn.SendBatch(w.ctx, b).Close(); err != nil {
-		return &delta.WriteError{Err: w.s.classify(err)}
+		return &delta.WriteError{Err: w.s.classify(err, w.conn.Conn())}
 	}
 	return nil
 }

@@ -2,10 +2,13 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/anchorage-db/anchorage/anchor"
 	"github.com/anchorage-db/anchorage/backend"
@@ -13,28 +16,67 @@ import (
 
 // View runs fn in a REPEATABLE READ, read-only transaction, begun
 // together with the read of the store's clock and change-log counter in
-// one round trip.
+// one round trip. While no server can be reached (a failover), it tries
+// again, with backend.Backoff, for as long as ctx allows; then it returns
+// an error wrapping backend.ErrUnavailable and ctx's error. fn runs at
+// most once: if the connection is lost while it runs, View returns fn's
+// error wrapping backend.ErrUnavailable, and the caller may run it again.
 func (s *driver) View(ctx context.Context, fn func(backend.View) error) error {
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return err
+	var conn *pgxpool.Conn
+	var hlc, seq int64
+	pause := s.opts.MaxBackoff
+	if pause <= 0 {
+		pause = 10 * time.Millisecond // the engine's default
+	}
+	for attempt := 0; ; attempt++ {
+		var err error
+		conn, hlc, seq, err = s.beginView(ctx)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, backend.ErrUnavailable) {
+			return err
+		}
+		if !backend.Backoff(ctx, pause, attempt) {
+			return fmt.Errorf("anchorage: postgres view: %w: %w (last: %v)", backend.ErrUnavailable, ctx.Err(), err)
+		}
 	}
 	defer conn.Release() // closes a connection left inside a transaction
+	v := &view{rtx: rtx{s: s, ctx: ctx, q: conn}}
+	v.meta = s.meta
+	v.meta.HLC, v.meta.Seq = anchor.HLC(hlc), uint64(seq)
+	err := fn(v)
+	if _, rerr := conn.Exec(ctx, `ROLLBACK`); err == nil {
+		err = rerr // a read-only transaction ends the same either way
+	}
+	if err != nil && conn.Conn().IsClosed() {
+		// The server went away under fn (a failover): say so, typed, so
+		// that the caller may run its View again.
+		s.lost()
+		if !errors.Is(err, backend.ErrUnavailable) {
+			err = fmt.Errorf("anchorage: postgres view: connection lost: %w: %w", backend.ErrUnavailable, err)
+		}
+	}
+	return err
+}
+
+// beginView acquires a connection and begins a View's transaction on it.
+// A server that could not be reached is classified (backend.ErrUnavailable).
+func (s *driver) beginView(ctx context.Context) (*pgxpool.Conn, int64, int64, error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, 0, 0, s.classify(err, nil)
+	}
 	var hlc, seq int64
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`)
 	b.Queue(`SELECT hlc, seq FROM ` + s.t.meta + ` WHERE id = 1`).QueryRow(func(r pgx.Row) error { return r.Scan(&hlc, &seq) })
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
-		return err
+		err = s.classify(err, conn.Conn())
+		conn.Release()
+		return nil, 0, 0, err
 	}
-	v := &view{rtx: rtx{s: s, ctx: ctx, q: conn}}
-	v.meta = s.meta
-	v.meta.HLC, v.meta.Seq = anchor.HLC(hlc), uint64(seq)
-	err = fn(v)
-	if _, rerr := conn.Exec(ctx, `ROLLBACK`); err == nil {
-		err = rerr // a read-only transaction ends the same either way
-	}
-	return err
+	return conn, hlc, seq, nil
 }
 
 // Size returns the on-disk size of the store's tables and indexes.

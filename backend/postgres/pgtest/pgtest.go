@@ -3,11 +3,12 @@
 // in a temporary directory (no network). Tests that need PostgreSQL call
 // Shared, which starts one server per test binary and skips, saying why,
 // where no server binaries are installed; their TestMain stops it with
-// StopAfter. Start starts a server of the caller's own.
+// StopAfter. Start starts a server of the caller's own; StartCluster a
+// primary with a synchronous streaming standby that a test can fail over
+// (Cluster).
 package pgtest
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -51,10 +52,9 @@ func BinDir() (string, error) {
 
 // Server is one running throwaway server. It is safe for concurrent use.
 type Server struct {
-	Dir  string // data directory; the socket lives here too
+	Dir  string // the server's directory: its socket, its log, and data/
 	Port int
 	cmd  *exec.Cmd
-	log  *bytes.Buffer
 	cred *syscall.Credential
 
 	schemas atomic.Int64 // names handed out by NewSchema
@@ -68,11 +68,31 @@ func Start() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	s, err := newServer(5432)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.initdb(bin); err != nil {
+		os.RemoveAll(s.Dir)
+		return nil, err
+	}
+	if err := s.start(bin, "-c", "fsync=off", "-c", "synchronous_commit=off",
+		"-c", "full_page_writes=off", "-c", "max_connections=200", "-c", "shared_buffers=64MB"); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// newServer makes the directory of a server that will listen on port (a
+// Unix socket in that directory: two servers in different directories may
+// use the same port), owned by the user the server will run as.
+func newServer(port int) (*Server, error) {
 	dir, err := os.MkdirTemp("", "anchorage-pg-")
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Dir: dir, Port: 5432, log: &bytes.Buffer{}}
+	s := &Server{Dir: dir, Port: port}
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
@@ -87,19 +107,37 @@ func Start() (*Server, error) {
 			return nil, err
 		}
 	}
-	data := filepath.Join(dir, "data")
-	initdb := s.command(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8")
+	return s, nil
+}
+
+// data is the server's data directory.
+func (s *Server) data() string { return filepath.Join(s.Dir, "data") }
+
+// initdb initialises an empty data directory.
+func (s *Server) initdb(bin string) error {
+	initdb := s.command(filepath.Join(bin, "initdb"), "-D", s.data(), "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8")
 	if out, err := initdb.CombinedOutput(); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("initdb: %v: %s", err, out)
+		return fmt.Errorf("initdb: %v: %s", err, out)
 	}
-	s.cmd = s.command(filepath.Join(bin, "postgres"), "-D", data, "-k", dir, "-p", strconv.Itoa(s.Port),
-		"-c", "listen_addresses=", "-c", "fsync=off", "-c", "synchronous_commit=off",
-		"-c", "full_page_writes=off", "-c", "max_connections=200", "-c", "shared_buffers=64MB")
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	return nil
+}
+
+// start starts the server on its data directory with settings (-c
+// name=value arguments), appending its output to postgres.log in its
+// directory, and waits until it accepts connections. On error the server
+// may still be running: Stop it.
+func (s *Server) start(bin string, settings ...string) error {
+	logf, err := os.OpenFile(filepath.Join(s.Dir, "postgres.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close() // the server has its own descriptor
+	args := append([]string{"-D", s.data(), "-k", s.Dir, "-p", strconv.Itoa(s.Port), "-c", "listen_addresses="}, settings...)
+	s.cmd = s.command(filepath.Join(bin, "postgres"), args...)
+	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	if err := s.cmd.Start(); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("postgres: %w", err)
+		s.cmd = nil
+		return fmt.Errorf("postgres: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -107,14 +145,19 @@ func Start() (*Server, error) {
 		conn, err := pgx.Connect(ctx, s.DSN("postgres"))
 		if err == nil {
 			conn.Close(ctx)
-			return s, nil
+			return nil
 		}
 		if ctx.Err() != nil {
-			s.Stop()
-			return nil, fmt.Errorf("postgres did not start: %v\n%s", err, s.log.String())
+			return fmt.Errorf("postgres did not start: %v\n%s", err, s.LogTail())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// LogTail returns the last few kilobytes of the server's log.
+func (s *Server) LogTail() string {
+	b, _ := os.ReadFile(filepath.Join(s.Dir, "postgres.log"))
+	return string(b[max(0, len(b)-4096):])
 }
 
 func (s *Server) command(name string, args ...string) *exec.Cmd {
@@ -146,6 +189,13 @@ func SchemaFor(key string) string {
 
 // Stop shuts the server down and removes its directory. Idempotent.
 func (s *Server) Stop() {
+	s.halt()
+	os.RemoveAll(s.Dir)
+}
+
+// halt shuts the server down (fast shutdown; killed if that takes over
+// 10 s), keeping its directory. Idempotent.
+func (s *Server) halt() {
 	if s.cmd != nil && s.cmd.Process != nil {
 		s.cmd.Process.Signal(syscall.SIGINT) // fast shutdown
 		done := make(chan struct{})
@@ -156,7 +206,6 @@ func (s *Server) Stop() {
 			s.cmd.Process.Kill()
 			<-done
 		}
-		s.cmd = nil
 	}
-	os.RemoveAll(s.Dir)
+	s.cmd = nil
 }
