@@ -43,6 +43,11 @@ const restoreWindow = 64
 // the cursor was set (restoreWindow entries are checked). It then sends
 // everything again (SyncResult.Resynced); merging is idempotent, so only
 // what dst lacks changes it.
+//
+// Sync refuses, with a *PurgedError (errors.Is ErrPurged), a dst whose
+// cursor is older than src's purge horizon: dst may have missed deletes
+// whose tombstones src has purged, and must be rebuilt (see PurgedError).
+// A dst that never imported from src gets a full sync.
 func Sync(ctx context.Context, src, dst backend.Store, opts *ImportOptions) (*SyncResult, error) {
 	var srcMeta, dstMeta backend.Meta
 	if err := src.View(ctx, func(v backend.View) error { srcMeta = v.Meta(); return nil }); err != nil {
@@ -69,6 +74,9 @@ func Sync(ctx context.Context, src, dst backend.Store, opts *ImportOptions) (*Sy
 		}
 		cur = Cursor{}
 	}
+	if err := src.View(ctx, func(v backend.View) error { return checkHorizon(v, cur.Through) }); err != nil {
+		return nil, err
+	}
 	var chunk int
 	if opts != nil {
 		chunk = opts.ChunkRecords
@@ -85,7 +93,7 @@ func Sync(ctx context.Context, src, dst backend.Store, opts *ImportOptions) (*Sy
 	}()
 	res.Import, err = Import(ctx, dst, pr, opts)
 	pr.CloseWithError(errors.New("import stopped"))
-	if eerr := <-exportErr; eerr != nil && err == nil {
+	if eerr := <-exportErr; eerr != nil && (err == nil || errors.Is(eerr, ErrPurged)) {
 		err = eerr
 	}
 	return res, err
