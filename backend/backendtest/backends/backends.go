@@ -92,7 +92,7 @@ func All() []Backend {
 }
 
 // Run runs the conformance suite (with and without group commit), the
-// fault suite and the limits on every registered backend.
+// fault suite, the purge cases and the limits on every registered backend.
 func Run(t *testing.T) {
 	for _, b := range All() {
 		t.Run(b.Name, func(t *testing.T) {
@@ -101,6 +101,7 @@ func Run(t *testing.T) {
 			t.Run("Faults", func(t *testing.T) {
 				backendtest.RunFaults(t, backendtest.FaultOpeners{Limited: b.Limited, Driver: b.Driver})
 			})
+			t.Run("Purge", func(t *testing.T) { backendtest.RunPurge(t, b.Opener(nil)) })
 			t.Run("Limits", func(t *testing.T) {
 				o := backendtest.LimitsOptions
 				backendtest.RunLimits(t, b.Opener(&o))
