@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 
@@ -24,7 +25,9 @@ type Purger interface {
 // RunPurge runs the tombstone-purge cases against the backend that open
 // opens: purging a deleted hub, replication across a purge, bad input,
 // and writers running beside a purge.
-func RunPurge(t *testing.T, open Opener) {
+// With compact, it also compacts a purged store, requiring the store to
+// shrink if shrinks.
+func RunPurge(t *testing.T, open Opener, compact Compactor, shrinks bool) {
 	tests := []struct {
 		name string
 		fn   func(*testing.T, Opener)
@@ -37,7 +40,15 @@ func RunPurge(t *testing.T, open Opener) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
 	}
+	if compact != nil {
+		t.Run("PurgeThenCompact", func(t *testing.T) { testPurgeCompact(t, open, compact, shrinks) })
+	}
 }
+
+// Compactor compacts the store s that an Opener opened from dir; reopen
+// opens that store again (for a backend that compacts closed files). It
+// returns the store to go on with and the sizes before and after.
+type Compactor func(t testing.TB, dir string, s backend.Store, reopen func() backend.Store) (backend.Store, backend.CompactStats)
 
 func purger(t testing.TB, s backend.Store) Purger {
 	t.Helper()
@@ -49,7 +60,7 @@ func purger(t testing.TB, s backend.Store) Purger {
 // hubGraph creates, under a new root, a hub with n edges to n peers (each
 // with a field) and one live edge from the root to a peer; it returns the
 // root, the hub, the hub's edges and the peers.
-func hubGraph(t testing.TB, s backend.Store, n int) (root, hub anchor.ID, edges, peers []anchor.ID) {
+func hubGraph(t testing.TB, s backend.Store, n, pad int) (root, hub anchor.ID, edges, peers []anchor.ID) {
 	t.Helper()
 	root = NewRootNode(t, s, anchor.Access{})
 	m := tiered.New(s, root, nil)
@@ -58,7 +69,7 @@ func hubGraph(t testing.TB, s backend.Store, n int) (root, hub anchor.ID, edges,
 	for i := range n {
 		p, err := m.Create(anchor.KindNode, "Peer", map[string]any{"i": i})
 		require.NoError(t, err)
-		e, err := m.Connect(ctx, hub, p, "Link", map[string]any{"w": i})
+		e, err := m.Connect(ctx, hub, p, "Link", map[string]any{"w": i, "pad": strings.Repeat("x", pad)})
 		require.NoError(t, err)
 		peers, edges = append(peers, p), append(edges, e)
 	}
@@ -95,7 +106,7 @@ func testPurgeHub(t *testing.T, open Opener) {
 	h := New(t, open)
 	s := h.Open()
 	const n = 120
-	root, hub, edges, peers := hubGraph(t, s, n)
+	root, hub, edges, peers := hubGraph(t, s, n, 0)
 	lone := NewRootNode(t, s, anchor.Access{}) // deleted after the horizon: stays
 	deleted := deleteNode(t, s, root, hub)
 	before := deleted + 1
@@ -180,7 +191,7 @@ func testPurgeReplication(t *testing.T, open Opener) {
 	src := New(t, open).Open()
 	stale := New(t, open).Open()
 	current := New(t, open).Open()
-	root, hub, edges, _ := hubGraph(t, src, 20)
+	root, hub, edges, _ := hubGraph(t, src, 20, 0)
 	_, err := replica.Sync(ctx, src, stale, nil)
 	require.NoError(t, err)
 	deleted := deleteNode(t, src, root, hub)
@@ -253,7 +264,7 @@ func testPurgeInvalid(t *testing.T, open Opener) {
 // small chunks; every write lands and the store stays consistent.
 func testPurgeBesideWriters(t *testing.T, open Opener) {
 	s := New(t, open).Open()
-	root, hub, _, _ := hubGraph(t, s, 100)
+	root, hub, _, _ := hubGraph(t, s, 100, 0)
 	before := deleteNode(t, s, root, hub) + 1
 	var wg sync.WaitGroup
 	errs := make(chan error, 40)
@@ -285,4 +296,40 @@ func testPurgeBesideWriters(t *testing.T, open Opener) {
 	r := RequireClean(t, s)
 	require.Equal(t, 0, r.Tombstones)
 	require.Equal(t, 1+40, EdgeCount(t, s, root)) // the Keeps edge and the writers' edges
+}
+
+// testPurgeCompact deletes a hub whose edges carry most of the store's
+// bytes, purges it, compacts, and requires the store to shrink below its
+// size before the delete, with the live data intact.
+func testPurgeCompact(t *testing.T, open Opener, compact Compactor, shrinks bool) {
+	h := New(t, open)
+	s := h.Open()
+	const n = 1500
+	root, hub, _, peers := hubGraph(t, s, n, 400)
+	built, err := s.Size(ctx)
+	require.NoError(t, err)
+	before := deleteNode(t, s, root, hub) + 1
+	st, err := purger(t, s).Purge(ctx, before, nil)
+	require.NoError(t, err)
+	require.Equal(t, n+1, st.Purged)
+	purged, err := s.Size(ctx)
+	require.NoError(t, err)
+	s, cs := compact(t, h.Dir(), s, h.Open)
+	t.Logf("size built %d, purged %d, compacted %d -> %d bytes", built, purged, cs.Before, cs.After)
+	if shrinks {
+		require.Less(t, cs.After, cs.Before, "compaction gives the purged space back")
+		require.Less(t, cs.After, built/2, "a store without the hub is far smaller than with it")
+	}
+	r := RequireClean(t, s)
+	require.Zero(t, r.Tombstones)
+	require.Equal(t, 1, r.Edges)
+	require.Equal(t, 1, EdgeCount(t, s, root))
+	for _, p := range peers[:10] {
+		var i int
+		require.NoError(t, tiered.New(s, root, nil).Field(ctx, p, "i", &i))
+	}
+	m := tiered.New(s, root, nil)
+	_, err = m.Create(anchor.KindNode, "AfterCompact", nil)
+	require.NoError(t, err)
+	require.NoError(t, m.Commit(ctx))
 }

@@ -1,0 +1,64 @@
+package bolt_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/anchorage-db/anchorage/anchor"
+	"github.com/anchorage-db/anchorage/backend"
+	"github.com/anchorage-db/anchorage/backend/backendtest"
+	"github.com/anchorage-db/anchorage/backend/bolt"
+)
+
+// TestPurgeCompactRefusesOpenStore: a store open in this (or another)
+// process holds bolt's file lock, so Compact refuses it and leaves it as
+// it was; the open store cannot compact itself either.
+func TestPurgeCompactRefusesOpenStore(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	s, err := bolt.Open(path, nil)
+	require.NoError(t, err)
+	root := backendtest.NewRootNode(t, s, anchor.Access{})
+	before, err := os.ReadFile(path)
+	require.NoError(t, err)
+
+	_, err = bolt.Compact(context.Background(), path, &bolt.CompactOptions{Timeout: 50 * time.Millisecond})
+	require.ErrorIs(t, err, anchor.ErrLocked)
+	_, err = s.Compact(context.Background())
+	require.ErrorIs(t, err, backend.ErrNoCompact)
+	after, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, before, after, "a refused compaction leaves the file alone")
+	entries, err := os.ReadDir(filepath.Dir(path))
+	require.NoError(t, err)
+	require.Len(t, entries, 1, "and no new file behind")
+
+	require.NoError(t, s.Close())
+	st, err := bolt.Compact(context.Background(), path, nil)
+	require.NoError(t, err)
+	require.Positive(t, st.After)
+	s, err = bolt.Open(path, nil)
+	require.NoError(t, err)
+	defer s.Close()
+	backendtest.RequireClean(t, s)
+	require.True(t, backendtest.Stored(t, s, root).Live())
+}
+
+// TestPurgeCompactRefusesNonStore: a file that is not a store is refused
+// and left unchanged.
+func TestPurgeCompactRefusesNonStore(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "notes.txt")
+	body := []byte("not a bolt store, just some text that happens to be here\n")
+	require.NoError(t, os.WriteFile(path, body, 0o600))
+	_, err := bolt.Compact(context.Background(), path, nil)
+	require.Error(t, err)
+	got, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, body, got)
+	_, err = bolt.Compact(context.Background(), filepath.Join(t.TempDir(), "missing.db"), nil)
+	require.ErrorIs(t, err, os.ErrNotExist)
+}
