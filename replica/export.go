@@ -55,8 +55,12 @@ func Export(ctx context.Context, s backend.Store, w io.Writer, opts *ExportOptio
 		if err := checkHorizon(v, o.After); err != nil {
 			return err
 		}
+		purged, err := purgedSince(v)
+		if err != nil {
+			return err
+		}
 		res.Header = Header{ExportID: anchor.NewID(), SourceStore: meta.StoreID, SourceReplica: meta.ReplicaID,
-			After: o.After, Through: meta.Seq, Created: meta.HLC, Ordered: true}
+			After: o.After, Through: meta.Seq, Created: meta.HLC, Ordered: true, Purged: purged}
 		type change struct {
 			seq uint64
 			id  anchor.ID

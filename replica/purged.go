@@ -33,15 +33,25 @@ type PurgedError struct {
 }
 
 func (e *PurgedError) Error() string {
-	return fmt.Sprintf("anchorage: source store %s purged tombstones (deleted before %s) through its change-log sequence %d, "+
+	when := ""
+	if e.Horizon.Before != 0 {
+		when = fmt.Sprintf(" (deleted before %s)", e.Horizon.Before)
+	}
+	return fmt.Sprintf("anchorage: source store %s purged tombstones%s through its change-log sequence %d, "+
 		"but this replica has imported its changes only through sequence %d and may have missed those deletes: "+
 		"resync fully by rebuilding this replica as a new, empty store synced from the source from sequence 0 "+
 		"(a sync into this store would keep the anchors the source deleted and purged, and could resurrect them at the source)",
-		e.Source, e.Horizon.Before, e.Horizon.Seq, e.Cursor)
+		e.Source, when, e.Horizon.Seq, e.Cursor)
 }
 
 // Unwrap returns ErrPurged.
 func (e *PurgedError) Unwrap() error { return ErrPurged }
+
+// purgedSince returns the purge horizon of the store v shows.
+func purgedSince(v backend.View) (uint64, error) {
+	h, err := backend.ReadHorizon(v)
+	return h.Seq, err
+}
 
 // checkHorizon refuses, with a *PurgedError, changes after sequence after
 // of the source v shows when the source purged tombstones logged after it.

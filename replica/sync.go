@@ -60,6 +60,11 @@ func Sync(ctx context.Context, src, dst backend.Store, opts *ImportOptions) (*Sy
 	if srcMeta.StoreID == dstMeta.StoreID {
 		return nil, fmt.Errorf("anchorage: sync: %w: source and destination are the same store %s (or one is a copy made with cp, which keeps the store's identity)", anchor.ErrIntegrity, srcMeta.StoreID)
 	}
+	// Before a resync resets the cursor: a dst that had not imported
+	// through src's purge horizon stays refused.
+	if err := src.View(ctx, func(v backend.View) error { return checkHorizon(v, cur.Through) }); err != nil {
+		return nil, err
+	}
 	res := &SyncResult{}
 	if res.Resynced, err = restored(ctx, src, srcMeta, cur); err != nil {
 		return nil, err
@@ -73,9 +78,6 @@ func Sync(ctx context.Context, src, dst backend.Store, opts *ImportOptions) (*Sy
 			return nil, err
 		}
 		cur = Cursor{}
-	}
-	if err := src.View(ctx, func(v backend.View) error { return checkHorizon(v, cur.Through) }); err != nil {
-		return nil, err
 	}
 	var chunk int
 	if opts != nil {

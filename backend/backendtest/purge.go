@@ -217,6 +217,11 @@ func testPurgeReplication(t *testing.T, open Opener) {
 	require.Contains(t, err.Error(), "new, empty store")
 	_, err = replica.Export(ctx, src, &bytes.Buffer{}, &replica.ExportOptions{After: cur.Through})
 	require.ErrorIs(t, err, replica.ErrPurged)
+	var full bytes.Buffer
+	_, err = replica.Export(ctx, src, &full, nil)
+	require.NoError(t, err, "a full export is always allowed")
+	_, err = replica.Import(ctx, stale, bytes.NewReader(full.Bytes()), nil)
+	require.ErrorIs(t, err, replica.ErrPurged, "but not into a store that missed purged deletes: it would keep them")
 	require.True(t, Stored(t, stale, hub).Live(), "a refused sync changes nothing")
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -244,8 +249,8 @@ func testPurgeReplication(t *testing.T, open Opener) {
 		}))
 	}
 	require.True(t, Stored(t, rebuilt, extra).Live())
-	_, err = replica.Export(ctx, src, &bytes.Buffer{}, &replica.ExportOptions{After: 0})
-	require.NoError(t, err, "a full export is always allowed")
+	_, err = replica.Import(ctx, New(t, open).Open(), bytes.NewReader(full.Bytes()), nil)
+	require.NoError(t, err, "a full export imports into a new store")
 }
 
 func testPurgeInvalid(t *testing.T, open Opener) {
