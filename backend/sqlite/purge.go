@@ -14,15 +14,27 @@ func (t *wtx) Purge(ids []anchor.ID) (uint64, error) {
 	if t.err != nil {
 		return 0, t.err
 	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	var stmts [3]*sql.Stmt
+	for i, q := range []string{"DELETE FROM fields WHERE id = ?", "DELETE FROM anchors WHERE id = ?", "DELETE FROM log WHERE id = ? RETURNING seq"} {
+		st, err := t.w.conn.PrepareContext(t.ctx, q)
+		if err != nil {
+			return 0, t.fail(err)
+		}
+		defer st.Close()
+		stmts[i] = st
+	}
 	var maxSeq uint64
 	for _, id := range ids {
-		for _, q := range []string{"DELETE FROM fields WHERE id = ?", "DELETE FROM anchors WHERE id = ?"} {
-			if _, err := t.w.conn.ExecContext(t.ctx, q, id[:]); err != nil {
+		for _, st := range stmts[:2] {
+			if _, err := st.ExecContext(t.ctx, id[:]); err != nil {
 				return 0, t.fail(err)
 			}
 		}
 		var seq int64
-		err := t.w.conn.QueryRowContext(t.ctx, "DELETE FROM log WHERE id = ? RETURNING seq", id[:]).Scan(&seq)
+		err := stmts[2].QueryRowContext(t.ctx, id[:]).Scan(&seq)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 		case err != nil:
