@@ -70,6 +70,14 @@ func TestPurgeAndCompactCommands(t *testing.T) {
 			require.Equal(t, 3, p.Chunks)
 			require.Positive(t, p.HorizonSeq)
 
+			r = cli(t, "stats", "--db", path, "--json", "-q")
+			requireOK(t, r)
+			var sj statsJSON
+			require.NoError(t, json.Unmarshal([]byte(r.stdout), &sj), r.stdout)
+			require.Equal(t, p.HorizonSeq, sj.PurgedSeq)
+			require.NotEmpty(t, sj.PurgedTime)
+			require.Zero(t, sj.Kinds["edge"].Tombstones)
+
 			r = cli(t, "compact", "--db", path, "--json", "-q")
 			requireOK(t, r)
 			var c compactJSON
