@@ -62,3 +62,20 @@ func TestPurgeCompactRefusesNonStore(t *testing.T) {
 	_, err = bolt.Compact(context.Background(), filepath.Join(t.TempDir(), "missing.db"), nil)
 	require.ErrorIs(t, err, os.ErrNotExist)
 }
+
+// TestPurgeReadOnlyRefused: a store opened read-only neither purges nor
+// compacts.
+func TestPurgeReadOnlyRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	s, err := bolt.Open(path, nil)
+	require.NoError(t, err)
+	backendtest.NewRootNode(t, s, anchor.Access{})
+	require.NoError(t, s.Close())
+	s, err = bolt.Open(path, &bolt.Options{ReadOnly: true})
+	require.NoError(t, err)
+	defer s.Close()
+	_, err = s.Purge(context.Background(), anchor.MakeHLC(time.Now().UnixMilli(), 0), nil)
+	require.ErrorIs(t, err, anchor.ErrReadOnly)
+	_, err = s.Compact(context.Background())
+	require.ErrorIs(t, err, anchor.ErrReadOnly)
+}
