@@ -70,10 +70,17 @@ func ReadHorizon(v View) (Horizon, error) {
 type PurgeOptions struct {
 	// Chunk is how many tombstones one write transaction removes. Each
 	// chunk is atomic; other writers wait at most one chunk. Default 1000,
-	// at most 100,000.
+	// at most 100,000. On PostgreSQL each tombstone of a chunk takes a
+	// lock in the server's shared lock table: keep chunks to thousands.
 	Chunk int
 	// Progress, if set, is called after each chunk commits.
 	Progress func(PurgeStats)
+	// Replicated, if not 0, purges only the tombstones whose change-log
+	// entry is at or below this sequence: the least import cursor for
+	// this store among its replicas (replica.MinCursor), so that no
+	// replica is refused a later sync. 0: no such bound (then choose
+	// before so that every replica has imported the deletes before it).
+	Replicated uint64
 }
 
 // maxPurgeChunk bounds one purge transaction.
@@ -145,8 +152,22 @@ func (e *Engine) Purge(ctx context.Context, before anchor.HLC, opts *PurgeOption
 		if herr != nil {
 			return herr
 		}
+		var replicated map[anchor.ID]bool // nil: no bound
+		if o.Replicated > 0 {
+			replicated = make(map[anchor.ID]bool)
+			err := v.Changes(0, func(seq uint64, id anchor.ID) error {
+				if seq > o.Replicated {
+					return errStop
+				}
+				replicated[id] = true
+				return nil
+			})
+			if err != nil && !errors.Is(err, errStop) {
+				return err
+			}
+		}
 		return v.Anchors(func(id anchor.ID, a *anchor.Anchor, err error) error {
-			if err == nil && !a.Live() && a.Deleted < before {
+			if err == nil && !a.Live() && a.Deleted < before && (replicated == nil || replicated[id]) {
 				ids = append(ids, id)
 			}
 			return ctx.Err()
@@ -162,7 +183,7 @@ func (e *Engine) Purge(ctx context.Context, before anchor.HLC, opts *PurgeOption
 			return st, err
 		}
 		n := min(o.Chunk, len(ids))
-		purged, h, err := e.purgeChunk(ctx, ids[:n], before)
+		purged, h, err := e.purgeChunk(ctx, ids[:n], before, o.Replicated)
 		if err != nil {
 			st.Elapsed = time.Since(start)
 			return st, fmt.Errorf("purge: %s: %w", e.name, err)
@@ -183,10 +204,10 @@ func (e *Engine) Purge(ctx context.Context, before anchor.HLC, opts *PurgeOption
 
 // purgeChunk runs one chunk's transaction, again after a lock conflict
 // while ctx allows.
-func (e *Engine) purgeChunk(ctx context.Context, ids []anchor.ID, before anchor.HLC) (int, Horizon, error) {
+func (e *Engine) purgeChunk(ctx context.Context, ids []anchor.ID, before anchor.HLC, replicated uint64) (int, Horizon, error) {
 	begun := time.Now()
 	for attempt := 0; ; attempt++ {
-		n, h, err := e.purgeTx(ctx, ids, before)
+		n, h, err := e.purgeTx(ctx, ids, before, replicated)
 		if !errors.Is(err, ErrRetry) {
 			return n, h, err
 		}
@@ -205,8 +226,10 @@ var errStop = errors.New("stop")
 
 // purgeTx removes, in one write transaction, the tombstones of ids that
 // are still deleted before the horizon and, if nodes, hold no adjacency
-// rows, and raises the store's recorded horizon with them.
-func (e *Engine) purgeTx(ctx context.Context, ids []anchor.ID, before anchor.HLC) (n int, h Horizon, err error) {
+// rows, and raises the store's recorded horizon with them. With
+// replicated set, a tombstone logged again past it since the scan makes
+// the chunk fail (with anchor.ErrConflict) and write nothing.
+func (e *Engine) purgeTx(ctx context.Context, ids []anchor.ID, before anchor.HLC, replicated uint64) (n int, h Horizon, err error) {
 	select {
 	case e.wsem <- struct{}{}:
 	case <-ctx.Done():
@@ -265,6 +288,9 @@ func (e *Engine) purgeTx(ctx context.Context, ids []anchor.ID, before anchor.HLC
 	seq, err := tx.Purge(gone)
 	if err != nil {
 		return 0, h, unwrapWrite(err)
+	}
+	if replicated > 0 && seq > replicated {
+		return 0, h, fmt.Errorf("%w: a tombstone was logged again, at sequence %d past the replicated %d, while the purge ran; run it again", anchor.ErrConflict, seq, replicated)
 	}
 	h = Horizon{Before: max(h.Before, before), Seq: max(h.Seq, seq)}
 	if err := tx.PutMeta(HorizonKey, h.encode()); err != nil {

@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -68,4 +69,38 @@ func checkHorizon(v backend.View, after uint64) error {
 		return &PurgedError{Source: v.Meta().StoreID, Cursor: after, Horizon: h}
 	}
 	return nil
+}
+
+// ErrNoCursor: a replica has never imported from the source, so no
+// tombstone of the source is known to have reached it.
+var ErrNoCursor = errors.New("anchorage: replica has not imported from this source")
+
+// MinCursor returns the least of the replicas' import cursors for src: the
+// greatest change-log sequence of src that every one of them has imported.
+// Passed as backend.PurgeOptions.Replicated, it keeps a purge of src from
+// removing a tombstone any of them has not imported, so none is refused a
+// later sync. A replica that never imported from src yields an error
+// wrapping ErrNoCursor; no replicas, anchor.ErrInvalid.
+func MinCursor(ctx context.Context, src backend.Store, replicas ...backend.Store) (uint64, error) {
+	if len(replicas) == 0 {
+		return 0, fmt.Errorf("anchorage: min cursor: %w: no replicas given", anchor.ErrInvalid)
+	}
+	var meta backend.Meta
+	if err := src.View(ctx, func(v backend.View) error { meta = v.Meta(); return nil }); err != nil {
+		return 0, err
+	}
+	var least uint64
+	for i, r := range replicas {
+		cur, rm, err := ReadCursor(ctx, r, meta.StoreID)
+		if err != nil {
+			return 0, err
+		}
+		if cur.Through == 0 {
+			return 0, fmt.Errorf("%w: store %s (replica %d) holds no cursor for source %s", ErrNoCursor, rm.StoreID, i+1, meta.StoreID)
+		}
+		if i == 0 || cur.Through < least {
+			least = cur.Through
+		}
+	}
+	return least, nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -34,6 +35,7 @@ func RunPurge(t *testing.T, open Opener, compact Compactor, shrinks bool) {
 	}{
 		{"PurgeDeletedHub", testPurgeHub},
 		{"PurgeRefusesStaleReplica", testPurgeReplication},
+		{"PurgeBoundedByReplicas", testPurgeReplicated},
 		{"PurgeInvalidInput", testPurgeInvalid},
 		{"PurgeBesideWriters", testPurgeBesideWriters},
 	}
@@ -337,4 +339,59 @@ func testPurgeCompact(t *testing.T, open Opener, compact Compactor, shrinks bool
 	_, err = m.Create(anchor.KindNode, "AfterCompact", nil)
 	require.NoError(t, err)
 	require.NoError(t, m.Commit(ctx))
+}
+
+// testPurgeReplicated: bounded by the replicas' least cursor
+// (replica.MinCursor), a purge removes only the tombstones every replica
+// has imported, so none of them is refused a later sync.
+func testPurgeReplicated(t *testing.T, open Opener) {
+	src := New(t, open).Open()
+	ahead := New(t, open).Open()
+	behind := New(t, open).Open()
+	root, early, _, _ := hubGraph(t, src, 5, 0)
+	deleteNode(t, src, root, early)
+	for _, r := range []backend.Store{ahead, behind} {
+		_, err := replica.Sync(ctx, src, r, nil)
+		require.NoError(t, err)
+	}
+	m := tiered.New(src, root, nil)
+	late, err := m.Create(anchor.KindNode, "Late", nil)
+	require.NoError(t, err)
+	require.NoError(t, m.Commit(ctx))
+	deleteNode(t, src, root, late)
+	_, err = replica.Sync(ctx, src, ahead, nil)
+	require.NoError(t, err)
+
+	_, err = replica.MinCursor(ctx, src, ahead, New(t, open).Open())
+	require.ErrorIs(t, err, replica.ErrNoCursor)
+	_, err = replica.MinCursor(ctx, src)
+	require.ErrorIs(t, err, anchor.ErrInvalid)
+	bound, err := replica.MinCursor(ctx, src, ahead, behind)
+	require.NoError(t, err)
+	cb, _, err := replica.ReadCursor(ctx, behind, Meta(t, src).StoreID)
+	require.NoError(t, err)
+	require.Equal(t, cb.Through, bound)
+
+	everything := anchor.MakeHLC(time.Now().Add(time.Hour).UnixMilli(), 0)
+	st, err := purger(t, src).Purge(ctx, everything, &backend.PurgeOptions{Replicated: bound})
+	require.NoError(t, err)
+	require.Equal(t, 6, st.Purged, "the early hub and its edges, which both replicas hold")
+	require.LessOrEqual(t, st.Horizon.Seq, bound)
+	require.False(t, Stored(t, src, late).Live(), "the late delete stays: behind has not imported it")
+
+	_, err = replica.Sync(ctx, src, behind, nil)
+	require.NoError(t, err, "no replica is refused")
+	require.False(t, Stored(t, behind, late).Live())
+	_, err = replica.Sync(ctx, src, ahead, nil)
+	require.NoError(t, err)
+
+	bound, err = replica.MinCursor(ctx, src, ahead, behind)
+	require.NoError(t, err)
+	st, err = purger(t, src).Purge(ctx, everything, &backend.PurgeOptions{Replicated: bound})
+	require.NoError(t, err)
+	require.Equal(t, 1, st.Purged, "now both hold the late delete")
+	for _, r := range []backend.Store{ahead, behind} {
+		_, err := replica.Sync(ctx, src, r, nil)
+		require.NoError(t, err)
+	}
 }
