@@ -15,6 +15,7 @@ import (
 	"github.com/anchorage-db/anchorage/anchor"
 	"github.com/anchorage-db/anchorage/backend"
 	"github.com/anchorage-db/anchorage/backend/bolt"
+	"github.com/anchorage-db/anchorage/replica"
 )
 
 // The maintenance commands: purge (tombstones) and compact (the file).
@@ -35,6 +36,7 @@ type purgeJSON struct {
 	Kept       int       `json:"kept"`
 	Chunks     int       `json:"chunks"`
 	HorizonSeq uint64    `json:"horizon_seq"`
+	Replicated uint64    `json:"replicated_through,omitempty"` // with --replica: their least cursor for this store
 	SizeBefore int64     `json:"size_before"`
 	SizeAfter  int64     `json:"size_after"`
 	ElapsedMS  int64     `json:"elapsed_ms"`
@@ -45,6 +47,9 @@ func printPurge(w io.Writer, j purgeJSON) {
 		plural(j.Purged, "tombstone"), j.Before.Format(time.RFC3339), plural(j.Chunks, "transaction"), time.Duration(j.ElapsedMS)*time.Millisecond)
 	if j.Kept > 0 {
 		fmt.Fprintf(w, "  kept %s (a node still holding edges, or changed since the scan)\n", plural(j.Kept, "tombstone"))
+	}
+	if j.Replicated > 0 {
+		fmt.Fprintf(w, "  bounded by the replicas: every one has imported through sequence %d\n", j.Replicated)
 	}
 	fmt.Fprintf(w, "  purge horizon: change-log sequence %d; a replica that has not imported through it must be rebuilt\n", j.HorizonSeq)
 	fmt.Fprintf(w, "  size %d -> %d bytes (run anchorage compact to give the free space back)\n", j.SizeBefore, j.SizeAfter)
@@ -68,9 +73,10 @@ func newPurgeCmd() *cobra.Command {
 	var olderThan time.Duration
 	var beforeFlag string
 	var chunk int
+	var replicas []string
 	var asJSON, quiet bool
 	cmd := &cobra.Command{
-		Use:   "purge --db PATH (--older-than DURATION | --before TIME)",
+		Use:   "purge --db PATH (--older-than DURATION | --before TIME) [--replica PATH]...",
 		Short: "Remove tombstones of old deletes, with their change-log entries",
 		Long: `purge removes the tombstones of anchors deleted before a horizon, with
 their change-log entries, in small transactions (--chunk tombstones each) so
@@ -81,7 +87,11 @@ Choose a horizon that every replica of this store has imported: a replica
 that had not imported the purged deletes is refused any later partial sync
 from this store (it may still hold the deleted anchors) and must be rebuilt
 as a new store with a full sync. There is no default horizon: give
---older-than or --before.
+--older-than or --before. With --replica (each replica of this store,
+repeated), purge also reads each replica's import cursor for this store
+and removes only tombstones every one of them has imported, so none is
+refused a later sync; a replica that never imported from it stops the
+purge.
 
 The freed space stays in the file for reuse; anchorage compact gives it back.`,
 		Example: `  anchorage purge --db graph.db --older-than 720h
@@ -120,11 +130,16 @@ The freed space stays in the file for reuse; anchorage compact gives it back.`,
 			}
 			ctx := ctxOf(cmd)
 			j := purgeJSON{Before: before.UTC()}
+			if len(replicas) > 0 {
+				if j.Replicated, err = replicatedThrough(cmd, s, replicas); err != nil {
+					return err
+				}
+			}
 			if j.SizeBefore, err = s.Size(ctx); err != nil {
 				return fail(err)
 			}
 			bar := newBar(cmd.ErrOrStderr(), -1, quiet || asJSON, "purge: removing tombstones")
-			st, err := p.Purge(ctx, anchor.MakeHLC(before.UnixMilli(), 0), &backend.PurgeOptions{Chunk: chunk,
+			st, err := p.Purge(ctx, anchor.MakeHLC(before.UnixMilli(), 0), &backend.PurgeOptions{Chunk: chunk, Replicated: j.Replicated,
 				Progress: func(st backend.PurgeStats) { _ = bar.Set(st.Purged + st.Kept) }})
 			_ = bar.Finish()
 			if err != nil {
@@ -142,10 +157,33 @@ The freed space stays in the file for reuse; anchorage compact gives it back.`,
 	f.DurationVar(&olderThan, "older-than", 0, "purge tombstones of deletes older than this (e.g. 720h)")
 	f.StringVar(&beforeFlag, "before", "", "purge tombstones of deletes before this RFC 3339 time")
 	f.IntVar(&chunk, "chunk", 1000, "tombstones removed per transaction")
+	f.StringSliceVar(&replicas, "replica", nil, "a replica of the store (path or connection string; repeated): purge only what every replica has imported")
 	addStoreFlags(cmd, "the store to purge")
 	addJSON(cmd, &asJSON, "the counts")
 	addQuiet(cmd, &quiet)
 	return cmd
+}
+
+// replicatedThrough opens each replica read-only and returns their least
+// import cursor for s (replica.MinCursor).
+func replicatedThrough(cmd *cobra.Command, s backend.Store, paths []string) (uint64, error) {
+	_, _, o := storeFlags(cmd, "db", "backend")
+	o.ReadOnly = true
+	var rs []backend.Store
+	defer func() {
+		for _, r := range rs {
+			r.Close()
+		}
+	}()
+	for _, p := range paths {
+		r, err := openStore(autoBackend, p, o)
+		if err != nil {
+			return 0, fail(fmt.Errorf("anchorage: purge: replica %s: %w", p, err))
+		}
+		rs = append(rs, r)
+	}
+	n, err := replica.MinCursor(ctxOf(cmd), s, rs...)
+	return n, fail(err)
 }
 
 type compactJSON struct {

@@ -97,3 +97,29 @@ func TestPurgeAndCompactCommands(t *testing.T) {
 		})
 	}
 }
+
+// TestPurgeBoundedByReplicaCommand: with --replica, purge removes only
+// what the replica has imported, and refuses a replica that never synced.
+func TestPurgeBoundedByReplicaCommand(t *testing.T) {
+	dir := t.TempDir()
+	src, rep := filepath.Join(dir, "src.db"), filepath.Join(dir, "rep.db")
+	const n = 50
+	deletedHubStore(t, src, n)
+	time.Sleep(5 * time.Millisecond)
+	requireOK(t, cli(t, "sync", "--from", src, "--to", rep, "-q"))
+	never := filepath.Join(dir, "never.db")
+	requireOK(t, cli(t, "demo", "--walkers", "1", "--edges", "1", "--db", never, "-q"))
+
+	r := cli(t, "purge", "--db", src, "--older-than", "1ms", "--replica", rep, "--replica", never, "-q")
+	require.Equal(t, exitFailed, r.code, r.stderr)
+	require.Contains(t, r.stderr, "has not imported from this source")
+
+	r = cli(t, "purge", "--db", src, "--older-than", "1ms", "--replica", rep, "--json", "-q")
+	requireOK(t, r)
+	var p purgeJSON
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &p), r.stdout)
+	require.Equal(t, n+1, p.Purged, "the replica imported the delete")
+	require.Positive(t, p.Replicated)
+	require.LessOrEqual(t, p.HorizonSeq, p.Replicated)
+	requireOK(t, cli(t, "sync", "--from", src, "--to", rep, "-q"))
+}
