@@ -124,6 +124,7 @@ type PurgeStats struct {
 // checks every tombstone again; other writers run between chunks. If ctx
 // ends, Purge stops after the running chunk and returns what it did with
 // ctx's error: every committed chunk stands, and a later Purge goes on.
+// Close stops it the same way (anchor.ErrClosed).
 //
 // before must be older than every delete that some replica of this store
 // has not imported yet: such a replica can only be rebuilt afterwards
@@ -181,6 +182,10 @@ func (e *Engine) Purge(ctx context.Context, before anchor.HLC, opts *PurgeOption
 		if err := ctx.Err(); err != nil {
 			st.Elapsed = time.Since(start)
 			return st, err
+		}
+		if e.closing() {
+			st.Elapsed = time.Since(start)
+			return st, fmt.Errorf("purge: %s: %w after %d of %d tombstones", e.name, anchor.ErrClosed, st.Purged, st.Candidates)
 		}
 		n := min(o.Chunk, len(ids))
 		purged, h, err := e.purgeChunk(ctx, ids[:n], before, o.Replicated)
@@ -311,4 +316,11 @@ func unwrapWrite(err error) error {
 		return we.Err
 	}
 	return err
+}
+
+// closing reports whether Close has begun.
+func (e *Engine) closing() bool {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.closed
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/anchorage-db/anchorage/backend"
 	"github.com/anchorage-db/anchorage/backend/backendtest"
 	"github.com/anchorage-db/anchorage/backend/bolt"
+	"github.com/anchorage-db/anchorage/tiered"
 )
 
 // TestPurgeCompactRefusesOpenStore: a store open in this (or another)
@@ -78,4 +79,47 @@ func TestPurgeReadOnlyRefused(t *testing.T) {
 	require.ErrorIs(t, err, anchor.ErrReadOnly)
 	_, err = s.Compact(context.Background())
 	require.ErrorIs(t, err, anchor.ErrReadOnly)
+}
+
+// TestPurgeStopsAtClose: Close stops a running purge after its chunk; the
+// chunks before stand and the store is consistent.
+func TestPurgeStopsAtClose(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "s.db")
+	s, err := bolt.Open(path, &bolt.Options{NoSync: true})
+	require.NoError(t, err)
+	root := backendtest.NewRootNode(t, s, anchor.Access{})
+	m := tiered.New(s, root, nil)
+	hub, err := m.Create(anchor.KindNode, "Hub", nil)
+	require.NoError(t, err)
+	for range 40 {
+		p, err := m.Create(anchor.KindNode, "P", nil)
+		require.NoError(t, err)
+		_, err = m.Connect(ctx, hub, p, "L", nil)
+		require.NoError(t, err)
+	}
+	require.NoError(t, m.Commit(ctx))
+	m = tiered.New(s, root, nil)
+	require.NoError(t, m.Delete(ctx, hub))
+	require.NoError(t, m.Commit(ctx))
+	before := backendtest.Stored(t, s, hub).Deleted + 1
+
+	closed := make(chan error, 1)
+	st, err := s.Purge(ctx, before, &backend.PurgeOptions{Chunk: 10, Progress: func(backend.PurgeStats) {
+		if len(closed) > 0 {
+			return
+		}
+		go func() { closed <- s.Close() }()
+		for s.View(ctx, func(backend.View) error { return nil }) == nil {
+			time.Sleep(time.Millisecond)
+		}
+	}})
+	require.ErrorIs(t, err, anchor.ErrClosed)
+	require.Equal(t, 10, st.Purged)
+	require.NoError(t, <-closed)
+	s, err = bolt.Open(path, nil)
+	require.NoError(t, err)
+	defer s.Close()
+	r := backendtest.RequireClean(t, s)
+	require.Equal(t, 41-10, r.Tombstones)
 }
