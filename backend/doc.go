@@ -42,7 +42,7 @@
 //
 // Package backendtest holds the suites every backend runs unchanged:
 // conformance (Run), faults (RunFaults), purge (RunPurge) and limits
-// (RunLimits); its
-// harness runs Verify after every test. Package backendtest/backends is
-// the registry that runs them all on bolt, sqlite and PostgreSQL.
+// (RunLimits); its harness runs Verify after every test. Package
+// backendtest/backends is the registry that runs them all on bolt, sqlite
+// and PostgreSQL.
 package backend
