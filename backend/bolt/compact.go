@@ -50,9 +50,10 @@ func (o *CompactOptions) withDefaults() (CompactOptions, error) {
 // file meanwhile. A failure at any step before the rename leaves the
 // store untouched and removes the new file.
 //
-// A process that opened path before the rename and was still waiting
-// for the lock would get the old, unlinked file: stop the store's users
-// first (as the lock requires anyway).
+// A process that opened path before the rename and was still waiting for
+// the lock gets the old, unlinked file: its meta pages are overwritten
+// once the rename is durable, so that process's Open fails (it may open
+// path again) rather than write to a file nobody will read.
 func Compact(ctx context.Context, path string, opts *CompactOptions) (backend.CompactStats, error) {
 	start := time.Now()
 	var st backend.CompactStats
@@ -103,6 +104,12 @@ func Compact(ctx context.Context, path string, opts *CompactOptions) (backend.Co
 	if err := os.Chmod(tmpPath, fi.Mode().Perm()); err != nil {
 		return st, fmt.Errorf("anchorage: compact %s: %w", path, err)
 	}
+	// The old file, kept open to spoil it once the new one is in place.
+	old, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return st, fmt.Errorf("anchorage: compact %s: %w", path, err)
+	}
+	defer old.Close()
 	if err := os.Rename(tmpPath, path); err != nil {
 		return st, fmt.Errorf("anchorage: compact %s: %w", path, err)
 	}
@@ -114,10 +121,28 @@ func Compact(ctx context.Context, path string, opts *CompactOptions) (backend.Co
 			return st, fmt.Errorf("anchorage: compact %s: sync directory: %w", path, err)
 		}
 	}
+	// A process that opened path before the rename and waits for the lock
+	// holds the old, unlinked file: with its meta pages spoilt, its Open
+	// fails instead of writing where nobody will ever read.
+	if err := spoil(old, src.db.Info().PageSize); err != nil {
+		return st, fmt.Errorf("anchorage: compact %s: the compacted store is in place, but the old file was not invalidated: %w", path, err)
+	}
 	if fi, err = os.Stat(path); err != nil {
 		return st, fmt.Errorf("anchorage: compact %s: %w", path, err)
 	}
 	st.After = fi.Size()
 	st.Elapsed = time.Since(start)
 	return st, nil
+}
+
+// spoil overwrites the headers of bbolt's two meta pages (pages 0 and 1)
+// of the file f, so that no later Open accepts it.
+func spoil(f *os.File, pageSize int) error {
+	zero := make([]byte, 64)
+	for _, off := range []int64{0, int64(pageSize)} {
+		if _, err := f.WriteAt(zero, off); err != nil {
+			return err
+		}
+	}
+	return f.Sync()
 }

@@ -39,9 +39,16 @@ func TestPurgeCompactRefusesOpenStore(t *testing.T) {
 	require.Len(t, entries, 1, "and no new file behind")
 
 	require.NoError(t, s.Close())
+	// A process that opened the file before the rename holds the old one
+	// (a hard link stands for it): it must not open as a store any more.
+	ghost := path + ".ghost"
+	require.NoError(t, os.Link(path, ghost))
 	st, err := bolt.Compact(context.Background(), path, nil)
 	require.NoError(t, err)
 	require.Positive(t, st.After)
+	_, err = bolt.Open(ghost, &bolt.Options{ReadOnly: true})
+	require.Error(t, err, "the old file is spoilt")
+	require.NoError(t, os.Remove(ghost))
 	s, err = bolt.Open(path, nil)
 	require.NoError(t, err)
 	defer s.Close()
