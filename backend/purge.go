@@ -112,7 +112,7 @@ type PurgeStats struct {
 	// Kept: candidates left in place (a node that still holds adjacency
 	// rows, or a record changed since the scan).
 	Kept    int
-	Chunks  int     // write transactions committed
+	Chunks  int     // write transactions committed (a chunk with nothing left to purge commits none)
 	Horizon Horizon // the store's horizon after the last chunk
 	Elapsed time.Duration
 }
@@ -195,7 +195,9 @@ func (e *Engine) Purge(ctx context.Context, before anchor.HLC, opts *PurgeOption
 		}
 		st.Purged += purged
 		st.Kept += n - purged
-		st.Chunks++
+		if purged > 0 {
+			st.Chunks++
+		}
 		st.Horizon = h
 		ids = ids[n:]
 		if o.Progress != nil {
