@@ -26,10 +26,23 @@
 // documented on Engine. View gives a consistent snapshot. Close is
 // idempotent.
 //
+// # Tombstones, purge and compaction
+//
+// A delete leaves a tombstone and a change-log entry, which replication
+// needs to carry the delete. Engine.Purge removes the tombstones deleted
+// before a horizon (optionally only those every replica has imported,
+// PurgeOptions.Replicated), with their log entries, in chunked write
+// transactions that take the engine's one write slot in turn with the
+// group commits; the store records its Horizon, by which replication
+// refuses a replica that missed a purged delete. Engine.Compact gives the
+// freed space back where the driver can while open (SQLite, PostgreSQL);
+// bolt compacts a closed file (bolt.Compact).
+//
 // # Conformance
 //
 // Package backendtest holds the suites every backend runs unchanged:
-// conformance (Run), faults (RunFaults) and limits (RunLimits); its
-// harness runs Verify after every test. Package backendtest/backends is
-// the registry that runs them all on bolt, sqlite and PostgreSQL.
+// conformance (Run), faults (RunFaults), purge (RunPurge) and limits
+// (RunLimits); its harness runs Verify after every test. Package
+// backendtest/backends is the registry that runs them all on bolt, sqlite
+// and PostgreSQL.
 package backend

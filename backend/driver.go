@@ -68,6 +68,14 @@ type Tx interface {
 	Prefetch(ids []anchor.ID) error
 	// SetClock persists h as the store's clock with this transaction.
 	SetClock(h anchor.HLC) error
+	// Purge removes, with this transaction, each record of ids (header
+	// and fields) together with its change-log entry and whatever index
+	// the driver keeps of that entry, and returns the greatest sequence
+	// number among the log entries it removed (0 if none). An ID with no
+	// record is skipped. The store's sequence (Meta.Seq) stays as it is.
+	// Only Engine.Purge calls it, for tombstones it has checked in this
+	// transaction to have no adjacency rows.
+	Purge(ids []anchor.ID) (maxSeq uint64, err error)
 	// Commit makes the transaction durable. An error wrapping
 	// anchor.ErrOutcomeUnknown says it may or may not have landed; any
 	// other error, that nothing landed.

@@ -57,7 +57,7 @@ type Engine struct {
 	opts  Options
 	clock *anchor.Clock
 	gc    *committer    // nil without group commit or when read-only
-	wsem  chan struct{} // held by the one write transaction in this process
+	wsem  chan struct{} // held by the one write transaction in this process (a group's or a Purge chunk's)
 
 	busy       atomic.Uint64 // transactions that met a lock conflict
 	down       atomic.Uint64 // transactions that met ErrUnavailable
@@ -96,7 +96,12 @@ func New(d Driver, name string, opts *Options) (*Engine, error) {
 		return nil, err
 	}
 	if !e.info.ReadOnly && !o.NoGroupCommit {
-		e.gc = newCommitter(func(jobs []*job) { e.run(e.closeCtx, jobs) }, o.MaxGroup)
+		e.gc = newCommitter(func(jobs []*job) {
+			// wsem keeps Purge's transactions apart from the group's.
+			e.wsem <- struct{}{}
+			defer func() { <-e.wsem }()
+			e.run(e.closeCtx, jobs)
+		}, o.MaxGroup)
 	}
 	if !e.info.ReadOnly {
 		if err := e.ensureIndexed(context.Background()); err != nil {

@@ -39,7 +39,8 @@ type ExportResult struct {
 // come before an endpoint that changed after it; the importer holds it
 // until the endpoint arrives (see delta.HeldKey). Fields written by s's own
 // replica are stamped with its replica ID on the way out, so every field in
-// an export names its origin.
+// an export names its origin. An export after a sequence older than s's
+// purge horizon is refused with a *PurgedError (errors.Is ErrPurged).
 func Export(ctx context.Context, s backend.Store, w io.Writer, opts *ExportOptions) (*ExportResult, error) {
 	var o ExportOptions
 	if opts != nil {
@@ -51,8 +52,15 @@ func Export(ctx context.Context, s backend.Store, w io.Writer, opts *ExportOptio
 	res := &ExportResult{}
 	err := s.View(ctx, func(v backend.View) error {
 		meta := v.Meta()
+		if err := checkHorizon(v, o.After); err != nil {
+			return err
+		}
+		purged, err := purgedSince(v)
+		if err != nil {
+			return err
+		}
 		res.Header = Header{ExportID: anchor.NewID(), SourceStore: meta.StoreID, SourceReplica: meta.ReplicaID,
-			After: o.After, Through: meta.Seq, Created: meta.HLC, Ordered: true}
+			After: o.After, Through: meta.Seq, Created: meta.HLC, Ordered: true, Purged: purged}
 		type change struct {
 			seq uint64
 			id  anchor.ID

@@ -2,6 +2,7 @@ package replica
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/anchorage-db/anchorage/backend"
@@ -40,6 +41,8 @@ type FollowReport struct {
 // records are never dropped, however often a round fails, and records
 // refused for now (stamped beyond MaxSkew) are retried by every round
 // until they apply. When src has nothing new, a round costs two reads.
+// Follow returns at once, with a *PurgedError, when src purged deletes dst
+// has not imported (see Sync): dst must be rebuilt.
 func Follow(ctx context.Context, src, dst backend.Store, opts *FollowOptions) error {
 	var o FollowOptions
 	if opts != nil {
@@ -60,6 +63,9 @@ func Follow(ctx context.Context, src, dst backend.Store, opts *FollowOptions) er
 		if err == nil && (pending || seq != lastSeq || lag > 0) {
 			var res *SyncResult
 			res, err = Sync(ctx, src, dst, &o.Import)
+			if errors.Is(err, ErrPurged) {
+				return err // no later round can succeed: dst must be rebuilt
+			}
 			if res != nil && res.Import != nil {
 				rep.Records, rep.Later = res.Import.Records, res.Import.Later
 			}

@@ -54,6 +54,10 @@ type Header struct {
 	// Ordered: the chunks follow the change log, each naming the greatest
 	// sequence it covers (chunk.Through), so a cursor may advance per chunk.
 	Ordered bool `msgpack:"o,omitempty"`
+	// Purged is the source's purge horizon (backend.Horizon.Seq) when it
+	// exported: an importer whose cursor for the source is below it may
+	// have missed deletes, and is refused (PurgedError). 0 in older files.
+	Purged uint64 `msgpack:"p,omitempty"`
 }
 
 type record struct {

@@ -109,7 +109,9 @@ func ReadCursor(ctx context.Context, s backend.Store, source anchor.ID) (Cursor,
 // A damaged file yields anchor.ErrCorrupt once its first bad section is
 // reached (the chunks before it stay applied), and so does a trailer whose
 // chunk or record count disagrees with the file; a file of a newer format
-// anchor.ErrVersion; something else ErrNotExport.
+// anchor.ErrVersion; something else ErrNotExport. A store that imported
+// from the source before, but not through the source's purge horizon, is
+// refused any export of it, a full one included, with a *PurgedError.
 func Import(ctx context.Context, s backend.Store, r io.Reader, opts *ImportOptions) (*ImportResult, error) {
 	res, err := doImport(ctx, s, r, opts)
 	if err != nil {
@@ -153,6 +155,11 @@ func doImport(ctx context.Context, s backend.Store, r io.Reader, opts *ImportOpt
 	}
 	if h.SourceStore == meta.StoreID {
 		return im.res, fmt.Errorf("%w: export %s came from this very store (or from a copy made with cp, which keeps the store's identity and cannot sync with its original)", anchor.ErrIntegrity, h.ExportID)
+	}
+	if cur.Through > 0 && cur.Through < h.Purged {
+		// Even a full export cannot tell this store about the purged
+		// deletes: it would keep the anchors (see PurgedError).
+		return im.res, &PurgedError{Source: h.SourceStore, Cursor: cur.Through, Horizon: backend.Horizon{Seq: h.Purged}}
 	}
 	im.base, im.last = cur.Through, cur
 	resumeFrom := 0

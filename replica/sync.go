@@ -43,6 +43,11 @@ const restoreWindow = 64
 // the cursor was set (restoreWindow entries are checked). It then sends
 // everything again (SyncResult.Resynced); merging is idempotent, so only
 // what dst lacks changes it.
+//
+// Sync refuses, with a *PurgedError (errors.Is ErrPurged), a dst whose
+// cursor is older than src's purge horizon: dst may have missed deletes
+// whose tombstones src has purged, and must be rebuilt (see PurgedError).
+// A dst that never imported from src gets a full sync.
 func Sync(ctx context.Context, src, dst backend.Store, opts *ImportOptions) (*SyncResult, error) {
 	var srcMeta, dstMeta backend.Meta
 	if err := src.View(ctx, func(v backend.View) error { srcMeta = v.Meta(); return nil }); err != nil {
@@ -54,6 +59,11 @@ func Sync(ctx context.Context, src, dst backend.Store, opts *ImportOptions) (*Sy
 	}
 	if srcMeta.StoreID == dstMeta.StoreID {
 		return nil, fmt.Errorf("anchorage: sync: %w: source and destination are the same store %s (or one is a copy made with cp, which keeps the store's identity)", anchor.ErrIntegrity, srcMeta.StoreID)
+	}
+	// Before a resync resets the cursor: a dst that had not imported
+	// through src's purge horizon stays refused.
+	if err := src.View(ctx, func(v backend.View) error { return checkHorizon(v, cur.Through) }); err != nil {
+		return nil, err
 	}
 	res := &SyncResult{}
 	if res.Resynced, err = restored(ctx, src, srcMeta, cur); err != nil {
@@ -85,7 +95,7 @@ func Sync(ctx context.Context, src, dst backend.Store, opts *ImportOptions) (*Sy
 	}()
 	res.Import, err = Import(ctx, dst, pr, opts)
 	pr.CloseWithError(errors.New("import stopped"))
-	if eerr := <-exportErr; eerr != nil && err == nil {
+	if eerr := <-exportErr; eerr != nil && (err == nil || errors.Is(eerr, ErrPurged)) {
 		err = eerr
 	}
 	return res, err

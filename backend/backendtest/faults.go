@@ -30,7 +30,9 @@ type FaultOpeners struct {
 
 // RunFaults runs the fault suite: a full disk and an injected write error
 // each reach the committing walker, write nothing, leave the store
-// consistent, and the store works again once the fault is gone.
+// consistent, and the store works again once the fault is gone; a purge
+// stopped by a failed commit or a cancelled context keeps its committed
+// chunks and nothing of the failed one.
 func RunFaults(t *testing.T, o FaultOpeners) {
 	t.Run("FullDisk", func(t *testing.T) {
 		if o.Limited == nil {
@@ -40,6 +42,7 @@ func RunFaults(t *testing.T, o FaultOpeners) {
 	})
 	t.Run("DeadlineWhileWaiting", func(t *testing.T) { testDeadlineWhileWaiting(t, o.Driver) })
 	t.Run("WriteFailureIsolated", func(t *testing.T) { testWriteFailureIsolated(t, o.Driver) })
+	t.Run("PurgeChunkFault", func(t *testing.T) { testPurgeChunkFault(t, o.Driver) })
 	t.Run("WriteFault", func(t *testing.T) {
 		testWriteFault(t, func(t testing.TB, dir string, fault func() error) backend.Store {
 			return Faulty(t, o.Driver(t, dir), fault)

@@ -17,6 +17,8 @@
 //	anchorage import FILE --db PATH [--max-skew 1m] [--as ROOT | --trust]
 //	anchorage sync     --from PATH --to PATH [--from-backend auto] [--to-backend auto] [--max-skew 1m]
 //	                   [--as ROOT | --trust] [--follow [--interval 1s] [--max-backoff 30s]] [--reidentify]
+//	anchorage purge    --db PATH (--older-than DURATION | --before TIME) [--chunk 1000] [--replica PATH]...
+//	anchorage compact  --db PATH
 //
 // Every command takes -q/--quiet (no progress bar, no notes on stderr) and,
 // except dot, --json (the result as JSON on stdout). Every command that

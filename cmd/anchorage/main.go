@@ -119,6 +119,8 @@ read-only and never modify it.`,
 		newExportCmd(),
 		newImportCmd(),
 		newSyncCmd(),
+		newPurgeCmd(),
+		newCompactCmd(),
 	)
 	return root
 }

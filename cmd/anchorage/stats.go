@@ -33,8 +33,10 @@ type statsJSON struct {
 	Adjacency  int                  `json:"adjacency_rows"`
 	LogEntries int                  `json:"change_log_entries"`
 	LastSeq    uint64               `json:"last_seq"`
-	FileBytes  int64                `json:"file_bytes"` // -1 if the backend cannot tell
-	WALBytes   int64                `json:"wal_bytes"`  // the write-ahead log (included in file_bytes); -1 if the backend keeps none
+	FileBytes  int64                `json:"file_bytes"`         // -1 if the backend cannot tell
+	WALBytes   int64                `json:"wal_bytes"`          // the write-ahead log (included in file_bytes); -1 if the backend keeps none
+	PurgedSeq  uint64               `json:"purged_through_seq"` // purge horizon: tombstones logged up to here may be gone (0: never purged)
+	PurgedTime string               `json:"purged_before,omitempty"`
 }
 
 func newStatsCmd() *cobra.Command {
@@ -44,8 +46,8 @@ func newStatsCmd() *cobra.Command {
 		Short: "Show a store's anchors by kind, edges, change log, identity, clock and size",
 		Long: `stats scans the store read-only and prints: anchors by kind (live and
 tombstones), live edges and adjacency rows, the change-log length and last
-sequence number, the store and replica IDs, the schema version, the
-persisted HLC, and the file size (with, for SQLite, the size of its
+sequence number, the purge horizon (see purge), the store and replica IDs,
+the schema version, the persisted HLC, and the file size (with, for SQLite, the size of its
 write-ahead log).`,
 		Example: `  anchorage stats --db graph.db
   anchorage stats --db graph.db --json`,
@@ -66,10 +68,17 @@ write-ahead log).`,
 						st.WALBytes = n
 					}
 				}
+				h, err := backend.ReadHorizon(v)
+				if err != nil {
+					return err
+				}
+				if st.PurgedSeq = h.Seq; h.Before != 0 {
+					st.PurgedTime = h.Before.String()
+				}
 				for _, k := range []anchor.Kind{anchor.KindNode, anchor.KindEdge, anchor.KindWalker, anchor.KindObject} {
 					st.Kinds[k.String()] = kindStats{}
 				}
-				err := v.Anchors(func(_ anchor.ID, a *anchor.Anchor, err error) error {
+				err = v.Anchors(func(_ anchor.ID, a *anchor.Anchor, err error) error {
 					if err != nil {
 						st.Corrupt++
 						return nil
@@ -121,6 +130,9 @@ func printStats(w io.Writer, st statsJSON) {
 	}
 	fmt.Fprintf(tw, "edges\t%d live, %s\n", st.Edges, plural(st.Adjacency, "adjacency row"))
 	fmt.Fprintf(tw, "change log\t%s, last seq %d\n", plural(st.LogEntries, "entry"), st.LastSeq)
+	if st.PurgedSeq > 0 {
+		fmt.Fprintf(tw, "purged\ttombstones deleted before %s, through seq %d\n", st.PurgedTime, st.PurgedSeq)
+	}
 	if st.Corrupt > 0 {
 		fmt.Fprintf(tw, "corrupt records\t%d (run verify)\n", st.Corrupt)
 	}

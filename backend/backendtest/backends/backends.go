@@ -5,6 +5,7 @@
 package backends
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
 
@@ -28,6 +29,17 @@ type Backend struct {
 	// Limited opens the store in dir with a small (about 256 KiB) or a
 	// roomy size cap; nil for a backend without one.
 	Limited func(t testing.TB, dir string, small bool) backend.Store
+	// Compact compacts the store s (opened by Opener from dir) and
+	// returns the store to go on with (reopened if compaction needed it
+	// closed) and the sizes before and after.
+	Compact backendtest.Compactor
+}
+
+// engineCompact compacts an open store through Engine.Compact.
+func engineCompact(t testing.TB, _ string, s backend.Store, _ func() backend.Store) (backend.Store, backend.CompactStats) {
+	st, err := s.(*backend.Engine).Compact(context.Background())
+	require.NoError(t, err)
+	return s, st
 }
 
 // Opener returns an Opener of the engine, with opts, over b's driver.
@@ -61,6 +73,12 @@ func All() []Backend {
 				require.NoError(t, err)
 				return s
 			},
+			Compact: func(t testing.TB, dir string, s backend.Store, reopen func() backend.Store) (backend.Store, backend.CompactStats) {
+				require.NoError(t, s.Close())
+				st, err := bolt.Compact(context.Background(), filepath.Join(dir, "anchorage.db"), nil)
+				require.NoError(t, err)
+				return reopen(), st
+			},
 		},
 		{
 			Name: "sqlite",
@@ -78,6 +96,7 @@ func All() []Backend {
 				require.NoError(t, err)
 				return s
 			},
+			Compact: engineCompact,
 		},
 		{
 			Name: "postgres",
@@ -87,12 +106,13 @@ func All() []Backend {
 				require.NoError(t, err)
 				return d
 			},
+			Compact: engineCompact,
 		},
 	}
 }
 
 // Run runs the conformance suite (with and without group commit), the
-// fault suite and the limits on every registered backend.
+// fault suite, the purge cases and the limits on every registered backend.
 func Run(t *testing.T) {
 	for _, b := range All() {
 		t.Run(b.Name, func(t *testing.T) {
@@ -103,6 +123,7 @@ func Run(t *testing.T) {
 			t.Run("Faults", func(t *testing.T) {
 				backendtest.RunFaults(t, backendtest.FaultOpeners{Limited: b.Limited, Driver: b.Driver})
 			})
+			t.Run("Purge", func(t *testing.T) { backendtest.RunPurge(t, b.Opener(nil), b.Compact, b.Name != "postgres") })
 			t.Run("Limits", func(t *testing.T) {
 				o := backendtest.LimitsOptions
 				backendtest.RunLimits(t, b.Opener(&o))
