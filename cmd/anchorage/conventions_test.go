@@ -30,7 +30,7 @@ func TestFlagConventions(t *testing.T) {
 	name := regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
 	backendFlags := map[string]bool{"backend": true, "from-backend": true, "to-backend": true, "backends": true}
 	cmds := commands()
-	require.Len(t, cmds, 12, "a new command: check it follows the conventions, then count it here")
+	require.Len(t, cmds, 14, "a new command: check it follows the conventions, then count it here")
 	for _, c := range cmds {
 		t.Run(c.Name(), func(t *testing.T) {
 			f := c.Flags()

@@ -51,7 +51,7 @@ func parseDir(s string) (anchor.Direction, error) {
 }
 
 func newLsCmd() *cobra.Command {
-	var asJSON bool
+	var asJSON, quiet bool
 	var typ, dir, after string
 	var limit int
 	cmd := &cobra.Command{
@@ -131,6 +131,7 @@ With --dir and no --type, rows are grouped by type; with --type and no
 	cmd.Flags().IntVar(&limit, "limit", 100, "rows per page")
 	cmd.Flags().StringVar(&after, "after", "", "the cursor a previous page printed")
 	addJSON(cmd, &asJSON, "the page")
+	addQuiet(cmd, &quiet)
 	return cmd
 }
 
@@ -143,7 +144,7 @@ type findJSON struct {
 }
 
 func newFindCmd() *cobra.Command {
-	var asJSON bool
+	var asJSON, quiet bool
 	var typ, field, value, after string
 	var limit int
 	cmd := &cobra.Command{
@@ -226,6 +227,7 @@ index exits with status 2.`,
 	cmd.Flags().IntVar(&limit, "limit", 100, "anchors per page (by archetype)")
 	cmd.Flags().StringVar(&after, "after", "", "the cursor a previous page printed")
 	addJSON(cmd, &asJSON, "the anchors")
+	addQuiet(cmd, &quiet)
 	return cmd
 }
 
