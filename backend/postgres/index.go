@@ -1,6 +1,9 @@
 package postgres
 
 import (
+	"bytes"
+	"strconv"
+
 	"github.com/jackc/pgx/v5"
 
 	"github.com/anchorage-db/anchorage/anchor"
@@ -10,8 +13,31 @@ import (
 // The idx table (layout 2) holds delta's secondary-index entries, k -> v;
 // each value carries delta's checksum of key and value.
 
+// indexChunk is how many entries one statement of a scan reads: a scan
+// that stops early (a page, a lookup) reads little more than it uses.
+const indexChunk = 256
+
 func (t tables) indexScan() string {
-	return `SELECT k, v FROM ` + t.idx + ` WHERE k >= $1 AND k < $2 ORDER BY k`
+	return `SELECT k, v FROM ` + t.idx + ` WHERE k >= $1 AND k < $2 ORDER BY k LIMIT ` + strconv.Itoa(indexChunk)
+}
+
+// scanChunks calls fn for the entries in [lo, hi), reading them a chunk
+// at a time with read (one statement each), and calling fn after each
+// statement, so fn may query.
+func scanChunks(lo, hi []byte, read func(lo, hi []byte) (ks, vs [][]byte, err error), fn func(k, v []byte) error) error {
+	for {
+		ks, vs, err := read(lo, hi)
+		if err != nil {
+			return err
+		}
+		if err := callIndex(ks, vs, fn); err != nil {
+			return err
+		}
+		if len(ks) < indexChunk {
+			return nil
+		}
+		lo = append(bytes.Clone(ks[len(ks)-1]), 0)
+	}
 }
 
 // collectIndex reads (k, v) rows and closes rows.
@@ -40,32 +66,30 @@ func callIndex(ks, vs [][]byte, fn func(k, v []byte) error) error {
 // transaction that committed before it.
 func (r *rtx) Index(prefix, after []byte, fn func(k, v []byte) error) error {
 	lo, hi := delta.IndexRange(prefix, after)
-	rows, err := r.q.Query(r.ctx, r.s.t.indexScan(), lo, hi)
-	if err != nil {
-		return err
-	}
-	ks, vs, err := collectIndex(rows)
-	if err != nil {
-		return err
-	}
-	return callIndex(ks, vs, fn)
+	return scanChunks(lo, hi, func(lo, hi []byte) ([][]byte, [][]byte, error) {
+		rows, err := r.q.Query(r.ctx, r.s.t.indexScan(), lo, hi)
+		if err != nil {
+			return nil, nil, err
+		}
+		return collectIndex(rows)
+	}, fn)
 }
 
 // Index reads entries (with the queued writes, in one round trip) as
 // committed by every transaction that ended before the statement.
 func (w *wtx) Index(prefix, after []byte, fn func(k, v []byte) error) error {
 	lo, hi := delta.IndexRange(prefix, after)
-	b := w.take()
-	var ks, vs [][]byte
-	b.Queue(w.s.t.indexScan(), lo, hi).Query(func(rows pgx.Rows) error {
-		var err error
-		ks, vs, err = collectIndex(rows)
-		return err
-	})
-	if err := w.send(b); err != nil {
-		return err
-	}
-	return callIndex(ks, vs, fn)
+	return scanChunks(lo, hi, func(lo, hi []byte) (ks, vs [][]byte, err error) {
+		b := w.take()
+		b.Queue(w.s.t.indexScan(), lo, hi).Query(func(rows pgx.Rows) error {
+			ks, vs, err = collectIndex(rows)
+			return err
+		})
+		if err := w.send(b); err != nil {
+			return nil, nil, err
+		}
+		return ks, vs, err
+	}, fn)
 }
 
 // PutIndex inserts k. A plain INSERT: when another transaction stored k
