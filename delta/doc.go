@@ -20,8 +20,21 @@
 // Apply's doc comment lists the steps; Batch, Change and Merge document the
 // merge rules.
 //
+// # Indexes
+//
+// Apply also keeps the store's secondary indexes, in the same transaction:
+// anchors by archetype, a node's edges by direction and type in creation
+// order, and the field, unique and create-once indexes a store declares
+// (Declare, Indexes). Every entry is a function of one anchor, so Apply
+// writes only the entries that changed, and IndexCheck (used by
+// backend.Verify) rebuilds them all to compare. Edges, OfType and
+// Indexes.Lookup read them; Batch.Once and ReadCheck use them to make
+// find-or-create and find-then-write exact.
+//
 // # Concurrency
 //
-// Apply is a plain function over a Tx; the backend serialises write
-// transactions. Diff is pure.
+// Apply is a plain function over a Tx; the engine runs one write
+// transaction at a time per store, and the driver makes transactions of
+// several processes safe (one writer at a time, or locks: Tx.Lock and
+// PutIndex on PostgreSQL). Diff is pure.
 package delta
