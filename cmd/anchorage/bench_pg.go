@@ -18,6 +18,7 @@ import (
 	"github.com/anchorage-db/anchorage/backend"
 	"github.com/anchorage-db/anchorage/backend/postgres"
 	"github.com/anchorage-db/anchorage/internal/pgcompare"
+	"github.com/anchorage-db/anchorage/tiered"
 )
 
 // envPGClient makes the anchorage binary a bench client process (see
@@ -115,7 +116,7 @@ func benchPGPoint(ctx context.Context, cfg benchConfig, scenario string, storeWi
 			roots = cfg.pgProcs * cfg.pgWalkers
 		}
 		for range roots {
-			r, err := createRoot(ctx, s, "Root", map[string]any{"name": "bench-user"})
+			r, err := tiered.CreateRoot(ctx, s, map[string]any{"name": "bench-user"})
 			if err != nil {
 				return p, err
 			}

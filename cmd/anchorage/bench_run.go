@@ -102,7 +102,7 @@ func benchThroughput(ctx context.Context, cfg benchConfig, name, mode string, wa
 			return p, err
 		}
 		defer cleanup()
-		root, err := createRoot(ctx, s, "Root", map[string]any{"name": "bench-user"})
+		root, err := tiered.CreateRoot(ctx, s, map[string]any{"name": "bench-user"})
 		if err != nil {
 			return p, err
 		}
@@ -241,7 +241,7 @@ func benchHub(ctx context.Context, cfg benchConfig, name string, describe func(i
 		if err := reopen(cfg.noSync); err != nil {
 			return nil, err
 		}
-		hub, err := createRoot(ctx, s, "Hub", nil)
+		hub, err := tiered.CreateRoot(ctx, s, nil)
 		if err != nil {
 			return nil, err
 		}

@@ -18,7 +18,6 @@ import (
 
 	"github.com/anchorage-db/anchorage/anchor"
 	"github.com/anchorage-db/anchorage/backend"
-	"github.com/anchorage-db/anchorage/delta"
 	"github.com/anchorage-db/anchorage/internal/naive"
 	"github.com/anchorage-db/anchorage/tiered"
 )
@@ -337,23 +336,9 @@ func (c *commitTally) lastErr() error {
 	return e
 }
 
-// createRoot creates, as the system root, a user root node owned by itself
-// (the node's ID is the root's ID) and returns it.
-func createRoot(ctx context.Context, s backend.Store, typ string, fields map[string]any) (anchor.ID, error) {
-	root := anchor.NewID()
-	a := &anchor.Anchor{ID: root, Kind: anchor.KindNode, Owner: root, Type: typ}
-	for k, v := range fields {
-		if err := a.SetField(k, v); err != nil {
-			return root, err
-		}
-	}
-	_, err := s.Apply(ctx, &delta.Batch{Root: anchor.SystemRoot, Changes: []delta.Change{{ID: root, Create: a}}})
-	return root, err
-}
-
 // demoAnchorage runs the same scenario through tiered.Memory walkers.
 func demoAnchorage(ctx context.Context, s backend.Store, cfg demoConfig, bar *progressbar.ProgressBar) (demoResult, anchor.ID, error) {
-	root, err := createRoot(ctx, s, "Root", map[string]any{"name": "demo-user"})
+	root, err := tiered.CreateRoot(ctx, s, map[string]any{"name": "demo-user"})
 	if err != nil {
 		return demoResult{}, root, err
 	}
