@@ -65,7 +65,8 @@ func (p *plan) hold(r *anchor.Anchor) error {
 }
 
 // releaseHeld merges every held edge that can now be applied: it exists
-// here (a tombstone arrived meanwhile) or both its endpoints do. The rest
+// here (a tombstone arrived meanwhile) or both its endpoints do, in the
+// lives the edge belongs to or later ones. The rest
 // stay held; the list is written with the merge when it changed.
 func (p *plan) releaseHeld() error {
 	if err := p.loadHeld(); err != nil {
@@ -114,8 +115,12 @@ func (p *plan) ready(r *anchor.Anchor) (bool, error) {
 		return s != nil, err
 	}
 	for _, end := range []anchor.ID{r.Source, r.Target} {
-		if n, err := p.get(end); err != nil || n == nil {
+		n, err := p.get(end)
+		if err != nil || n == nil {
 			return false, err
+		}
+		if wait, _ := endpointLife(r, n); wait {
+			return false, nil // the endpoint's life r belongs to is not here yet
 		}
 	}
 	return true, nil
