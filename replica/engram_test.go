@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"regexp"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -36,8 +37,12 @@ func TestEngramImportList(t *testing.T) {
 			require.NoError(t, s.Set(ctx, root, field, v))
 			require.NoError(t, s.Commit(ctx))
 		}
-		set(tiered.New(a, root, nil), "older", "a")   // a writes first ...
-		set(tiered.New(b, root, nil), "older", "b")   // ... b later: b's is newer
+		set(tiered.New(a, root, nil), "older", "a") // a writes first ...
+		// ... b later: b's is newer. In the same millisecond both stamps
+		// could tie (b's clock has only seen a's earlier write), and the
+		// tie would go to the greater replica ID, not to the later write.
+		time.Sleep(2 * time.Millisecond)
+		set(tiered.New(b, root, nil), "older", "b")
 		set(tiered.New(a, root, nil), "newer", "new") // only a has it
 		res, err := replica.Sync(ctx, a, b, nil)
 		require.NoError(t, err)
