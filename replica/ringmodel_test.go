@@ -35,14 +35,21 @@ func (m mark) beats(o mark) bool {
 type mAnchor struct {
 	kind     anchor.Kind
 	src, dst anchor.ID
-	deleted  bool
-	fields   map[string]mark
-	access   map[anchor.ID]mark
+	// srcLife, dstLife: the lives of its endpoints an edge was created in.
+	srcLife, dstLife anchor.HLC
+	// deleted holds, per life (the Restored stamp that began it; 0: the
+	// first), whether the anchor was deleted in that life anywhere.
+	deleted map[anchor.HLC]bool
+	fields  map[string]mark
+	access  map[anchor.ID]mark
 }
 
 // model is an independent statement of the merge rules: a field or access
-// entry holds its greatest write; an anchor deleted anywhere is deleted
-// everywhere; an edge with a deleted endpoint is deleted.
+// entry holds its greatest write; an anchor lives in the latest of its
+// lives (its first, and one per restore), and is deleted everywhere if it
+// was deleted anywhere in that life; an edge is live only while it was
+// not deleted, both endpoints are live and in the lives the edge was
+// created in.
 type model struct{ anchors map[anchor.ID]*mAnchor }
 
 func newModel() *model { return &model{anchors: map[anchor.ID]*mAnchor{}} }
@@ -55,10 +62,11 @@ func (m *model) observe(t *testing.T, s backend.Store, id anchor.ID) {
 	a := backendtest.Stored(t, s, id)
 	ma := m.anchors[id]
 	if ma == nil {
-		ma = &mAnchor{kind: a.Kind, src: a.Source, dst: a.Target, fields: map[string]mark{}, access: map[anchor.ID]mark{}}
+		ma = &mAnchor{kind: a.Kind, src: a.Source, dst: a.Target, srcLife: a.SourceEpoch, dstLife: a.TargetEpoch,
+			deleted: map[anchor.HLC]bool{}, fields: map[string]mark{}, access: map[anchor.ID]mark{}}
 		m.anchors[id] = ma
 	}
-	ma.deleted = ma.deleted || !a.Live()
+	ma.deleted[a.Restored] = ma.deleted[a.Restored] || !a.Live()
 	for name, f := range a.Fields {
 		fold(ma.fields, name, mark{f.Stamp, f.Origin, f.Value}, self)
 	}
@@ -80,13 +88,22 @@ func fold[K comparable](into map[K]mark, key K, w mark, self anchor.ID) {
 	}
 }
 
+// life returns the latest life of id any store gave it.
+func (m *model) life(id anchor.ID) anchor.HLC {
+	var last anchor.HLC
+	for l := range m.anchors[id].deleted {
+		last = max(last, l)
+	}
+	return last
+}
+
 func (m *model) live(id anchor.ID) bool {
 	a := m.anchors[id]
-	if a == nil || a.deleted {
+	if a == nil || a.deleted[m.life(id)] {
 		return false
 	}
 	if a.kind == anchor.KindEdge {
-		return m.live(a.src) && m.live(a.dst)
+		return m.live(a.src) && m.live(a.dst) && a.srcLife == m.life(a.src) && a.dstLife == m.life(a.dst)
 	}
 	return true
 }
