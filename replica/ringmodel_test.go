@@ -58,8 +58,21 @@ func newModel() *model { return &model{anchors: map[anchor.ID]*mAnchor{}} }
 // fields and access entries (with their stamps and origins) and liveness.
 func (m *model) observe(t *testing.T, s backend.Store, id anchor.ID) {
 	t.Helper()
-	self := backendtest.Meta(t, s).ReplicaID
-	a := backendtest.Stored(t, s, id)
+	require.NoError(t, m.observeErr(s, id))
+}
+
+// observeErr is observe for goroutines other than the test's: it returns
+// the store's error instead of failing the test.
+func (m *model) observeErr(s backend.Store, id anchor.ID) error {
+	var self anchor.ID
+	var a *anchor.Anchor
+	if err := s.View(ctx, func(v backend.View) (err error) {
+		self = v.Meta().ReplicaID
+		a, err = v.Anchor(id)
+		return err
+	}); err != nil {
+		return err
+	}
 	ma := m.anchors[id]
 	if ma == nil {
 		ma = &mAnchor{kind: a.Kind, src: a.Source, dst: a.Target, srcLife: a.SourceEpoch, dstLife: a.TargetEpoch,
@@ -75,6 +88,7 @@ func (m *model) observe(t *testing.T, s backend.Store, id anchor.ID) {
 		mk := delta.MarkOf(a, k)
 		fold(ma.access, k, mark{mk.At, mk.Origin, []byte{byte(lvl)}}, self)
 	}
+	return nil
 }
 
 // fold keeps w under key if it beats what is there; a zero origin is the
