@@ -21,10 +21,11 @@
 //
 // With ImportOptions.As set, every record is checked as that root's
 // walker would be: a new anchor must be owned by it, a new edge needs
-// Connect on both endpoints, changing fields or deleting needs Write,
-// changing access needs ownership. Records that fail are refused for good
-// and listed. With As zero the import is trusted (the system root): use it
-// between stores one owner controls.
+// Connect on both endpoints, changing fields, deleting or restoring needs
+// Write, changing access needs ownership. Records that fail are refused
+// for good and listed. With As zero the import is trusted (the system root): use it
+// between stores one owner controls. The CLI (anchorage import, sync) has
+// no such default: it needs --as ROOT or an explicit --trust.
 //
 // # Write-once archetypes
 //
