@@ -150,6 +150,20 @@ func (p *plan) mergeLife(s, r *anchor.Anchor) (changed, conflict bool, err error
 	return false, false, nil
 }
 
+// coversLife reports whether merging r's liveness into s would change
+// nothing: r is of an earlier life than s, or of the same life and either
+// live or a tombstone no earlier than s's. An edge's endpoint lives must
+// be the same.
+func coversLife(s, r *anchor.Anchor) bool {
+	switch {
+	case s.SourceEpoch != r.SourceEpoch || s.TargetEpoch != r.TargetEpoch:
+		return false
+	case r.Restored != s.Restored:
+		return r.Restored < s.Restored
+	}
+	return r.Live() || (!s.Live() && s.Deleted <= r.Deleted)
+}
+
 // supersede tombstones node's live edges that belong to an earlier life of
 // it than life, at the later of life and the edge's creation (as
 // insertRemote stamps such an edge arriving after the new life).
