@@ -89,9 +89,13 @@ func epochOf(e *anchor.Anchor, node anchor.ID) anchor.HLC {
 }
 
 // lifeMismatch says why the remote record r cannot merge with the stored
-// s: an edge is never restored, and the lives an edge belongs to never
+// s: a restore is a write, so it is no later than the record's Updated;
+// an edge is never restored, and the lives an edge belongs to never
 // change ("" if none).
 func lifeMismatch(s, r *anchor.Anchor) string {
+	if r.Restored > r.Updated {
+		return fmt.Sprintf("restored at %s, after its last update %s", r.Restored, r.Updated)
+	}
 	if r.Kind != anchor.KindEdge {
 		return ""
 	}

@@ -163,3 +163,44 @@ func TestRestoreMerge(t *testing.T) {
 	b.from(t, c, n.ID) // c's restored life, older than a's delete of it
 	require.False(t, b.get(n.ID).Live())
 }
+
+// TestRestoreMergeChecked: a remote restore is a write like any other: a
+// merge acting as a root needs Write on the stored tombstone to apply it,
+// a restore stamped beyond the merge's bound is refused for now, and a
+// record restored later than its own Updated stamp is malformed.
+func TestRestoreMergeChecked(t *testing.T) {
+	a := newReplica()
+	owner, stranger := anchor.NewID(), anchor.NewID()
+	n := node(owner, map[string]any{"v": 1})
+	require.NoError(t, a.apply(&delta.Batch{Changes: []delta.Change{create(n)}}))
+	require.NoError(t, a.apply(&delta.Batch{Changes: []delta.Change{{ID: n.ID, Delete: true}}}))
+	later := a.get(n.ID)
+	later.Deleted, later.Restored, later.Updated = 0, a.clock+5, a.clock+5
+	merge := func(m *delta.Merge) delta.MergeStats {
+		t.Helper()
+		a.clock++
+		res, err := delta.Apply(a, delta.Env{Stamp: a.clock, Replica: a.id}, m)
+		require.NoError(t, err)
+		return res.Stats
+	}
+
+	st := merge(&delta.Merge{From: anchor.NewID(), Root: stranger, Anchors: []*anchor.Anchor{later}})
+	require.Equal(t, 1, st.ByKind[anchor.KindNode].Refused, "a stranger may not restore")
+	require.False(t, a.get(n.ID).Live())
+
+	st = merge(&delta.Merge{From: anchor.NewID(), MaxStamp: later.Restored - 1, Anchors: []*anchor.Anchor{later}})
+	require.Len(t, st.Refusals, 1)
+	require.True(t, st.Refusals[0].Retry, "a restore beyond the bound waits")
+	require.False(t, a.get(n.ID).Live())
+
+	forged := later.Clone()
+	forged.Restored, forged.Updated = a.clock+1000, later.Updated
+	st = merge(&delta.Merge{From: anchor.NewID(), MaxStamp: a.clock + 100, Anchors: []*anchor.Anchor{forged}})
+	require.Equal(t, 1, st.ByKind[anchor.KindNode].Refused, "restored after its own last update")
+	require.False(t, st.Refusals[0].Retry, "malformed, not early: refused for good")
+	require.False(t, a.get(n.ID).Live())
+
+	st = merge(&delta.Merge{From: anchor.NewID(), Root: owner, Anchors: []*anchor.Anchor{later}})
+	require.Equal(t, 1, st.ByKind[anchor.KindNode].Updated)
+	require.True(t, a.get(n.ID).Live())
+}
