@@ -76,6 +76,15 @@ func TestRestoreWalker(t *testing.T) {
 	require.NoError(t, tx.apply(&delta.Batch{Root: owner, Changes: []delta.Change{create(again)}}))
 	require.Equal(t, got.Restored, tx.get(again.ID).TargetEpoch, "a new edge belongs to the restored life")
 
+	// One batch may restore a node and connect a new edge to it, in any
+	// order: the restore comes first, and the edge joins the new life.
+	require.NoError(t, tx.apply(&delta.Batch{Root: owner, Changes: []delta.Change{{ID: n.ID, Delete: true}}}))
+	joined := edge(owner, r.ID, n.ID)
+	require.NoError(t, tx.apply(&delta.Batch{Root: owner, Changes: []delta.Change{create(joined), {ID: n.ID, Restore: true}}}))
+	require.True(t, tx.get(joined.ID).Live())
+	require.Equal(t, tx.get(n.ID).Restored, tx.get(joined.ID).TargetEpoch)
+	require.Equal(t, tx.clock, tx.get(n.ID).Restored)
+
 	// Granted Write, another root may restore.
 	require.NoError(t, tx.apply(&delta.Batch{Root: owner, Changes: []delta.Change{{ID: n.ID, Delete: true}}}))
 	w := tx.get(n.ID)

@@ -15,6 +15,7 @@ import (
 	"github.com/anchorage-db/anchorage/backend"
 	"github.com/anchorage-db/anchorage/backend/backendtest"
 	"github.com/anchorage-db/anchorage/backend/backendtest/backends"
+	"github.com/anchorage-db/anchorage/delta"
 	"github.com/anchorage-db/anchorage/replica"
 	"github.com/anchorage-db/anchorage/tiered"
 )
@@ -61,6 +62,7 @@ func topology(t *testing.T, seed uint64, steps int, stores []backend.Store, link
 
 	var mu sync.Mutex // guards m, ids, nodes, restorable, committed
 	m := newModel()
+	m.observe(t, stores[0], root) // the model knows every anchor from its creation
 	ids, nodes, restorable := []anchor.ID{root}, []anchor.ID{root}, []anchor.ID{root}
 	committed := map[anchor.ID]bool{root: true}
 	var walkers sync.WaitGroup
@@ -111,6 +113,11 @@ func topology(t *testing.T, seed uint64, steps int, stores []backend.Store, link
 		for id := range committed {
 			backendtest.Stored(t, s, id) // every committed anchor arrived
 		}
+		require.NoError(t, s.View(ctx, func(v backend.View) error {
+			held, err := v.MetaValue(delta.HeldKey)
+			require.Empty(t, held, "no edge is still held")
+			return err
+		}))
 	}
 }
 
