@@ -213,3 +213,41 @@ func TestRestoreMergeChecked(t *testing.T) {
 	require.Equal(t, 1, st.ByKind[anchor.KindNode].Updated)
 	require.True(t, a.get(n.ID).Live())
 }
+
+// TestRestoreTie: two replicas restore the same tombstone with equal
+// stamps (their clocks agree): one life, merged by the rules of a life, so
+// a delete in it made on either side wins on both, in either merge order,
+// with the same stamps.
+func TestRestoreTie(t *testing.T) {
+	for _, bFirst := range []bool{true, false} {
+		a, b, c := newReplica(), newReplica(), newReplica()
+		owner := anchor.NewID()
+		n := node(owner, map[string]any{"v": 1})
+		require.NoError(t, a.apply(&delta.Batch{Changes: []delta.Change{create(n)}}))
+		require.NoError(t, a.apply(&delta.Batch{Changes: []delta.Change{{ID: n.ID, Delete: true}}}))
+		b.from(t, a, n.ID)
+		c.from(t, a, n.ID)
+		b.clock, c.clock = 20, 20
+		require.NoError(t, b.apply(&delta.Batch{Changes: []delta.Change{{ID: n.ID, Restore: true}}}))
+		require.NoError(t, c.apply(&delta.Batch{Changes: []delta.Change{{ID: n.ID, Restore: true}}}))
+		require.Equal(t, b.get(n.ID).Restored, c.get(n.ID).Restored, "the test needs a tie")
+		require.NoError(t, c.apply(&delta.Batch{Changes: []delta.Change{{ID: n.ID, Delete: true}}}))
+		if bFirst {
+			a.from(t, b, n.ID)
+			a.from(t, c, n.ID)
+		} else {
+			a.from(t, c, n.ID)
+			a.from(t, b, n.ID)
+		}
+		b.from(t, c, n.ID)
+		c.from(t, b, n.ID)
+		b.from(t, a, n.ID)
+		c.from(t, a, n.ID)
+		want := c.get(n.ID)
+		require.False(t, want.Live(), "the delete in the tied life wins")
+		for _, r := range []*replicaTx{a, b} {
+			got := r.get(n.ID)
+			require.Equal(t, [3]anchor.HLC{want.Deleted, want.Restored, want.Updated}, [3]anchor.HLC{got.Deleted, got.Restored, got.Updated})
+		}
+	}
+}
