@@ -66,8 +66,8 @@ func (p *plan) hold(r *anchor.Anchor) error {
 
 // releaseHeld merges every held edge that can now be applied: it exists
 // here (a tombstone arrived meanwhile) or both its endpoints do, in the
-// lives the edge belongs to or later ones. The rest
-// stay held; the list is written with the merge when it changed.
+// lives the edge belongs to or later ones. The rest stay held; the list
+// is written with the merge when it changed.
 func (p *plan) releaseHeld() error {
 	if err := p.loadHeld(); err != nil {
 		return err
