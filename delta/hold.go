@@ -10,9 +10,10 @@ import (
 )
 
 // HeldKey is the small value under which a store keeps the remote edges
-// that arrived before one of their endpoints: a merge holds such an edge
-// (counted as Held) instead of refusing it, and every later merge applies
-// the held edges whose endpoints have arrived. Held edges are not anchors:
+// that arrived before one of their endpoints (or before the restore that
+// began the endpoint's life they belong to, see restore.go): a merge holds
+// such an edge (counted as Held) instead of refusing it, and every later
+// merge applies the held edges whose endpoints have arrived. Held edges are not anchors:
 // they are invisible to walkers and to Verify until they are applied.
 const HeldKey = "delta/held-edges"
 
