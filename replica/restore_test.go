@@ -1,6 +1,7 @@
 package replica_test
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -46,5 +47,40 @@ func TestRestoreNotTakenForEcho(t *testing.T) {
 	require.Zero(t, res.Export.Skipped, "the restore is not an echo")
 	require.True(t, backendtest.Stored(t, a, n).Live(), "the restored life wins over a delete of the life before it")
 	syncAll(t, a, b)
+	requireSameDumps(t, a, b)
+}
+
+// TestRestoreEdgeWaitsForLife: an edge connected to a restored node, sent
+// in an earlier chunk than the node's restored record (the node changed
+// again after the edge), reaches a store that holds the node's tombstone:
+// the edge is held, not tombstoned, and applied by the chunk that brings
+// the restore. It stays live on both stores.
+func TestRestoreEdgeWaitsForLife(t *testing.T) {
+	a, b := newStore(t), newStore(t)
+	root := backendtest.NewRootNode(t, a, anchor.Access{})
+	m := tiered.New(a, root, nil)
+	n, err := m.Create(anchor.KindNode, "Memory", map[string]any{"v": 1})
+	require.NoError(t, err)
+	require.NoError(t, m.Commit(ctx))
+	require.NoError(t, m.Delete(ctx, n))
+	require.NoError(t, m.Commit(ctx))
+	syncAll(t, a, b)
+
+	require.NoError(t, tiered.New(a, root, nil).Restore(ctx, n))
+	m = tiered.New(a, root, nil)
+	e, err := m.Connect(ctx, root, n, "Has", nil)
+	require.NoError(t, err)
+	require.NoError(t, m.Commit(ctx))
+	require.NoError(t, m.Set(ctx, n, "v", 2)) // n's log entry now follows e's
+	require.NoError(t, m.Commit(ctx))
+
+	res, err := replica.Import(ctx, b, bytes.NewReader(exportBytes(t, a, &replica.ExportOptions{ChunkRecords: 1})), nil)
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Stats.ByKind[anchor.KindEdge].Held, "the edge waited for the restore")
+	require.True(t, backendtest.Stored(t, b, n).Live())
+	require.True(t, backendtest.Stored(t, b, e).Live(), "an edge of the restored life")
+	require.Equal(t, 1, backendtest.EdgeCount(t, b, n))
+	syncAll(t, a, b)
+	require.True(t, backendtest.Stored(t, a, e).Live())
 	requireSameDumps(t, a, b)
 }
