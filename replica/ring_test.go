@@ -37,10 +37,11 @@ func ringSize() (seeds, steps int) {
 
 // TestRandomRing: three stores in a ring (A→B→C→A) take random changes of
 // every kind (nodes, objects, edges, fields, Access.All and per-root
-// grants, disconnects, node deletes and restores) with clocks that tie and drift a
-// few milliseconds, and random one-way syncs along the ring. After the
-// final syncs, the full dumps of all three are byte-identical and equal
-// the independent model of the merge rules.
+// grants, disconnects, node deletes and restores) with clocks that tie and
+// drift a few milliseconds, and random one-way syncs along the ring in
+// chunks of 1 to 8 records. After the final syncs, the full dumps of all
+// three are byte-identical and equal the independent model of the merge
+// rules.
 func TestRandomRing(t *testing.T) {
 	seeds, steps := ringSize()
 	for seed := range seeds {
@@ -108,7 +109,7 @@ func runRing(t *testing.T, seed uint64, steps int) {
 			err = w.Restore(ctx, id)
 			touched = append(touched, id)
 		default:
-			res, err := replica.Sync(ctx, stores[i], stores[(i+1)%3], nil)
+			res, err := replica.Sync(ctx, stores[i], stores[(i+1)%3], &replica.ImportOptions{ChunkRecords: 1 + rng.IntN(8)})
 			require.NoError(t, err, "step %d", step)
 			require.False(t, res.Resynced, "step %d: no restore, no resync", step)
 			continue
