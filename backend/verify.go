@@ -39,6 +39,7 @@ const (
 	ProblemEdgeDangling     = "edge-to-missing-node"
 	ProblemEdgeToDeleted    = "edge-to-deleted-node"
 	ProblemEdgeEndpointKind = "edge-endpoint-not-node"
+	ProblemEdgeOldLife      = "edge-of-an-earlier-life" // a live edge whose endpoint was restored after it
 	ProblemLogDangling      = "log-entry-without-anchor"
 	ProblemLogDuplicate     = "log-duplicate-entry"
 	ProblemLogMissing       = "anchor-without-log-entry"
@@ -88,6 +89,8 @@ func (r *Report) verify(v View) {
 		src, dst   anchor.ID
 		undirected bool
 		typ        string
+		restored   anchor.HLC    // the life a node is in
+		lives      [2]anchor.HLC // an edge's endpoints' lives (source, target)
 	}
 	recs := make(map[anchor.ID]rec)
 	corrupt := make(map[anchor.ID]bool)
@@ -98,7 +101,7 @@ func (r *Report) verify(v View) {
 			r.add(ProblemCorrupt, id, "%v", err)
 			return nil
 		}
-		recs[id] = rec{a.Kind, a.Live(), a.Source, a.Target, a.Undirected, a.Type}
+		recs[id] = rec{a.Kind, a.Live(), a.Source, a.Target, a.Undirected, a.Type, a.Restored, [2]anchor.HLC{a.SourceEpoch, a.TargetEpoch}}
 		if !a.Live() {
 			r.Tombstones++
 		} else if a.Kind == anchor.KindEdge {
@@ -147,7 +150,7 @@ func (r *Report) verify(v View) {
 		if e.kind != anchor.KindEdge || !e.live {
 			continue
 		}
-		for _, end := range []anchor.ID{e.src, e.dst} {
+		for i, end := range []anchor.ID{e.src, e.dst} {
 			n, ok := recs[end]
 			switch {
 			case corrupt[end]:
@@ -157,6 +160,8 @@ func (r *Report) verify(v View) {
 				r.add(ProblemEdgeToDeleted, id, "endpoint %s is deleted", end)
 			case n.kind != anchor.KindNode:
 				r.add(ProblemEdgeEndpointKind, id, "endpoint %s is a %s", end, n.kind)
+			case n.restored != e.lives[i]:
+				r.add(ProblemEdgeOldLife, id, "endpoint %s is in its life restored at %s, the edge in the one of %s", end, n.restored, e.lives[i])
 			}
 			if !rows[key{end, id}] {
 				r.add(ProblemEdgeNoAdj, id, "node %s has no adjacency row for it", end)
