@@ -61,7 +61,8 @@ type StorageChecker interface {
 // Verify walks the whole store in one consistent view and reports every
 // inconsistency: corrupt records, adjacency rows without a live edge (or
 // disagreeing with it), live edges without both adjacency rows, edges to
-// missing, deleted or non-node endpoints, change-log entries pointing
+// missing, deleted or non-node endpoints (or to a later life of a restored
+// endpoint than the edge's), change-log entries pointing
 // nowhere or duplicated, anchors missing from the log, and the backend's
 // own rows and indexes when its View implements StorageChecker. It returns an error
 // only when the store could not be read at all.
