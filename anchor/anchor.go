@@ -41,6 +41,18 @@ type Anchor struct {
 	Updated HLC // stamp of the latest write that changed it
 	Deleted HLC // tombstone stamp; zero while live
 
+	// Restored is the stamp of the latest restore (undelete) of a node,
+	// walker or object; zero if it was never restored. A restore starts a
+	// new life of the anchor: between replicas the later restore wins over
+	// everything an earlier life did to the anchor's liveness.
+	Restored HLC
+
+	// SourceEpoch and TargetEpoch, for edges only: the Restored stamps of
+	// the endpoints when the edge was created (which life of each
+	// endpoint the edge belongs to). They never change after creation.
+	SourceEpoch HLC
+	TargetEpoch HLC
+
 	// AccessStamps records which write set each access entry, so grants
 	// merge per entry like fields: the key SystemRoot (the zero ID) stands
 	// for Access.All, any other key for Access.Roots[key]. An entry without

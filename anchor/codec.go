@@ -43,6 +43,9 @@ type wire struct {
 	Target      []byte      `msgpack:"g,omitempty"`
 	Undirected  bool        `msgpack:"n,omitempty"`
 	Fields      []wireField `msgpack:"f,omitempty"`
+	Restored    HLC         `msgpack:"re,omitempty"`
+	SourceEpoch HLC         `msgpack:"se,omitempty"`
+	TargetEpoch HLC         `msgpack:"te,omitempty"`
 }
 
 type wireGrant struct {
@@ -73,6 +76,7 @@ func Marshal(a *Anchor) ([]byte, error) {
 	w := wire{
 		ID: a.ID[:], Kind: a.Kind, Owner: a.Owner[:], All: a.Access.All, Type: a.Type,
 		Created: a.Created, Updated: a.Updated, Deleted: a.Deleted, Undirected: a.Undirected,
+		Restored: a.Restored,
 	}
 	for _, root := range slices.SortedFunc(maps.Keys(a.AccessStamps), func(x, y ID) int { return bytes.Compare(x[:], y[:]) }) {
 		m := a.AccessStamps[root]
@@ -98,6 +102,7 @@ func Marshal(a *Anchor) ([]byte, error) {
 	}
 	if a.Kind == KindEdge {
 		w.Source, w.Target = a.Source[:], a.Target[:]
+		w.SourceEpoch, w.TargetEpoch = a.SourceEpoch, a.TargetEpoch
 	}
 	var buf bytes.Buffer
 	buf.Write(make([]byte, headerLen))
@@ -143,7 +148,10 @@ func Unmarshal(id ID, b []byte) (a *Anchor, err error) {
 		return nil, bad("%v", err)
 	}
 	a = &Anchor{Kind: w.Kind, Access: Access{All: w.All}, Type: w.Type, Created: w.Created, Updated: w.Updated,
-		Deleted: w.Deleted, Undirected: w.Undirected}
+		Deleted: w.Deleted, Undirected: w.Undirected, Restored: w.Restored}
+	if w.Kind == KindEdge {
+		a.SourceEpoch, a.TargetEpoch = w.SourceEpoch, w.TargetEpoch
+	}
 	for _, g := range w.Grants {
 		root, err := IDFromBytes(g.Root)
 		if err != nil {

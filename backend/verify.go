@@ -41,6 +41,7 @@ const (
 	ProblemEdgeDangling     = "edge-to-missing-node"
 	ProblemEdgeToDeleted    = "edge-to-deleted-node"
 	ProblemEdgeEndpointKind = "edge-endpoint-not-node"
+	ProblemEdgeOldLife      = "edge-of-an-earlier-life" // a live edge whose endpoint was restored after it
 	ProblemLogDangling      = "log-entry-without-anchor"
 	ProblemLogDuplicate     = "log-duplicate-entry"
 	ProblemLogMissing       = "anchor-without-log-entry"
@@ -63,7 +64,8 @@ type StorageChecker interface {
 // Verify walks the whole store in one consistent view and reports every
 // inconsistency: corrupt records, adjacency rows without a live edge (or
 // disagreeing with it), live edges without both adjacency rows, edges to
-// missing, deleted or non-node endpoints, change-log entries pointing
+// missing, deleted or non-node endpoints (or to a later life of a restored
+// endpoint than the edge's), change-log entries pointing
 // nowhere or duplicated, anchors missing from the log, and the backend's
 // own rows and indexes when its View implements StorageChecker. It returns an error
 // only when the store could not be read at all.
@@ -91,6 +93,8 @@ func (r *Report) verify(v View) {
 		src, dst   anchor.ID
 		undirected bool
 		typ        string
+		restored   anchor.HLC    // the life a node is in
+		lives      [2]anchor.HLC // an edge's endpoints' lives (source, target)
 	}
 	recs := make(map[anchor.ID]rec)
 	corrupt := make(map[anchor.ID]bool)
@@ -102,7 +106,7 @@ func (r *Report) verify(v View) {
 			r.add(ProblemCorrupt, id, "%v", err)
 			return nil
 		}
-		recs[id] = rec{a.Kind, a.Live(), a.Source, a.Target, a.Undirected, a.Type}
+		recs[id] = rec{a.Kind, a.Live(), a.Source, a.Target, a.Undirected, a.Type, a.Restored, [2]anchor.HLC{a.SourceEpoch, a.TargetEpoch}}
 		if ic != nil {
 			ic.Add(a)
 		}
@@ -154,7 +158,7 @@ func (r *Report) verify(v View) {
 		if e.kind != anchor.KindEdge || !e.live {
 			continue
 		}
-		for _, end := range []anchor.ID{e.src, e.dst} {
+		for i, end := range []anchor.ID{e.src, e.dst} {
 			n, ok := recs[end]
 			switch {
 			case corrupt[end]:
@@ -164,6 +168,8 @@ func (r *Report) verify(v View) {
 				r.add(ProblemEdgeToDeleted, id, "endpoint %s is deleted", end)
 			case n.kind != anchor.KindNode:
 				r.add(ProblemEdgeEndpointKind, id, "endpoint %s is a %s", end, n.kind)
+			case n.restored != e.lives[i]:
+				r.add(ProblemEdgeOldLife, id, "endpoint %s is in its life restored at %s, the edge in the one of %s", end, n.restored, e.lives[i])
 			}
 			if !rows[key{end, id}] {
 				r.add(ProblemEdgeNoAdj, id, "node %s has no adjacency row for it", end)

@@ -97,7 +97,7 @@ func (c *Change) phase() int {
 	switch {
 	case c.Create != nil && c.Create.Kind == anchor.KindEdge:
 		return phaseCreateEdge
-	case c.Create != nil:
+	case c.Create != nil, c.Restore:
 		return phaseCreate
 	case c.Delete:
 		return phaseDelete
@@ -203,6 +203,8 @@ func (p *plan) change(c *Change) error {
 		return p.create(c)
 	case c.Delete:
 		return p.delete(c.ID)
+	case c.Restore:
+		return p.restore(c.ID)
 	default:
 		return p.update(c)
 	}
@@ -249,6 +251,7 @@ func (p *plan) create(c *Change) error {
 		n.Source, n.Target, n.Undirected = anchor.ID{}, anchor.ID{}, false
 	}
 	n.Created, n.Deleted, n.AccessStamps = p.stamp, 0, nil // unmarked entries date from Created
+	p.setEpochs(n)
 	for name, f := range n.Fields {
 		n.Fields[name] = anchor.Field{Value: f.Value, Stamp: p.stamp}
 	}

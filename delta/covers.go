@@ -9,15 +9,15 @@ import (
 // Covers reports whether merging remote (from replica from) into stored
 // (held by replica local) would change nothing: stored has every field and
 // access entry of remote at the same or a winning (stamp, origin, value),
-// an Updated stamp at least as late, and, if remote is a tombstone, a
-// tombstone at least as early. A sender may leave such a record out.
+// an Updated stamp at least as late, and remote's liveness (coversLife).
+// A sender may leave such a record out.
 func Covers(stored, remote *anchor.Anchor, from, local anchor.ID) bool {
 	s, r := stored, remote
 	if s == nil || s.Kind != r.Kind || s.Owner != r.Owner || s.Type != r.Type ||
 		s.Source != r.Source || s.Target != r.Target || s.Undirected != r.Undirected {
 		return false
 	}
-	if r.Updated > s.Updated || (!r.Live() && (s.Live() || r.Deleted < s.Deleted)) {
+	if r.Updated > s.Updated || !coversLife(s, r) {
 		return false
 	}
 	for name, rf := range r.Fields {

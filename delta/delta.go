@@ -16,18 +16,23 @@ type Write interface {
 }
 
 // Change is what one walker did to one anchor since it loaded it. Exactly
-// one of Create, Delete, or (Set and/or Grants) is meaningful:
+// one of Create, Delete, Restore, or (Set and/or Grants) is meaningful:
 //
 //   - Create: the anchor is new; the whole anchor (header, fields, access,
 //     edge endpoints) is written, and an edge's adjacency rows with it.
 //   - Delete: the anchor is tombstoned; a node takes its incident edges
 //     with it. Deleting what is already deleted is a no-op.
+//   - Restore: the tombstoned node, walker or object lives again under its
+//     ID, stamped as restored (see restore.go); its fields and access are
+//     those it had when deleted. Edges its deletion took stay deleted.
+//     Restoring what is live is a no-op.
 //   - Set / Grants: only these fields and these access entries are
 //     written; every other stored field and entry is left as it is.
 type Change struct {
-	ID     anchor.ID
-	Create *anchor.Anchor
-	Delete bool
+	ID      anchor.ID
+	Create  *anchor.Anchor
+	Delete  bool
+	Restore bool
 	// Set maps a field name to its new msgpack-encoded value.
 	Set map[string][]byte
 	// Base maps each name in Set to the field's stamp in the walker's
@@ -45,7 +50,7 @@ type Change struct {
 
 // Empty reports whether c changes nothing.
 func (c *Change) Empty() bool {
-	return c.Create == nil && !c.Delete && len(c.Set) == 0 && len(c.Grants) == 0
+	return c.Create == nil && !c.Delete && !c.Restore && len(c.Set) == 0 && len(c.Grants) == 0
 }
 
 // Batch is a walker's unit of writing: every change of one Put or Commit,

@@ -6,7 +6,8 @@
 // fields set, access entries changed), computed by Diff from the snapshot
 // the walker loaded and its current copy, and grouped into a Batch. Both
 // immediate saves (tiered.Memory.Put) and commits (tiered.Memory.Commit)
-// produce a Batch. Replication produces a Merge: other replicas' states,
+// produce a Batch; so does a restore (tiered.Memory.Restore: a Change with
+// Restore set, see restore.go for its rules). Replication produces a Merge: other replicas' states,
 // merged by last-writer-wins per field and per access entry. Batch and
 // Merge are the two kinds of Write; nothing else writes.
 //

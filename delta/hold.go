@@ -10,9 +10,10 @@ import (
 )
 
 // HeldKey is the small value under which a store keeps the remote edges
-// that arrived before one of their endpoints: a merge holds such an edge
-// (counted as Held) instead of refusing it, and every later merge applies
-// the held edges whose endpoints have arrived. Held edges are not anchors:
+// that arrived before one of their endpoints (or before the restore that
+// began the endpoint's life they belong to, see restore.go): a merge holds
+// such an edge (counted as Held) instead of refusing it, and every later
+// merge applies the held edges whose endpoints have arrived. Held edges are not anchors:
 // they are invisible to walkers and to Verify until they are applied.
 const HeldKey = "delta/held-edges"
 
@@ -65,8 +66,9 @@ func (p *plan) hold(r *anchor.Anchor) error {
 }
 
 // releaseHeld merges every held edge that can now be applied: it exists
-// here (a tombstone arrived meanwhile) or both its endpoints do. The rest
-// stay held; the list is written with the merge when it changed.
+// here (a tombstone arrived meanwhile) or both its endpoints do, in the
+// lives the edge belongs to or later ones. The rest stay held; the list
+// is written with the merge when it changed.
 func (p *plan) releaseHeld() error {
 	if err := p.loadHeld(); err != nil {
 		return err
@@ -114,8 +116,12 @@ func (p *plan) ready(r *anchor.Anchor) (bool, error) {
 		return s != nil, err
 	}
 	for _, end := range []anchor.ID{r.Source, r.Target} {
-		if n, err := p.get(end); err != nil || n == nil {
+		n, err := p.get(end)
+		if err != nil || n == nil {
 			return false, err
+		}
+		if wait, _ := endpointLife(r, n); wait {
+			return false, nil // the endpoint's life r belongs to is not here yet
 		}
 	}
 	return true, nil

@@ -16,7 +16,8 @@ import (
 //     each root's grant), the greater (stamp, origin) wins, where a zero
 //     origin stands for the replica that holds the value and, on a tie of
 //     both, the greater value (so every order of merges converges);
-//   - deletion wins over liveness (a tombstone is never revived), and a
+//   - deletion wins over liveness within one life of an anchor, and a
+//     later life (a restore, see restore.go) wins over an earlier one; a
 //     node tombstone takes the node's incident edges with it, as a local
 //     delete does; between two tombstones the earlier stamp is kept;
 //     an edge taken by its node's tombstone is deleted at the later of the
@@ -224,6 +225,10 @@ func (p *plan) merge(remote *anchor.Anchor) error {
 	if err != nil {
 		return err
 	}
+	if why := lifeMismatch(s, r); why != "" {
+		p.refuse(r, "%s", why)
+		return nil
+	}
 	if s == nil {
 		if why := p.mayInsert(r); why != "" {
 			p.refuse(r, "%s", why)
@@ -281,7 +286,7 @@ func (p *plan) merge(remote *anchor.Anchor) error {
 	if r.Updated > s.Updated && !once {
 		changed = true
 	}
-	if changed || (!r.Live() && s.Live()) {
+	if changed || (!r.Live() && s.Live()) || r.Restored > s.Restored {
 		after := s.Clone()
 		after.Deleted = max(s.Deleted, r.Deleted)
 		if why := p.mayChange(before, after); why != "" {
@@ -290,20 +295,13 @@ func (p *plan) merge(remote *anchor.Anchor) error {
 			return nil
 		}
 	}
-	switch {
-	case !r.Live() && s.Live():
-		p.tombstoneAt(s, r.Deleted)
-		if s.Kind == anchor.KindNode {
-			if err := p.cascade(s.ID, r.Deleted); err != nil {
-				return err
-			}
-		}
-		changed = true
-	case !r.Live() && r.Deleted < s.Deleted:
-		s.Deleted = r.Deleted
-		changed = true
-	case r.Live() && !s.Live():
-		conflicts++ // deletion wins
+	lifeChanged, lost, err := p.mergeLife(s, r) // restore.go
+	if err != nil {
+		return err
+	}
+	changed = changed || lifeChanged
+	if lost {
+		conflicts++
 	}
 	if changed {
 		p.markDirtyAt(s, max(s.Updated, r.Updated))
@@ -366,14 +364,21 @@ func (p *plan) insertRemote(r *anchor.Anchor) error {
 			case n.Kind != anchor.KindNode:
 				p.refuse(r, "endpoint %s is a %s", end, n.Kind)
 				return nil
-			case !n.Live():
-				r.Deleted = max(n.Deleted, r.Created) // the node's deletion takes the edge
+			}
+			// A later life of the endpoint, or its deletion, takes the
+			// edge; an edge of a life not here yet waits for it.
+			switch wait, at := endpointLife(r, n); {
+			case wait:
+				return p.hold(r)
+			case at != 0:
+				r.Deleted = at
 				conflict = 1
 			}
 		}
 	}
 	if r.Kind != anchor.KindEdge {
 		r.Source, r.Target, r.Undirected = anchor.ID{}, anchor.ID{}, false
+		r.SourceEpoch, r.TargetEpoch = 0, 0
 	}
 	if r.Kind == anchor.KindEdge && r.Live() {
 		for _, row := range r.Adjacency() {

@@ -36,13 +36,13 @@ func (c *Change) validate() error {
 		return &anchor.Error{Op: "validate", ID: c.ID, Field: field, Err: err}
 	}
 	roles := 0
-	for _, set := range []bool{c.Create != nil, c.Delete, len(c.Set) > 0 || len(c.Grants) > 0} {
+	for _, set := range []bool{c.Create != nil, c.Delete, c.Restore, len(c.Set) > 0 || len(c.Grants) > 0} {
 		if set {
 			roles++
 		}
 	}
 	if roles > 1 {
-		return bad("", fmt.Errorf("%w: a change is a create, a delete or an update, not several", anchor.ErrInvalid))
+		return bad("", fmt.Errorf("%w: a change is a create, a delete, a restore or an update, not several", anchor.ErrInvalid))
 	}
 	if c.Create != nil {
 		if err := validAnchor(c.Create); err != nil {

@@ -7,8 +7,9 @@
 // Import goes through the single write path: each chunk becomes one
 // delta.Merge, applied in one transaction. Fields and access entries merge
 // one by one, the greater (HLC stamp, origin replica ID, value) winning;
-// deletion wins over liveness and a node's tombstone takes its edges with
-// it; a record's Updated stamp is the latest any replica gave it, so
+// within one life of an anchor deletion wins over liveness (a restore
+// starts a later life, see below) and a node's tombstone takes its edges
+// with it; a record's Updated stamp is the latest any replica gave it, so
 // converged replicas hold byte-identical records. An edge whose endpoint
 // has not arrived yet is held aside (delta.HeldKey) and applied by the
 // import that brings the endpoint. Merging is idempotent: re-importing the
@@ -20,10 +21,11 @@
 //
 // With ImportOptions.As set, every record is checked as that root's
 // walker would be: a new anchor must be owned by it, a new edge needs
-// Connect on both endpoints, changing fields or deleting needs Write,
-// changing access needs ownership. Records that fail are refused for good
-// and listed. With As zero the import is trusted (the system root): use it
-// between stores one owner controls.
+// Connect on both endpoints, changing fields, deleting or restoring needs
+// Write, changing access needs ownership. Records that fail are refused
+// for good and listed. With As zero the import is trusted (the system root): use it
+// between stores one owner controls. The CLI (anchorage import, sync) has
+// no such default: it needs --as ROOT or an explicit --trust.
 //
 // # Write-once archetypes
 //
@@ -51,10 +53,23 @@
 // receiver's clock forward by at most MaxSkew past its wall time, so a
 // ring of correct clocks never drifts further than that.
 //
-// # Deletion is final
+// # Restore (undelete)
 //
-// There is no undelete: a tombstone beats every live state of its anchor,
-// older or newer, on every replica. Re-create the data under a new ID.
+// tiered.Memory.Restore brings a deleted node, walker or object back under
+// its ID (with Write on the tombstone), with the fields and access it had.
+// The restore is stamped, and its stamp starts a new life of the anchor
+// (anchor.Anchor.Restored): on every replica the later life wins whole,
+// so a restore newer than the tombstone makes the anchor live again
+// everywhere, an older tombstone arriving afterwards changes nothing, and
+// a delete made after the restore wins over it. Within one life the rules
+// above hold.
+//
+// Edges are not restored. The edges a node's deletion took stay deleted
+// unless re-created (Connect makes new edges). An edge belongs to the
+// lives of its endpoints it was created in, so an edge of an earlier life
+// that arrives after the restore (made on a replica that had not seen the
+// delete) is stored as a tombstone, and an edge of the new life that
+// arrives before the restore is held until the restore does.
 //
 // # File format
 //

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/anchorage-db/anchorage/anchor"
+	"github.com/anchorage-db/anchorage/backend"
 	"github.com/anchorage-db/anchorage/backend/backendtest"
 	"github.com/anchorage-db/anchorage/replica"
 	"github.com/anchorage-db/anchorage/tiered"
@@ -16,8 +17,7 @@ import (
 
 // TestEngramImportList runs the test list of engram's PR #267 (import of
 // memories between stores) against Anchorage's import. Write-once kinds
-// are TestWriteOnceArchetypes; "restore via newer write" is not supported
-// (deletion wins; see the package documentation).
+// are TestWriteOnceArchetypes.
 func TestEngramImportList(t *testing.T) {
 	t.Run("idempotent re-import: 0 inserted, N skipped", func(t *testing.T) {
 		a, b := newStore(t), newStore(t)
@@ -38,9 +38,9 @@ func TestEngramImportList(t *testing.T) {
 			require.NoError(t, s.Commit(ctx))
 		}
 		set(tiered.New(a, root, nil), "older", "a") // a writes first ...
-		// ... b later: b's is newer. The stores share no causality since
-		// the sync, so "later" is wall time; within one millisecond b's
-		// logical counter may trail a's (the test failed 3 runs in 4).
+		// ... b later: b's is newer. In the same millisecond both stamps
+		// could tie (b's clock has only seen a's earlier write), and the
+		// tie would go to the greater replica ID, not to the later write.
 		time.Sleep(2 * time.Millisecond)
 		set(tiered.New(b, root, nil), "older", "b")
 		set(tiered.New(a, root, nil), "newer", "new") // only a has it
@@ -82,6 +82,48 @@ func TestEngramImportList(t *testing.T) {
 		syncAll(t, a, b)
 		require.False(t, backendtest.Stored(t, b, root).Live())
 		require.Zero(t, backendtest.EdgeCount(t, b, root), "its edges went with it")
+		requireSameDumps(t, a, b)
+	})
+	t.Run("restore via newer write", func(t *testing.T) {
+		a, b := newStore(t), newStore(t)
+		root := backendtest.NewRootNode(t, a, anchor.Access{})
+		m := tiered.New(a, root, nil)
+		n, err := m.Create(anchor.KindNode, "Memory", map[string]any{"v": 1})
+		require.NoError(t, err)
+		e, err := m.Connect(ctx, root, n, "Has", nil)
+		require.NoError(t, err)
+		require.NoError(t, m.Commit(ctx))
+		syncAll(t, a, b)
+		mb := tiered.New(b, root, nil)
+		require.NoError(t, mb.Delete(ctx, n)) // soft-deleted on b
+		require.NoError(t, mb.Commit(ctx))
+		syncAll(t, a, b)
+		tomb := exportBytes(t, b, nil)
+		require.False(t, backendtest.Stored(t, a, n).Live())
+
+		require.NoError(t, tiered.New(a, root, nil).Restore(ctx, n)) // the newer write, on a
+		res, err := replica.Sync(ctx, a, b, nil)
+		require.NoError(t, err)
+		require.Equal(t, 1, res.Import.Stats.ByKind[anchor.KindNode].Updated)
+		for _, s := range []backend.Store{a, b} {
+			require.True(t, backendtest.Stored(t, s, n).Live(), "the restore wins over the tombstone")
+			require.False(t, backendtest.Stored(t, s, e).Live(), "the edge its delete took stays deleted")
+			var v int
+			require.NoError(t, tiered.New(s, root, nil).Field(ctx, n, "v", &v))
+			require.Equal(t, 1, v)
+		}
+		again, err := replica.Import(ctx, a, bytes.NewReader(tomb), nil) // the older tombstone again
+		require.NoError(t, err)
+		require.Zero(t, again.Stats.ByKind[anchor.KindNode].Updated)
+		require.True(t, backendtest.Stored(t, a, n).Live(), "an older tombstone does not delete the restored record")
+		syncAll(t, a, b)
+		requireSameDumps(t, a, b)
+
+		mb = tiered.New(b, root, nil) // a delete after the restore wins over it
+		require.NoError(t, mb.Delete(ctx, n))
+		require.NoError(t, mb.Commit(ctx))
+		syncAll(t, a, b)
+		require.False(t, backendtest.Stored(t, a, n).Live())
 		requireSameDumps(t, a, b)
 	})
 	t.Run("per-kind counters", func(t *testing.T) {

@@ -105,5 +105,6 @@ func describe(line string) string {
 	if err != nil {
 		return line
 	}
-	return fmt.Sprintf("%s %s created=%s updated=%s deleted=%s fields=%v access=%v marks=%v", a.Kind, a.ID, a.Created, a.Updated, a.Deleted, a.Fields, a.Access, a.AccessStamps)
+	return fmt.Sprintf("%s %s created=%s updated=%s deleted=%s restored=%s lives=%s/%s fields=%v access=%v marks=%v",
+		a.Kind, a.ID, a.Created, a.Updated, a.Deleted, a.Restored, a.SourceEpoch, a.TargetEpoch, a.Fields, a.Access, a.AccessStamps)
 }

@@ -17,11 +17,12 @@ import (
 	"github.com/anchorage-db/anchorage/backend"
 	"github.com/anchorage-db/anchorage/backend/backendtest"
 	"github.com/anchorage-db/anchorage/backend/bolt"
+	"github.com/anchorage-db/anchorage/backend/postgres/pgtest"
 	"github.com/anchorage-db/anchorage/replica"
 	"github.com/anchorage-db/anchorage/tiered"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(pgtest.StopAfter(m)) }
 
 var ctx = context.Background()
 

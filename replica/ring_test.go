@@ -37,10 +37,11 @@ func ringSize() (seeds, steps int) {
 
 // TestRandomRing: three stores in a ring (A→B→C→A) take random changes of
 // every kind (nodes, objects, edges, fields, Access.All and per-root
-// grants, disconnects and node deletes) with clocks that tie and drift a
-// few milliseconds, and random one-way syncs along the ring. After the
-// final syncs, the full dumps of all three are byte-identical and equal
-// the independent model of the merge rules.
+// grants, disconnects, node deletes and restores) with clocks that tie and
+// drift a few milliseconds, and random one-way syncs along the ring in
+// chunks of 1 to 8 records. After the final syncs, the full dumps of all
+// three are byte-identical and equal the independent model of the merge
+// rules.
 func TestRandomRing(t *testing.T) {
 	seeds, steps := ringSize()
 	for seed := range seeds {
@@ -60,7 +61,7 @@ func runRing(t *testing.T, seed uint64, steps int) {
 	}
 	m := newModel()
 	roots := []anchor.ID{anchor.NewID(), anchor.NewID()}
-	var ids, nodes []anchor.ID
+	var ids, nodes, restorable []anchor.ID
 	pick := func(from []anchor.ID) anchor.ID { return from[rng.IntN(len(from))] }
 	for step := range steps {
 		base += int64(rng.IntN(3)) // 0: clocks tie
@@ -72,7 +73,7 @@ func runRing(t *testing.T, seed uint64, steps int) {
 		w := tiered.New(s, anchor.SystemRoot, nil)
 		var touched []anchor.ID
 		var err error
-		switch op := rng.IntN(10); {
+		switch op := rng.IntN(11); {
 		case op == 0 || len(nodes) < 2:
 			kind := []anchor.Kind{anchor.KindNode, anchor.KindNode, anchor.KindObject}[rng.IntN(3)]
 			var id anchor.ID
@@ -81,6 +82,7 @@ func runRing(t *testing.T, seed uint64, steps int) {
 				nodes = append(nodes, id)
 			}
 			ids = append(ids, id)
+			restorable = append(restorable, id)
 			touched = append(touched, id)
 		case op == 1 || op == 2:
 			var id anchor.ID
@@ -102,8 +104,12 @@ func runRing(t *testing.T, seed uint64, steps int) {
 			id := pick(ids)
 			err = w.Delete(ctx, id)
 			touched = append(touched, id)
+		case op == 7:
+			id := pick(restorable)
+			err = w.Restore(ctx, id)
+			touched = append(touched, id)
 		default:
-			res, err := replica.Sync(ctx, stores[i], stores[(i+1)%3], nil)
+			res, err := replica.Sync(ctx, stores[i], stores[(i+1)%3], &replica.ImportOptions{ChunkRecords: 1 + rng.IntN(8)})
 			require.NoError(t, err, "step %d", step)
 			require.False(t, res.Resynced, "step %d: no restore, no resync", step)
 			continue

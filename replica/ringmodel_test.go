@@ -35,14 +35,21 @@ func (m mark) beats(o mark) bool {
 type mAnchor struct {
 	kind     anchor.Kind
 	src, dst anchor.ID
-	deleted  bool
-	fields   map[string]mark
-	access   map[anchor.ID]mark
+	// srcLife, dstLife: the lives of its endpoints an edge was created in.
+	srcLife, dstLife anchor.HLC
+	// deleted holds, per life (the Restored stamp that began it; 0: the
+	// first), whether the anchor was deleted in that life anywhere.
+	deleted map[anchor.HLC]bool
+	fields  map[string]mark
+	access  map[anchor.ID]mark
 }
 
 // model is an independent statement of the merge rules: a field or access
-// entry holds its greatest write; an anchor deleted anywhere is deleted
-// everywhere; an edge with a deleted endpoint is deleted.
+// entry holds its greatest write; an anchor lives in the latest of its
+// lives (its first, and one per restore), and is deleted everywhere if it
+// was deleted anywhere in that life; an edge is live only while it was
+// not deleted, both endpoints are live and in the lives the edge was
+// created in.
 type model struct{ anchors map[anchor.ID]*mAnchor }
 
 func newModel() *model { return &model{anchors: map[anchor.ID]*mAnchor{}} }
@@ -51,14 +58,28 @@ func newModel() *model { return &model{anchors: map[anchor.ID]*mAnchor{}} }
 // fields and access entries (with their stamps and origins) and liveness.
 func (m *model) observe(t *testing.T, s backend.Store, id anchor.ID) {
 	t.Helper()
-	self := backendtest.Meta(t, s).ReplicaID
-	a := backendtest.Stored(t, s, id)
+	require.NoError(t, m.observeErr(s, id))
+}
+
+// observeErr is observe for goroutines other than the test's: it returns
+// the store's error instead of failing the test.
+func (m *model) observeErr(s backend.Store, id anchor.ID) error {
+	var self anchor.ID
+	var a *anchor.Anchor
+	if err := s.View(ctx, func(v backend.View) (err error) {
+		self = v.Meta().ReplicaID
+		a, err = v.Anchor(id)
+		return err
+	}); err != nil {
+		return err
+	}
 	ma := m.anchors[id]
 	if ma == nil {
-		ma = &mAnchor{kind: a.Kind, src: a.Source, dst: a.Target, fields: map[string]mark{}, access: map[anchor.ID]mark{}}
+		ma = &mAnchor{kind: a.Kind, src: a.Source, dst: a.Target, srcLife: a.SourceEpoch, dstLife: a.TargetEpoch,
+			deleted: map[anchor.HLC]bool{}, fields: map[string]mark{}, access: map[anchor.ID]mark{}}
 		m.anchors[id] = ma
 	}
-	ma.deleted = ma.deleted || !a.Live()
+	ma.deleted[a.Restored] = ma.deleted[a.Restored] || !a.Live()
 	for name, f := range a.Fields {
 		fold(ma.fields, name, mark{f.Stamp, f.Origin, f.Value}, self)
 	}
@@ -67,6 +88,7 @@ func (m *model) observe(t *testing.T, s backend.Store, id anchor.ID) {
 		mk := delta.MarkOf(a, k)
 		fold(ma.access, k, mark{mk.At, mk.Origin, []byte{byte(lvl)}}, self)
 	}
+	return nil
 }
 
 // fold keeps w under key if it beats what is there; a zero origin is the
@@ -80,13 +102,22 @@ func fold[K comparable](into map[K]mark, key K, w mark, self anchor.ID) {
 	}
 }
 
+// life returns the latest life of id any store gave it.
+func (m *model) life(id anchor.ID) anchor.HLC {
+	var last anchor.HLC
+	for l := range m.anchors[id].deleted {
+		last = max(last, l)
+	}
+	return last
+}
+
 func (m *model) live(id anchor.ID) bool {
 	a := m.anchors[id]
-	if a == nil || a.deleted {
+	if a == nil || a.deleted[m.life(id)] {
 		return false
 	}
 	if a.kind == anchor.KindEdge {
-		return m.live(a.src) && m.live(a.dst)
+		return m.live(a.src) && m.live(a.dst) && a.srcLife == m.life(a.src) && a.dstLife == m.life(a.dst)
 	}
 	return true
 }

@@ -48,6 +48,7 @@ func Run(t *testing.T, open Opener) {
 		{"StaleRemoveSucceeds", testStaleRemoveSucceeds},
 		{"OnlyOwnerChangesAccess", testOnlyOwnerChangesAccess},
 		{"MergeMetaAndCursor", testMergeMetaAndCursor},
+		{"Restore", testRestore},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, New(t, open)) })

@@ -149,8 +149,10 @@ func idCol(dst *anchor.ID, v any) error {
 // (16-byte root, level) pair per grant, in root order.
 // accessMarked starts the access column's current layout: the marker, the
 // All level, a count and 17-byte (root, level) grants, a count and 40-byte
-// (key, stamp, origin) marks. A column without the marker is the first
-// layout (All, then grants), whose one stamp is the access_stamp column.
+// (key, stamp, origin) marks, then (only when one is non-zero) the restore
+// stamps: Restored, SourceEpoch and TargetEpoch, 8 bytes each. A column
+// without the marker is the first layout (All, then grants), whose one
+// stamp is the access_stamp column.
 const accessMarked = 0xFE
 
 func encodeAccess(a *anchor.Anchor) []byte {
@@ -169,8 +171,16 @@ func encodeAccess(a *anchor.Anchor) []byte {
 		b = binary.BigEndian.AppendUint64(b, uint64(m.At))
 		b = append(b, m.Origin[:]...)
 	}
+	if a.Restored != 0 || a.SourceEpoch != 0 || a.TargetEpoch != 0 {
+		for _, h := range []anchor.HLC{a.Restored, a.SourceEpoch, a.TargetEpoch} {
+			b = binary.BigEndian.AppendUint64(b, uint64(h))
+		}
+	}
 	return b
 }
+
+// restoreTrailer is the size of the restore stamps ending an access column.
+const restoreTrailer = 3 * 8
 
 func sortedIDs[V any](m map[anchor.ID]V) []anchor.ID {
 	return slices.SortedFunc(maps.Keys(m), func(x, y anchor.ID) int { return bytes.Compare(x[:], y[:]) })
@@ -227,6 +237,13 @@ func decodeAccess(a *anchor.Anchor, b []byte, legacy anchor.HLC) error {
 		a.Access.SetEntry(anchor.ID(p[:16]), lvl)
 	}
 	n, p = int(binary.BigEndian.Uint16(p[:2])), p[2:]
+	if len(p) == 40*n+restoreTrailer {
+		t := p[40*n:]
+		a.Restored = anchor.HLC(binary.BigEndian.Uint64(t))
+		a.SourceEpoch = anchor.HLC(binary.BigEndian.Uint64(t[8:]))
+		a.TargetEpoch = anchor.HLC(binary.BigEndian.Uint64(t[16:]))
+		p = p[:40*n]
+	}
 	if len(p) != 40*n {
 		return fmt.Errorf("%d bytes of marks for %d marks", len(p), n)
 	}

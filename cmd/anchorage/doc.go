@@ -12,11 +12,13 @@
 //	anchorage stats    --db PATH
 //	anchorage get ID   --db PATH
 //	anchorage edges ID --db PATH
+//	anchorage ls NODE  --db PATH [--type TYPE] [--dir out|in|both|all] [--limit 100] [--after CURSOR]
+//	anchorage find     --db PATH --type TYPE [--field NAME --value JSON] [--limit 100] [--after CURSOR]
 //	anchorage dot ID   --db PATH [--depth 2] [--max-nodes 1000]
 //	anchorage export   --db PATH --out FILE [--force] [--after SEQ] [--chunk 1000]
-//	anchorage import FILE --db PATH [--max-skew 1m] [--as ROOT | --trust]
+//	anchorage import FILE --db PATH [--max-skew 1m] (--as ROOT | --trust)
 //	anchorage sync     --from PATH --to PATH [--from-backend auto] [--to-backend auto] [--max-skew 1m]
-//	                   [--as ROOT | --trust] [--follow [--interval 1s] [--max-backoff 30s]] [--reidentify]
+//	                   (--as ROOT | --trust) [--follow [--interval 1s] [--max-backoff 30s]] [--reidentify]
 //	anchorage purge    --db PATH (--older-than DURATION | --before TIME) [--chunk 1000] [--replica PATH]...
 //	anchorage compact  --db PATH
 //
@@ -85,9 +87,10 @@
 // inserted / updated / skipped / conflicts / refused per kind. Records
 // stamped more than --max-skew ahead are refused for now, listed, and
 // delivered by a later import or sync (the cursor stays before them); the
-// command exits 1 while any are refused. --as ROOT checks every record as
-// that root's walker would be (the rest are refused); --trust merges as the
-// system root. sync streams from --from (read-only) into --to every change
+// command exits 1 while any are refused. import and sync need one of --as
+// ROOT, which checks every record as that root's walker would be (the rest
+// are refused), and --trust, which merges unchecked as the system root
+// (between stores one owner controls); there is no default. sync streams from --from (read-only) into --to every change
 // after --to's cursor, resumes after its last applied chunk when
 // interrupted, and does not send back what came from --to; with --follow
 // it keeps running, reports the lag and backs off on errors. --reidentify

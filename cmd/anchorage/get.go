@@ -30,6 +30,7 @@ type anchorJSON struct {
 	Created     string               `json:"created"`
 	Updated     string               `json:"updated"`
 	Deleted     string               `json:"deleted,omitempty"`
+	Restored    string               `json:"restored,omitempty"`
 	AccessStamp string               `json:"access_stamp"`
 	Source      string               `json:"source,omitempty"`
 	Target      string               `json:"target,omitempty"`
@@ -49,6 +50,9 @@ func newAnchorJSON(a *anchor.Anchor) anchorJSON {
 		Fields: map[string]fieldJSON{}}
 	if !a.Live() {
 		out.Deleted = a.Deleted.String()
+	}
+	if a.Restored != 0 {
+		out.Restored = a.Restored.String()
 	}
 	if len(a.Access.Roots) > 0 {
 		out.Access.Roots = map[string]string{}
@@ -172,6 +176,9 @@ func printAnchor(w io.Writer, a anchorJSON) {
 	fmt.Fprintf(tw, "access stamp\t%s\n", a.AccessStamp)
 	if a.Deleted != "" {
 		fmt.Fprintf(tw, "deleted\t%s (tombstone)\n", a.Deleted)
+	}
+	if a.Restored != "" {
+		fmt.Fprintf(tw, "restored\t%s\n", a.Restored)
 	}
 	if a.Kind == anchor.KindEdge.String() {
 		arrow := "->"

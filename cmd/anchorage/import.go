@@ -97,7 +97,7 @@ func emitImport(cmd *cobra.Command, asJSON bool, res *replica.ImportResult) erro
 func newImportCmd() *cobra.Command {
 	var mf mergeFlags
 	cmd := &cobra.Command{
-		Use:   "import FILE --db PATH [--as ROOT | --trust]",
+		Use:   "import FILE --db PATH (--as ROOT | --trust)",
 		Short: "Merge an export file into a store (created if missing)",
 		Long: `import checks the whole export file first (every checksum, every record)
 and refuses a damaged file, or one of a newer format, without touching the
@@ -110,20 +110,24 @@ again, or syncing, once the clock allows delivers them). Re-importing the
 same file changes nothing else; an import that was interrupted resumes
 after its last applied chunk.
 
-With --as ROOT every record is checked as ROOT's walker would be: a new
-anchor must be owned by ROOT, changing fields or deleting needs Write,
-changing access needs ownership; the rest is refused and listed. Without
---as (or with --trust, which says so explicitly) the import is trusted: it
-merges as the system root, for replication between stores one owner
-controls. The counters come per kind: inserted,
+Every import says who it acts as; there is no default. With --as ROOT
+every record is checked as ROOT's walker would be: a new anchor must be
+owned by ROOT, changing fields, deleting or restoring needs Write,
+changing access needs ownership; the rest is refused and listed. With
+--trust the import is unchecked: it merges as the system root, for
+replication between stores one owner controls. The counters come per kind: inserted,
 updated, skipped (nothing newer), conflicts (a remote value or liveness
 lost to newer local state), refused, held (edges whose endpoint has not
 arrived yet: kept aside and applied by the import that brings it).`,
-		Example: `  anchorage import graph.anchx --db replica.db
+		Example: `  anchorage import graph.anchx --db replica.db --trust
   anchorage import shared.anchx --db mine.db --as 01a2357e-c137-754d-afd8-31ca0943f2cd
-  anchorage import graph.anchx --db replica.db --json`,
+  anchorage import graph.anchx --db replica.db --trust --json`,
 		Args: exactArgs("FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			iopts, err := mf.options("import")
+			if err != nil {
+				return err
+			}
 			f, err := os.Open(args[0])
 			if err != nil {
 				return fail(fmt.Errorf("anchorage: import: %w", err))
@@ -142,10 +146,6 @@ arrived yet: kept aside and applied by the import that brings it).`,
 			}
 			if _, err := f.Seek(0, io.SeekStart); err != nil {
 				return fail(err)
-			}
-			iopts, err := mf.options()
-			if err != nil {
-				return err
 			}
 			s, err := openWritable(cmd, "db", "backend")
 			if err != nil {

@@ -35,7 +35,7 @@ func TestPostgresCommands(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "pg.anchx")
 	requireOK(t, cli(t, "export", "--db", dsn, "--schema", "cli_demo", "--out", file, "-q"))
 	local := filepath.Join(t.TempDir(), "local.db")
-	requireOK(t, cli(t, "import", file, "--db", local, "-q"))
+	requireOK(t, cli(t, "import", "--trust", file, "--db", local, "-q"))
 	ea := cli(t, "edges", out.Root, "--db", dsn, "--schema", "cli_demo", "--json")
 	eb := cli(t, "edges", out.Root, "--db", local, "--json")
 	requireOK(t, ea)

@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,12 +27,12 @@ func TestSyncRefusedUntilClockAllows(t *testing.T) {
 	require.NoError(t, s.Close())
 
 	for range 2 {
-		r := cli(t, "sync", "--from", a, "--to", b)
+		r := cli(t, "sync", "--trust", "--from", a, "--to", b)
 		require.Equal(t, 1, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 		require.Contains(t, r.stdout, "refused "+root.String())
 		require.Contains(t, r.stderr, "1 record refused")
 	}
-	r := cli(t, "sync", "--from", a, "--to", b, "--max-skew", "2h", "--json")
+	r := cli(t, "sync", "--trust", "--from", a, "--to", b, "--max-skew", "2h", "--json")
 	requireOK(t, r)
 	var im importJSON
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &im), r.stdout)
@@ -39,11 +41,23 @@ func TestSyncRefusedUntilClockAllows(t *testing.T) {
 	requireOK(t, cli(t, "get", root.String(), "--db", b))
 }
 
-// TestImportAsFlags: --as takes a root ID, and excludes --trust.
+// TestImportAsFlags: import and sync need --as or --trust (no default:
+// without either they are usage errors that touch nothing); --as takes a
+// root ID, and excludes --trust.
 func TestImportAsFlags(t *testing.T) {
 	dir := t.TempDir()
 	a, _ := demoStore(t, 1, 1)
 	b := filepath.Join(dir, "b.db")
+	file := filepath.Join(dir, "a.anchx")
+	requireOK(t, cli(t, "export", "--db", a, "--out", file, "-q"))
+	for _, args := range [][]string{{"sync", "--from", a, "--to", b}, {"sync", "--follow", "--from", a, "--to", b}, {"import", file, "--db", b}} {
+		r := cli(t, args...)
+		require.Equal(t, 2, r.code, "%v: %s", args, r.stderr)
+		require.Contains(t, r.stderr, "say who the merge acts as")
+		require.True(t, strings.HasPrefix(r.stderr, "anchorage: "+args[0]+": "), r.stderr)
+		_, err := os.Stat(b)
+		require.ErrorIs(t, err, os.ErrNotExist, "%v created the store", args)
+	}
 	r := cli(t, "sync", "--from", a, "--to", b, "--as", "nobody")
 	require.Equal(t, 2, r.code, r.stderr)
 	require.Contains(t, r.stderr, "not a root ID")
@@ -62,12 +76,12 @@ func TestSyncReidentify(t *testing.T) {
 	a, _ := demoStore(t, 1, 2)
 	c, fresh := filepath.Join(dir, "copy.db"), filepath.Join(dir, "fresh.db")
 	copyFile(t, a, c)
-	r := cli(t, "sync", "--from", c, "--to", a)
+	r := cli(t, "sync", "--trust", "--from", c, "--to", a)
 	require.NotEqual(t, 0, r.code)
 	require.Contains(t, r.stderr, "copy made with cp")
 	r = cli(t, "sync", "--from", c, "--to", fresh, "--reidentify")
 	requireOK(t, r)
 	require.Contains(t, r.stdout, "its own identity")
-	requireOK(t, cli(t, "sync", "--from", fresh, "--to", a, "-q"))
-	requireOK(t, cli(t, "sync", "--from", a, "--to", fresh, "-q"))
+	requireOK(t, cli(t, "sync", "--trust", "--from", fresh, "--to", a, "-q"))
+	requireOK(t, cli(t, "sync", "--trust", "--from", a, "--to", fresh, "-q"))
 }

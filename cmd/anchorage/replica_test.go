@@ -23,7 +23,7 @@ func TestExportImportSync(t *testing.T) {
 	require.Greater(t, ex.Chunks, 1)
 
 	b := filepath.Join(dir, "b.db")
-	r = cli(t, "import", file, "--db", b, "--json", "-q")
+	r = cli(t, "import", "--trust", file, "--db", b, "--json", "-q")
 	requireOK(t, r)
 	var im importJSON
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &im), r.stdout)
@@ -38,7 +38,7 @@ func TestExportImportSync(t *testing.T) {
 	require.JSONEq(t, ea.stdout, eb.stdout)
 
 	// Again: nothing new.
-	r = cli(t, "import", file, "--db", b, "--json", "-q")
+	r = cli(t, "import", "--trust", file, "--db", b, "--json", "-q")
 	requireOK(t, r)
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &im))
 	require.Zero(t, im.Chunks)
@@ -46,16 +46,16 @@ func TestExportImportSync(t *testing.T) {
 
 	// sync a -> c creates c; a second sync finds nothing new.
 	c := filepath.Join(dir, "c.db")
-	r = cli(t, "sync", "--from", a, "--to", c, "--json")
+	r = cli(t, "sync", "--trust", "--from", a, "--to", c, "--json")
 	requireOK(t, r)
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &im))
 	require.Equal(t, ex.Records, im.Total.Inserted)
-	r = cli(t, "sync", "--from", a, "--to", c, "--json")
+	r = cli(t, "sync", "--trust", "--from", a, "--to", c, "--json")
 	requireOK(t, r)
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &im))
 	require.Zero(t, im.Records)
 	// A human-readable run prints the counters table.
-	r = cli(t, "sync", "--from", c, "--to", a)
+	r = cli(t, "sync", "--trust", "--from", c, "--to", a)
 	requireOK(t, r)
 	require.Contains(t, r.stdout, "inserted")
 }
@@ -89,10 +89,10 @@ func TestImportBadFilesLeaveStoreUntouched(t *testing.T) {
 		{"missing", filepath.Join(dir, "absent.anchx"), "no such file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := cli(t, "import", tc.file, "--db", b, "-q")
+			r := cli(t, "import", "--trust", tc.file, "--db", b, "-q")
 			require.Equal(t, 2, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 			require.Contains(t, r.stderr, tc.msg)
-			r = cli(t, "import", tc.file, "--db", missingStore, "-q")
+			r = cli(t, "import", "--trust", tc.file, "--db", missingStore, "-q")
 			require.Equal(t, 2, r.code)
 		})
 	}

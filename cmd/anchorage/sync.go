@@ -21,7 +21,7 @@ func newSyncCmd() *cobra.Command {
 		ff followFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "sync --from PATH --to PATH [--as ROOT | --trust] [--follow]",
+		Use:   "sync --from PATH --to PATH (--as ROOT | --trust) [--follow]",
 		Short: "Bring one store up to date with another (one way; run both ways to converge)",
 		Long: `sync exports from the --from store (read-only) every change after the
 --to store's import cursor for it and imports them into --to, streaming,
@@ -29,8 +29,9 @@ with import's merge rules and counters. Run it both ways for two replicas
 to converge; a sync with nothing new changes nothing. Records stamped more
 than --max-skew ahead of this machine's clock are refused for now and
 listed, and sync exits 1; the cursor stays before them, so a later sync
-delivers them once the clock allows. --as ROOT and --trust are as for
-import. An interrupted sync resumes after its last applied chunk; records
+delivers them once the clock allows. Every sync says who it acts as,
+--as ROOT (checked) or --trust (unchecked), as for import; there is no
+default. An interrupted sync resumes after its last applied chunk; records
 that came from --to and that it holds already are not sent back. A new
 --to is created, as SQLite if its name ends in .sqlite, .sqlite3 or .db3,
 else as bolt (or as --to-backend says).
@@ -45,10 +46,11 @@ resumes after the last applied chunk.
 A store copied with cp shares its original's identity and cannot sync with
 it. --reidentify copies such a copy (--from) into a new, empty --to store
 with an identity of its own, which can then sync with the original.`,
-		Example: `  anchorage sync --from a.db --to b.db
-  anchorage sync --from b.db --to a.db
-  anchorage sync --from a.db --to copy.sqlite
-  anchorage sync --from central.sqlite --to cache.db --follow --interval 2s`,
+		Example: `  anchorage sync --from a.db --to b.db --trust
+  anchorage sync --from b.db --to a.db --trust
+  anchorage sync --from a.db --to copy.sqlite --trust
+  anchorage sync --from shared.db --to mine.db --as 01a2357e-c137-754d-afd8-31ca0943f2cd
+  anchorage sync --from central.sqlite --to cache.db --trust --follow --interval 2s`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			from, fromBackend, o := storeFlags(cmd, "from", "from-backend")
@@ -59,7 +61,10 @@ with an identity of its own, which can then sync with the original.`,
 			if err := checkDistinct(from, fromBackend, to, toBackend); err != nil {
 				return err
 			}
-			iopts, err := mf.options()
+			iopts, err := mf.options("sync")
+			if ff.reidentify {
+				iopts, err = &replica.ImportOptions{}, nil // a copy into a new store, not a merge
+			}
 			if err != nil {
 				return err
 			}

@@ -62,7 +62,7 @@ func TestSyncFollowSurvivesSIGKILL(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 7))
 	last, moved, slow := uint64(0), 0, time.Duration(1)
 	for k := range kills {
-		cmd := exec.Command(bin, "sync", "--follow", "--from", a, "--to", b, "--chunk", "40", "--interval", "5ms", "-q")
+		cmd := exec.Command(bin, "sync", "--trust", "--follow", "--from", a, "--to", b, "--chunk", "40", "--interval", "5ms", "-q")
 		require.NoError(t, cmd.Start())
 		// A random moment mid-stream; longer after a run that got nowhere
 		// (a loaded machine starts the process slowly).
@@ -86,7 +86,7 @@ func TestSyncFollowSurvivesSIGKILL(t *testing.T) {
 		return v.Changes(last, func(uint64, anchor.ID) error { after++; return nil })
 	}))
 	require.NoError(t, st.Close())
-	r := cli(t, "sync", "--from", a, "--to", b, "--json")
+	r := cli(t, "sync", "--trust", "--from", a, "--to", b, "--json")
 	requireOK(t, r)
 	var im importJSON
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &im), r.stdout)
