@@ -23,8 +23,8 @@ import (
 // Keys (names never hold a NUL byte, so 0 ends them):
 //
 //	'a' type 0 id                          every live anchor, by archetype
-//	'e' node dir type 0 created edge       -> peer owner: a node's edges by direction and type, in creation order
-//	'o' node created edge                  -> peer owner dir type: a node's edges in creation order
+//	'e' node dir type 0 created edge       -> peer owner flags: a node's edges by direction and type, in creation order
+//	'o' node created edge                  -> peer owner flags dir type: a node's edges in creation order
 //	'f' type 0 field 0 len value id        a declared (archetype, field) index
 //	'u' type 0 field 0 value               -> id: a declared unique index
 //	'g' node type 0                        -> edge: a declared create-once edge type
@@ -146,8 +146,8 @@ func (ix *Indexes) entries(a *anchor.Anchor) []entry {
 	if a.Kind == anchor.KindEdge {
 		for _, r := range a.Adjacency() {
 			out = append(out,
-				entry{k: edgeKey(r.Node, r.Dir, r.Type, a.Created, r.Edge), v: append(r.Peer[:], a.Owner[:]...)},
-				entry{k: orderKey(r.Node, a.Created, r.Edge), v: orderValue(r, a.Owner)})
+				entry{k: edgeKey(r.Node, r.Dir, r.Type, a.Created, r.Edge), v: edgeValue(r, a)},
+				entry{k: orderKey(r.Node, a.Created, r.Edge), v: append(append(edgeValue(r, a), byte(r.Dir)), r.Type...)})
 		}
 		if ix.IsOnce(a.Type) && !a.Undirected {
 			out = append(out, entry{k: OnceKey(a.Source, a.Type), v: a.ID[:]})
@@ -266,38 +266,58 @@ func orderKey(node anchor.ID, created anchor.HLC, edge anchor.ID) []byte {
 	return append(k, edge[:]...)
 }
 
-func orderValue(r anchor.Adj, owner anchor.ID) []byte {
-	v := append(append(r.Peer[:], owner[:]...), byte(r.Dir))
-	return append(v, r.Type...)
+// flagPublic marks an edge every root may read: a walker listing it need
+// not load it to check Read.
+const flagPublic = 1
+
+// edgeValue is the value an edge entry starts with: peer, the edge's owner,
+// its flags.
+func edgeValue(r anchor.Adj, e *anchor.Anchor) []byte {
+	v := make([]byte, 0, 33+1+len(r.Type))
+	v = append(append(v, r.Peer[:]...), e.Owner[:]...)
+	return append(v, publicFlag(e))
+}
+
+func publicFlag(e *anchor.Anchor) byte {
+	if e.Access.All < anchor.Read {
+		return 0
+	}
+	for _, l := range e.Access.Roots {
+		if l < anchor.Read {
+			return 0
+		}
+	}
+	return flagPublic
 }
 
 // DecodeEdge decodes an edge entry (from a scan of EdgePrefix) into the row
-// it stands for and the edge's owner.
-func DecodeEdge(k, v []byte) (r anchor.Adj, owner anchor.ID, err error) {
-	if len(k) < 1+16+8+16 || len(v) < 32 {
-		return r, owner, fmt.Errorf("%w: edge index entry of %d+%d bytes", anchor.ErrCorrupt, len(k), len(v))
+// it stands for, the edge's owner and whether every root may read it.
+func DecodeEdge(k, v []byte) (r anchor.Adj, owner anchor.ID, public bool, err error) {
+	if len(k) < 1+16+8+16 || len(v) < 33 {
+		return r, owner, false, fmt.Errorf("%w: edge index entry of %d+%d bytes", anchor.ErrCorrupt, len(k), len(v))
 	}
 	copy(r.Node[:], k[1:17])
 	copy(r.Edge[:], k[len(k)-16:])
 	copy(r.Peer[:], v[:16])
 	copy(owner[:], v[16:32])
+	public = v[32]&flagPublic != 0
 	switch k[0] {
 	case keyOrder:
-		if len(v) < 33 {
-			return r, owner, fmt.Errorf("%w: edge order entry of %d bytes", anchor.ErrCorrupt, len(v))
+		if len(v) < 34 {
+			return r, owner, false, fmt.Errorf("%w: edge order entry of %d bytes", anchor.ErrCorrupt, len(v))
 		}
-		r.Dir, r.Type = anchor.Direction(v[32]), string(v[33:])
+		r.Dir, r.Type = anchor.Direction(v[33]), string(v[34:])
 	case keyEdge:
 		r.Dir = anchor.Direction(k[17])
 		end := bytes.IndexByte(k[18:], 0)
 		if end < 0 {
-			return r, owner, fmt.Errorf("%w: edge index key without a type", anchor.ErrCorrupt)
+			return r, owner, false, fmt.Errorf("%w: edge index key without a type", anchor.ErrCorrupt)
 		}
 		r.Type = string(k[18 : 18+end])
 	default:
-		return r, owner, fmt.Errorf("%w: not an edge index entry (%q)", anchor.ErrCorrupt, k[0])
+		return r, owner, false, fmt.Errorf("%w: not an edge index entry (%q)", anchor.ErrCorrupt, k[0])
 	}
-	return r, owner, nil
+	return r, owner, public, nil
 }
 
 // FieldPrefix is the key prefix of the anchors of archetype typ whose

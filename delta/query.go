@@ -33,9 +33,11 @@ type EdgeQuery struct {
 // EdgeEntry is one row Edges lists.
 type EdgeEntry struct {
 	anchor.Adj
-	// Owner is the edge's owner: a walker acting as it may read the edge
-	// without loading it.
-	Owner anchor.ID
+	// Owner is the edge's owner and Public says every root may read the
+	// edge: a walker acting as the owner, or any walker when Public, may
+	// read the edge without loading it.
+	Owner  anchor.ID
+	Public bool
 	// Cursor resumes a listing after this row (EdgeQuery.After). It is
 	// valid only during the call.
 	Cursor []byte
@@ -63,11 +65,11 @@ func Edges(r Reader, node anchor.ID, q EdgeQuery, fn func(EdgeEntry) error) erro
 			if err != nil {
 				return err
 			}
-			row, owner, err := DecodeEdge(k, val)
+			row, owner, public, err := DecodeEdge(k, val)
 			if err != nil {
 				return err
 			}
-			return fn(EdgeEntry{Adj: row, Owner: owner, Cursor: k})
+			return fn(EdgeEntry{Adj: row, Owner: owner, Public: public, Cursor: k})
 		})
 		if err != nil {
 			return err

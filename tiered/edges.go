@@ -125,7 +125,7 @@ func (m *Memory) page(ctx context.Context, node anchor.ID, q delta.EdgeQuery, n 
 			if m.deleted(r.Edge) || m.deleted(r.Peer) {
 				return nil
 			}
-			if !m.root.IsZero() && r.Owner != m.root { // the system root and the owner read it
+			if !m.root.IsZero() && r.Owner != m.root && !r.Public { // else the index says it is readable
 				edge, err := v.Anchor(r.Edge)
 				if err != nil {
 					return err

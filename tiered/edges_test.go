@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/anchorage-db/anchorage/anchor"
+	"github.com/anchorage-db/anchorage/backend"
 	"github.com/anchorage-db/anchorage/tiered"
 )
 
@@ -78,4 +79,37 @@ func TestEdgesSeq(t *testing.T) {
 	for _, err := range w.EdgesSeq(cancelled, hub) {
 		require.ErrorIs(t, err, context.Canceled)
 	}
+}
+
+// TestEdgesPublicFlagFollowsGrants: the edge index marks an edge every
+// root may read, so a listing need not load it; revoking one root's Read
+// on the edge must clear the mark (the listing then checks, and leaves the
+// edge out for that root), and Verify's rebuild agrees.
+func TestEdgesPublicFlagFollowsGrants(t *testing.T) {
+	ctx, s := context.Background(), tempStore(t)
+	owner, reader := anchor.NewID(), anchor.NewID()
+	m := tiered.New(s, owner, nil)
+	hub, _ := m.Create(anchor.KindNode, "Hub", nil)
+	peer, _ := m.Create(anchor.KindNode, "Peer", nil)
+	require.NoError(t, m.SetAccess(ctx, hub, anchor.Access{All: anchor.Read}))
+	edge, err := m.Connect(ctx, hub, peer, "Has", nil)
+	require.NoError(t, err)
+	require.NoError(t, m.SetAccess(ctx, edge, anchor.Access{All: anchor.Read}))
+	require.NoError(t, m.Commit(ctx))
+
+	list := func() []anchor.Adj {
+		rows, err := tiered.New(s, reader, nil).Edges(ctx, hub)
+		require.NoError(t, err)
+		return rows
+	}
+	require.Len(t, list(), 1, "a public edge is listed")
+	require.NoError(t, m.Grant(ctx, edge, reader, anchor.NoAccess))
+	require.NoError(t, m.Commit(ctx))
+	require.Empty(t, list(), "revoked for this reader")
+	require.NoError(t, m.Grant(ctx, edge, reader, anchor.Read))
+	require.NoError(t, m.Commit(ctx))
+	require.Len(t, list(), 1)
+	rep, err := backend.Verify(ctx, s)
+	require.NoError(t, err)
+	require.True(t, rep.Clean(), "%v", rep.Problems)
 }
