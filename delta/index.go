@@ -293,6 +293,18 @@ func publicFlag(e *anchor.Anchor) byte {
 // DecodeEdge decodes an edge entry (from a scan of EdgePrefix) into the row
 // it stands for, the edge's owner and whether every root may read it.
 func DecodeEdge(k, v []byte) (r anchor.Adj, owner anchor.ID, public bool, err error) {
+	return decodeEdge(k, v, "")
+}
+
+// decodeEdge is DecodeEdge giving the row the string last when its type is
+// last (no allocation for a run of rows of one type).
+func decodeEdge(k, v []byte, last string) (r anchor.Adj, owner anchor.ID, public bool, err error) {
+	name := func(b []byte) string {
+		if string(b) == last {
+			return last
+		}
+		return string(b)
+	}
 	if len(k) < 1+16+8+16 || len(v) < 33 {
 		return r, owner, false, fmt.Errorf("%w: edge index entry of %d+%d bytes", anchor.ErrCorrupt, len(k), len(v))
 	}
@@ -306,14 +318,14 @@ func DecodeEdge(k, v []byte) (r anchor.Adj, owner anchor.ID, public bool, err er
 		if len(v) < 34 {
 			return r, owner, false, fmt.Errorf("%w: edge order entry of %d bytes", anchor.ErrCorrupt, len(v))
 		}
-		r.Dir, r.Type = anchor.Direction(v[33]), string(v[34:])
+		r.Dir, r.Type = anchor.Direction(v[33]), name(v[34:])
 	case keyEdge:
 		r.Dir = anchor.Direction(k[17])
 		end := bytes.IndexByte(k[18:], 0)
 		if end < 0 {
 			return r, owner, false, fmt.Errorf("%w: edge index key without a type", anchor.ErrCorrupt)
 		}
-		r.Type = string(k[18 : 18+end])
+		r.Type = name(k[18 : 18+end])
 	default:
 		return r, owner, false, fmt.Errorf("%w: not an edge index entry (%q)", anchor.ErrCorrupt, k[0])
 	}

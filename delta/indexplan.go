@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/vmihailenco/msgpack/v5"
 
@@ -156,8 +157,12 @@ func (p *plan) putMeta(k string, v []byte) {
 }
 
 // flushIndex writes the planned index changes: deletes first, so a value
-// moving between anchors of one batch lands on its new holder.
+// moving between anchors of one batch lands on its new holder; each in key
+// order, which B-trees insert cheaply (bbolt pays O(k^2) copying for k
+// unsorted inserts into one node).
 func (p *plan) flushIndex() error {
+	slices.SortFunc(p.ixDel, func(a, b delKey) int { return bytes.Compare(a.k, b.k) })
+	slices.SortFunc(p.ixPut, func(a, b entry) int { return bytes.Compare(a.k, b.k) })
 	for _, d := range p.ixDel {
 		if unique(d.k) && !d.force {
 			if keep, err := p.heldByOther(d.k); err != nil {

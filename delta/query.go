@@ -59,16 +59,18 @@ func Edges(r Reader, node anchor.ID, q EdgeQuery, fn func(EdgeEntry) error) erro
 	} else {
 		prefixes = [][]byte{EdgePrefix(node, q.Dir, q.Type)}
 	}
+	last := "" // the previous row's type: rows of one type share its string
 	for _, prefix := range prefixes {
 		err := r.Index(prefix, q.After, func(k, v []byte) error {
 			val, err := OpenEntry(k, v)
 			if err != nil {
 				return err
 			}
-			row, owner, public, err := DecodeEdge(k, val)
+			row, owner, public, err := decodeEdge(k, val, last)
 			if err != nil {
 				return err
 			}
+			last = row.Type
 			return fn(EdgeEntry{Adj: row, Owner: owner, Public: public, Cursor: k})
 		})
 		if err != nil {

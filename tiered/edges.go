@@ -38,8 +38,9 @@ func (m *Memory) EdgesOf(ctx context.Context, node anchor.ID, q delta.EdgeQuery)
 			yield(anchor.Adj{}, err)
 			return
 		}
+		var buf pager // reused by every page of the listing
 		for e.snap != nil {
-			rows, next, err := m.page(ctx, node, q, pageRows)
+			rows, next, err := m.page(ctx, node, q, pageRows, &buf)
 			if err != nil {
 				yield(anchor.Adj{}, err)
 				return
@@ -52,7 +53,8 @@ func (m *Memory) EdgesOf(ctx context.Context, node anchor.ID, q delta.EdgeQuery)
 			if next == nil {
 				break
 			}
-			q.After = next
+			buf.after = append(buf.after[:0], next...) // next is overwritten by the next page
+			q.After = buf.after
 		}
 		for _, r := range m.pendingEdges(node, q) {
 			if !yield(r, nil) {
@@ -90,7 +92,7 @@ func (m *Memory) EdgePage(ctx context.Context, node anchor.ID, q delta.EdgeQuery
 		return nil, nil, err
 	}
 	if e.snap != nil {
-		if rows, next, err = m.page(ctx, node, q, max(limit, 1)); err != nil || next != nil {
+		if rows, next, err = m.page(ctx, node, q, max(limit, 1), &pager{}); err != nil || next != nil {
 			return rows, next, err
 		}
 	}
@@ -100,15 +102,23 @@ func (m *Memory) EdgePage(ctx context.Context, node anchor.ID, q delta.EdgeQuery
 // errPageFull ends a page's scan once it holds its rows.
 var errPageFull = errors.New("tiered: page full")
 
+// pager holds the buffers of a listing's pages, reused from page to page.
+type pager struct {
+	rows        []anchor.Adj
+	seen        []anchor.ID // the raw rows' edges, for read validation
+	next, after []byte
+}
+
 // page reads up to n stored rows of node that q selects, in one read, and
-// the cursor after the last one when more may follow.
-func (m *Memory) page(ctx context.Context, node anchor.ID, q delta.EdgeQuery, n int) (rows []anchor.Adj, next []byte, err error) {
+// the cursor after the last one when more may follow. rows and next live in
+// buf until its next page.
+func (m *Memory) page(ctx context.Context, node anchor.ID, q delta.EdgeQuery, n int, buf *pager) (rows []anchor.Adj, next []byte, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
 	var seen []anchor.ID
 	err = m.view(ctx, func(v backend.View) error {
-		rows, next, seen = rows[:0], nil, seen[:0]
+		rows, next, seen = buf.rows[:0], buf.next[:0], buf.seen[:0]
 		a, err := v.Anchor(node)
 		if err != nil {
 			return err
@@ -121,7 +131,9 @@ func (m *Memory) page(ctx context.Context, node anchor.ID, q delta.EdgeQuery, n 
 				return errPageFull
 			}
 			next = append(next[:0], r.Cursor...)
-			seen = append(seen, r.Edge)
+			if m.opts.ValidateReads {
+				seen = append(seen, r.Edge)
+			}
 			if m.deleted(r.Edge) || m.deleted(r.Peer) {
 				return nil
 			}
@@ -138,6 +150,7 @@ func (m *Memory) page(ctx context.Context, node anchor.ID, q delta.EdgeQuery, n 
 			return nil
 		})
 	})
+	buf.rows, buf.next, buf.seen = rows, next, seen
 	if errors.Is(err, errPageFull) {
 		m.readList(node, q, seen, false)
 		return rows, next, nil
