@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -98,31 +99,16 @@ With --dir and no --type, rows are grouped by type; with --type and no
 					out.Edges, out.Next = append(out.Edges, e), encodeCursor(r.Cursor)
 					return nil
 				})
-				if err == nil {
-					out.Next = ""
-				} else if err == errPageDone {
-					err = nil
-				}
-				return err
+				return pageEnd(err, &out.Next)
 			})
 			if err != nil {
 				return err
-			}
-			w := cmd.OutOrStdout()
-			if asJSON {
-				return writeJSON(w, out)
 			}
 			table := [][]string{{"EDGE", "DIR", "TYPE", "PEER", "PEER TYPE"}}
 			for _, r := range out.Edges {
 				table = append(table, []string{r.Edge, r.Dir, r.Type, r.Peer, r.PeerType})
 			}
-			if err := writeTable(w, "", table); err != nil {
-				return fail(err)
-			}
-			if out.Next != "" {
-				fmt.Fprintf(w, "next page: --after %s\n", out.Next)
-			}
-			return nil
+			return printPage(cmd, asJSON, out, table, out.Next)
 		},
 	}
 	addStoreFlags(cmd, "the store to read")
@@ -136,7 +122,36 @@ With --dir and no --type, rows are grouped by type; with --type and no
 }
 
 // errPageDone ends a page's scan.
-var errPageDone = fmt.Errorf("page done")
+var errPageDone = errors.New("page done")
+
+// pageEnd turns the end of a page's scan into its result: a scan that
+// ran out ends the listing (no next cursor); one stopped by a full page
+// keeps the cursor of its last row.
+func pageEnd(err error, next *string) error {
+	switch err {
+	case nil:
+		*next = ""
+	case errPageDone:
+		err = nil
+	}
+	return err
+}
+
+// printPage writes a page: v as JSON, or the table and the cursor of the
+// next page.
+func printPage(cmd *cobra.Command, asJSON bool, v any, table [][]string, next string) error {
+	w := cmd.OutOrStdout()
+	if asJSON {
+		return writeJSON(w, v)
+	}
+	if err := writeTable(w, "", table); err != nil {
+		return fail(err)
+	}
+	if next != "" {
+		fmt.Fprintf(w, "next page: --after %s\n", next)
+	}
+	return nil
+}
 
 type findJSON struct {
 	Anchors []anchorJSON `json:"anchors"`
@@ -193,31 +208,16 @@ index exits with status 2.`,
 					out.Next = encodeCursor(cursor)
 					return add(id)
 				})
-				if err == nil {
-					out.Next = ""
-				} else if err == errPageDone {
-					err = nil
-				}
-				return err
+				return pageEnd(err, &out.Next)
 			})
 			if err != nil {
 				return err
-			}
-			w := cmd.OutOrStdout()
-			if asJSON {
-				return writeJSON(w, out)
 			}
 			table := [][]string{{"ID", "KIND", "TYPE", "OWNER"}}
 			for _, a := range out.Anchors {
 				table = append(table, []string{a.ID, a.Kind, a.Type, a.Owner})
 			}
-			if err := writeTable(w, "", table); err != nil {
-				return fail(err)
-			}
-			if out.Next != "" {
-				fmt.Fprintf(w, "next page: --after %s\n", out.Next)
-			}
-			return nil
+			return printPage(cmd, asJSON, out, table, out.Next)
 		},
 	}
 	addStoreFlags(cmd, "the store to read")
