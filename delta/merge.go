@@ -395,6 +395,13 @@ func (p *plan) insertRemote(r *anchor.Anchor) error {
 // cascade tombstones node's live edges at stamp: a deleted node takes its
 // edges with it, whether the delete is local or replicated.
 func (p *plan) cascade(node anchor.ID, stamp anchor.HLC) error {
+	return p.dropEdges(node, stamp, func(*anchor.Anchor) bool { return true })
+}
+
+// dropEdges tombstones those of node's live edges that drop selects, each
+// at the later of stamp and its creation (as insertRemote stamps an edge
+// arriving after its node's tombstone or new life).
+func (p *plan) dropEdges(node anchor.ID, stamp anchor.HLC, drop func(e *anchor.Anchor) bool) error {
 	rows, err := p.adjacent(node)
 	if err != nil {
 		return err
@@ -404,8 +411,8 @@ func (p *plan) cascade(node anchor.ID, stamp anchor.HLC) error {
 		if err != nil {
 			return err
 		}
-		if e != nil && e.Live() {
-			at := max(stamp, e.Created) // as insertRemote stamps an edge arriving after its node's tombstone
+		if e != nil && e.Live() && drop(e) {
+			at := max(stamp, e.Created)
 			p.tombstoneAt(e, at)
 			p.markDirtyAt(e, max(e.Updated, at))
 		}

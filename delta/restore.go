@@ -172,22 +172,7 @@ func coversLife(s, r *anchor.Anchor) bool {
 // it than life, at the later of life and the edge's creation (as
 // insertRemote stamps such an edge arriving after the new life).
 func (p *plan) supersede(node anchor.ID, life anchor.HLC) error {
-	rows, err := p.adjacent(node)
-	if err != nil {
-		return err
-	}
-	for _, row := range rows {
-		e, err := p.get(row.Edge)
-		if err != nil {
-			return err
-		}
-		if e != nil && e.Live() && epochOf(e, node) < life {
-			at := max(life, e.Created)
-			p.tombstoneAt(e, at)
-			p.markDirtyAt(e, max(e.Updated, at))
-		}
-	}
-	return nil
+	return p.dropEdges(node, life, func(e *anchor.Anchor) bool { return epochOf(e, node) < life })
 }
 
 // endpointLife says what a live remote edge r can do with its stored
