@@ -165,6 +165,21 @@ func testLookups(t *testing.T, h *Harness) {
 	require.NoError(t, err)
 	require.Equal(t, []anchor.ID{root}, roots)
 
+	// A user's roots: roots carry the user's name, indexed.
+	Declare(t, s, delta.Indexes{Fields: []delta.FieldIndex{{Type: tiered.RootType, Field: "user"}}})
+	var adas []anchor.ID
+	for _, user := range []string{"ada", "bob", "ada"} {
+		r, err := tiered.CreateRoot(ctx, s, map[string]any{"user": user})
+		require.NoError(t, err)
+		if user == "ada" {
+			adas = append(adas, r)
+		}
+	}
+	mine, err := tiered.New(s, anchor.SystemRoot, nil).Lookup(ctx, tiered.RootType, "user", "ada")
+	require.NoError(t, err)
+	require.Len(t, mine, 2)
+	require.ElementsMatch(t, adas, []anchor.ID{mine[0].ID, mine[1].ID})
+
 	_, err = m.Lookup(ctx, "Todo", "done", true)
 	require.ErrorIs(t, err, anchor.ErrNoIndex)
 	Declare(t, s, delta.Indexes{Fields: []delta.FieldIndex{{Type: "Todo", Field: "done"}}})
