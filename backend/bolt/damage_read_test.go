@@ -92,6 +92,14 @@ func digest(parts ...any) string {
 // Verify and (unless readOnly) one write. It returns each read's result;
 // an error of Open is the single result "open".
 func readEverything(path string, readOnly bool, nodes, all []anchor.ID) []readResult {
+	// A read-write open upgrades an older schema in place: the meta read
+	// must keep the store's identity and clocks, while its schema number
+	// may rise, so it is compared as the file held it before the open.
+	schema := -1
+	if ro, err := bolt.Open(path, &bolt.Options{ReadOnly: true, Timeout: time.Second}); err == nil {
+		ro.View(context.Background(), func(v backend.View) error { schema = v.Meta().Schema; return nil }) //nolint:errcheck // -1 keeps the schema as read
+		ro.Close()
+	}
 	s, err := bolt.Open(path, &bolt.Options{ReadOnly: readOnly, NoSync: true, Timeout: time.Second})
 	if err != nil {
 		return []readResult{{key: "open", err: err}}
@@ -129,7 +137,13 @@ func readEverything(path string, readOnly bool, nodes, all []anchor.ID) []readRe
 		err := v.Changes(0, func(seq uint64, id anchor.ID) error { log = append(log, fmt.Sprint(seq, id)); return nil })
 		return digest(log), err
 	})
-	view("meta", func(v backend.View) (string, error) { return digest(v.Meta()), nil })
+	view("meta", func(v backend.View) (string, error) {
+		m := v.Meta()
+		if schema >= 0 && m.Schema > schema {
+			m.Schema = schema
+		}
+		return digest(m), nil
+	})
 	rep, err := backend.Verify(ctx, s)
 	if err == nil && !rep.Clean() {
 		err = fmt.Errorf("%w: Verify: %v", anchor.ErrCorrupt, rep.Problems[0])
