@@ -318,8 +318,10 @@ func FuzzStoredColumns(f *testing.F) {
 				t.Fatalf("adj.%s changed to %s %v, which no edge accounts for, but Verify is clean", ds.column, storedClass, stored)
 			}
 			if !ok {
-				if _, err := tiered.New(s, anchor.SystemRoot, nil).Edges(ctx, node); !errors.Is(err, anchor.ErrCorrupt) {
-					t.Fatalf("listing the edges of %s over a damaged row: got %v, want ErrCorrupt", node, err)
+				// Walkers list edges from the edge index, which this damage
+				// does not touch: their listing still works.
+				if _, err := tiered.New(s, anchor.SystemRoot, nil).Edges(ctx, node); err != nil {
+					t.Fatalf("listing the edges of %s from the index beside a damaged adjacency row: %v", node, err)
 				}
 				del := &delta.Batch{Changes: []delta.Change{{ID: node, Delete: true}}}
 				backendtest.RequireFailsCleanly(t, s, rep, del, "deleting a node whose adjacency is damaged", anchor.ErrCorrupt)
