@@ -106,7 +106,7 @@ func TestPurgeBoundedByReplicaCommand(t *testing.T) {
 	const n = 50
 	deletedHubStore(t, src, n)
 	time.Sleep(5 * time.Millisecond)
-	requireOK(t, cli(t, "sync", "--from", src, "--to", rep, "-q"))
+	requireOK(t, cli(t, "sync", "--from", src, "--to", rep, "--trust", "-q"))
 	never := filepath.Join(dir, "never.db")
 	requireOK(t, cli(t, "demo", "--walkers", "1", "--edges", "1", "--db", never, "-q"))
 
@@ -121,5 +121,5 @@ func TestPurgeBoundedByReplicaCommand(t *testing.T) {
 	require.Equal(t, n+1, p.Purged, "the replica imported the delete")
 	require.Positive(t, p.Replicated)
 	require.LessOrEqual(t, p.HorizonSeq, p.Replicated)
-	requireOK(t, cli(t, "sync", "--from", src, "--to", rep, "-q"))
+	requireOK(t, cli(t, "sync", "--from", src, "--to", rep, "--trust", "-q"))
 }
