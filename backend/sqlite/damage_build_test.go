@@ -113,6 +113,7 @@ type answers struct {
 	Reads    map[string]string // read -> hash of its answer
 	Errs     map[string]string // read -> its error
 	Problems []string          // what Verify reported
+	Untyped  []string          // the errors that wrap no sentinel of package anchor
 }
 
 // hashOf hashes v printed in Go syntax (%#v), which prints every field
@@ -131,13 +132,19 @@ func readAll(path string, ids []anchor.ID) (ans answers) {
 	s, err := sqlite.Open(path, nil)
 	if err != nil {
 		ans.Open, ans.Typed = err.Error(), backendtest.Typed(err) || errors.Is(err, anchor.ErrNotStore)
+		if !ans.Typed {
+			ans.Untyped = append(ans.Untyped, "open: "+err.Error())
+		}
 		return ans
 	}
 	defer s.Close()
 	record := func(name string, v any, err error) {
 		if err != nil {
 			ans.Errs[name] = err.Error()
-			ans.Typed = ans.Typed && backendtest.Typed(err)
+			if !backendtest.Typed(err) {
+				ans.Typed = false
+				ans.Untyped = append(ans.Untyped, name+": "+err.Error())
+			}
 			return
 		}
 		ans.Reads[name] = hashOf(v)

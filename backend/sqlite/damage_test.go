@@ -76,6 +76,9 @@ func runChild(t *testing.T, path, origPath string, orig *answers) verdict {
 
 func judge(orig, got *answers) verdict {
 	v := verdict{untyped: !got.Typed}
+	if v.untyped {
+		v.detail = fmt.Sprintf("untyped errors: %q", got.Untyped)
+	}
 	if got.Open != "" {
 		v.refused, v.detected = true, true
 		return v
@@ -181,9 +184,9 @@ func TestRandomDamage(t *testing.T) {
 							counts.untyped++
 						}
 						mu.Unlock()
-						if v.crash || v.hang || v.silent {
+						if v.crash || v.hang || v.silent || v.untyped {
 							keepSample(t, mode, s, b, &orig)
-							t.Errorf("seed %d: crash=%v hang=%v silent=%v: %s", s, v.crash, v.hang, v.silent, v.detail)
+							t.Errorf("seed %d: crash=%v hang=%v silent=%v untyped=%v: %s", s, v.crash, v.hang, v.silent, v.untyped, v.detail)
 						}
 						os.Remove(p)
 						os.Remove(p + ".answers.json")
