@@ -86,7 +86,7 @@ func (d *Declare) apply(p *plan) error {
 				return fmt.Errorf("%w: archetype index of %s names %s, which is not a live anchor", anchor.ErrCorrupt, typ, id)
 			}
 			for _, e := range added.entries(a) {
-				if e.k[0] == keyArchetype || e.k[0] == keyEdge || e.k[0] == keyOrder {
+				if e.k[0] == keyArchetype || e.k[0] == keyEdge {
 					continue // kept for every anchor already
 				}
 				if d.Drop {

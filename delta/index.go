@@ -24,7 +24,6 @@ import (
 //
 //	'a' type 0 id                          every live anchor, by archetype
 //	'e' node dir type 0 created edge       -> peer owner flags: a node's edges by direction and type, in creation order
-//	'o' node created edge                  -> peer owner flags dir type: a node's edges in creation order
 //	'f' type 0 field 0 len value id        a declared (archetype, field) index
 //	'u' type 0 field 0 value               -> id: a declared unique index
 //	'g' node type 0                        -> edge: a declared create-once edge type
@@ -36,7 +35,6 @@ import (
 const (
 	keyArchetype = 'a'
 	keyEdge      = 'e'
-	keyOrder     = 'o'
 	keyField     = 'f'
 	keyUnique    = 'u'
 	keyOnce      = 'g'
@@ -145,9 +143,7 @@ func (ix *Indexes) entries(a *anchor.Anchor) []entry {
 	out := []entry{{k: ArchetypeKey(a.Type, a.ID)}}
 	if a.Kind == anchor.KindEdge {
 		for _, r := range a.Adjacency() {
-			out = append(out,
-				entry{k: edgeKey(r.Node, r.Dir, r.Type, a.Created, r.Edge), v: edgeValue(r, a)},
-				entry{k: orderKey(r.Node, a.Created, r.Edge), v: append(append(edgeValue(r, a), byte(r.Dir)), r.Type...)})
+			out = append(out, entry{k: edgeKey(r.Node, r.Dir, r.Type, a.Created, r.Edge), v: edgeValue(r, a)})
 		}
 		if ix.IsOnce(a.Type) && !a.Undirected {
 			out = append(out, entry{k: OnceKey(a.Source, a.Type), v: a.ID[:]})
@@ -240,13 +236,9 @@ func ArchetypePrefix(typ string) []byte { return nameKey(keyArchetype, typ) }
 // ArchetypeKey is the archetype entry of anchor id.
 func ArchetypeKey(typ string, id anchor.ID) []byte { return append(ArchetypePrefix(typ), id[:]...) }
 
-// EdgePrefix is the key prefix of node's edges: of direction dir and type
-// typ; dir 0 with typ "" gives every edge of the node in creation order
-// (the 'o' entries), dir alone every type in that direction.
+// EdgePrefix is the key prefix of node's edges of direction dir and type
+// typ (every type when typ is "").
 func EdgePrefix(node anchor.ID, dir anchor.Direction, typ string) []byte {
-	if dir == 0 {
-		return append([]byte{keyOrder}, node[:]...)
-	}
 	k := append(append([]byte{keyEdge}, node[:]...), byte(dir))
 	if typ != "" {
 		k = append(append(k, typ...), 0)
@@ -260,12 +252,6 @@ func edgeKey(node anchor.ID, dir anchor.Direction, typ string, created anchor.HL
 	return append(k, edge[:]...)
 }
 
-func orderKey(node anchor.ID, created anchor.HLC, edge anchor.ID) []byte {
-	k := EdgePrefix(node, 0, "")
-	k = binary.BigEndian.AppendUint64(k, uint64(created))
-	return append(k, edge[:]...)
-}
-
 // flagPublic marks an edge every root may read: a walker listing it need
 // not load it to check Read.
 const flagPublic = 1
@@ -273,7 +259,7 @@ const flagPublic = 1
 // edgeValue is the value an edge entry starts with: peer, the edge's owner,
 // its flags.
 func edgeValue(r anchor.Adj, e *anchor.Anchor) []byte {
-	v := make([]byte, 0, 33+1+len(r.Type))
+	v := make([]byte, 0, 33)
 	v = append(append(v, r.Peer[:]...), e.Owner[:]...)
 	return append(v, publicFlag(e))
 }
@@ -313,22 +299,15 @@ func decodeEdge(k, v []byte, last string) (r anchor.Adj, owner anchor.ID, public
 	copy(r.Peer[:], v[:16])
 	copy(owner[:], v[16:32])
 	public = v[32]&flagPublic != 0
-	switch k[0] {
-	case keyOrder:
-		if len(v) < 34 {
-			return r, owner, false, fmt.Errorf("%w: edge order entry of %d bytes", anchor.ErrCorrupt, len(v))
-		}
-		r.Dir, r.Type = anchor.Direction(v[33]), name(v[34:])
-	case keyEdge:
-		r.Dir = anchor.Direction(k[17])
-		end := bytes.IndexByte(k[18:], 0)
-		if end < 0 {
-			return r, owner, false, fmt.Errorf("%w: edge index key without a type", anchor.ErrCorrupt)
-		}
-		r.Type = name(k[18 : 18+end])
-	default:
+	if k[0] != keyEdge {
 		return r, owner, false, fmt.Errorf("%w: not an edge index entry (%q)", anchor.ErrCorrupt, k[0])
 	}
+	r.Dir = anchor.Direction(k[17])
+	end := bytes.IndexByte(k[18:], 0)
+	if end < 0 {
+		return r, owner, false, fmt.Errorf("%w: edge index key without a type", anchor.ErrCorrupt)
+	}
+	r.Type = name(k[18 : 18+end])
 	return r, owner, public, nil
 }
 

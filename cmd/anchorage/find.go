@@ -62,10 +62,7 @@ func newLsCmd() *cobra.Command {
 edge type and direction, in the order the edges were created, --limit rows
 per page (default 100). When more rows follow, the last line (or "next" in
 --json) is the cursor to pass to --after for the next page. Only the rows
-of the page are read, however many edges the node has.
-
-With --dir and no --type, rows are grouped by type; with --type and no
---dir, out rows come first, then in, then undirected.`,
+of the page are read, however many edges the node has.`,
 		Example: `  anchorage ls 3f0c9a8e-2b1d-4c55-9e11-0a7b6c5d4e3f --db graph.db --type HasTodo --dir out --limit 20`,
 		Args:    exactArgs("NODE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
