@@ -72,10 +72,27 @@ func Edges(r Reader, node anchor.ID, q EdgeQuery, fn func(EdgeEntry) error) erro
 		}
 	}
 	m := &merge{r: r, fn: fn}
+	if len(groups) == 1 { // one group is in order already: stream it
+		return m.stream(groups[0], q.After)
+	}
 	for _, g := range groups {
 		m.heads = append(m.heads, &groupHead{prefix: g, after: q.After})
 	}
 	return m.run()
+}
+
+// stream lists one group's entries after the cursor after, as the driver
+// reads them.
+func (m *merge) stream(prefix, after []byte) error {
+	if after != nil {
+		after = append(bytes.Clone(prefix), after...)
+	}
+	return m.r.Index(prefix, after, func(k, v []byte) error {
+		if len(k) != len(prefix)+cursorLen {
+			return fmt.Errorf("%w: edge index key %x of %d bytes", anchor.ErrCorrupt, k, len(k))
+		}
+		return m.emit(k, v, k[len(prefix):])
+	})
 }
 
 // edgeGroups finds the (direction, type) groups of node's edges (of one
@@ -171,19 +188,23 @@ func (m *merge) run() error {
 		}
 		k, v := best.buf[0][0], best.buf[0][1]
 		best.buf = best.buf[1:]
-		cursor := k[len(best.prefix):]
-		best.after = cursor
-		val, err := OpenEntry(k, v)
-		if err != nil {
-			return err
-		}
-		row, owner, public, err := decodeEdge(k, val, m.last)
-		if err != nil {
-			return err
-		}
-		m.last = row.Type
-		if err := m.fn(EdgeEntry{Adj: row, Owner: owner, Public: public, Cursor: cursor}); err != nil {
+		best.after = k[len(best.prefix):]
+		if err := m.emit(k, v, best.after); err != nil {
 			return err
 		}
 	}
+}
+
+// emit checks and decodes entry k -> v and hands it to fn.
+func (m *merge) emit(k, v, cursor []byte) error {
+	val, err := OpenEntry(k, v)
+	if err != nil {
+		return err
+	}
+	row, owner, public, err := decodeEdge(k, val, m.last)
+	if err != nil {
+		return err
+	}
+	m.last = row.Type
+	return m.fn(EdgeEntry{Adj: row, Owner: owner, Public: public, Cursor: cursor})
 }
