@@ -3,8 +3,10 @@ package tiered_test
 import (
 	"bytes"
 	"context"
+	"runtime"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -112,4 +114,41 @@ func TestEdgesPublicFlagFollowsGrants(t *testing.T) {
 	rep, err := backend.Verify(ctx, s)
 	require.NoError(t, err)
 	require.True(t, rep.Clean(), "%v", rep.Problems)
+}
+
+// TestSnapshotReleasedWithoutClose: a walker with Options.Snapshot dropped
+// without Close gives its snapshot back once collected, so a writer that
+// must grow the bolt file is not held up for good.
+func TestSnapshotReleasedWithoutClose(t *testing.T) {
+	ctx, s := context.Background(), tempStore(t)
+	root := anchor.NewID()
+	m := tiered.New(s, root, nil)
+	n, err := m.Create(anchor.KindNode, "Note", nil)
+	require.NoError(t, err)
+	require.NoError(t, m.Commit(ctx))
+	func() {
+		w := tiered.New(s, root, &tiered.Options{Snapshot: true})
+		_, err := w.Get(ctx, n)
+		require.NoError(t, err)
+	}() // w dropped, never closed
+	done := make(chan error, 1)
+	go func() { // grows the file: bbolt remaps, waiting for every reader
+		big := tiered.New(s, root, nil)
+		for range 2000 {
+			if _, err := big.Create(anchor.KindNode, "Blob", map[string]any{"b": string(make([]byte, 4096))}); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- big.Commit(ctx)
+	}()
+	for {
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+			return
+		case <-time.After(50 * time.Millisecond):
+			runtime.GC()
+		}
+	}
 }

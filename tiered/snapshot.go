@@ -3,7 +3,9 @@ package tiered
 import (
 	"bytes"
 	"context"
+	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/anchorage-db/anchorage/anchor"
 	"github.com/anchorage-db/anchorage/backend"
@@ -15,7 +17,11 @@ import (
 type snapshot struct {
 	reads chan snapRead
 	done  chan struct{}
+	once  sync.Once
 }
+
+// end lets the snapshot's goroutine finish its View; harmless twice.
+func (s *snapshot) end() { s.once.Do(func() { close(s.reads) }) }
 
 type snapRead struct {
 	fn  func(backend.View) error
@@ -49,6 +55,9 @@ func (m *Memory) view(ctx context.Context, fn func(backend.View) error) error {
 			return err
 		}
 		m.snap = s
+		// A Memory dropped without Close must not hold its snapshot (on
+		// bolt, every writer that grows the file would wait for it).
+		runtime.AddCleanup(m, (*snapshot).end, s)
 	}
 	r := snapRead{fn: fn, err: make(chan error, 1)}
 	m.snap.reads <- r
@@ -61,7 +70,7 @@ func (m *Memory) view(ctx context.Context, fn func(backend.View) error) error {
 // waits for this walker's own snapshot.
 func (m *Memory) release() {
 	if m.snap != nil {
-		close(m.snap.reads)
+		m.snap.end()
 		<-m.snap.done
 		m.snap = nil
 	}
