@@ -37,9 +37,10 @@ func (m *Memory) view(ctx context.Context, fn func(backend.View) error) error {
 	if m.snap == nil {
 		s := &snapshot{reads: make(chan snapRead), done: make(chan struct{})}
 		started := make(chan error, 1)
+		store := m.store // the goroutine must not keep m reachable (see AddCleanup below)
 		go func() {
 			defer close(s.done)
-			err := m.store.View(context.WithoutCancel(ctx), func(v backend.View) error {
+			err := store.View(context.WithoutCancel(ctx), func(v backend.View) error {
 				started <- nil
 				for r := range s.reads {
 					r.err <- r.fn(v)
