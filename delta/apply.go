@@ -300,8 +300,14 @@ func (p *plan) update(c *Change) error {
 		if p.optimistic && stored.Stamp > c.Base[name] {
 			return p.fail("set", a.ID, name, fmt.Errorf("%w: stored at %s, walker's snapshot at %s", anchor.ErrConflict, stored.Stamp, c.Base[name]))
 		}
-		if had && bytes.Equal(stored.Value, v) {
-			continue // same value: nothing to re-stamp
+		if had {
+			same, err := p.sameValue(a, name, stored, v)
+			if err != nil {
+				return err
+			}
+			if same {
+				continue // same value: nothing to re-stamp
+			}
 		}
 		if a.Fields == nil {
 			a.Fields = make(map[string]anchor.Field)
