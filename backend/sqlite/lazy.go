@@ -127,7 +127,7 @@ func (t *wtx) putVals(id anchor.ID, name string, v []byte, had, has bool) error 
 func (v *view) checkVals(report func(kind string, id anchor.ID, detail string)) error {
 	var n int
 	if err := v.tx.QueryRowContext(v.ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'vals'`).Scan(&n); err != nil || n == 0 {
-		return err // a store of schema 3 opened read-only has no vals table
+		return err // no vals table: no orphans (a field referring to a value is then reported by the anchor scan)
 	}
 	rows, err := v.tx.QueryContext(v.ctx, `SELECT v.id, v.name, length(v.value) FROM vals v WHERE NOT EXISTS
 		(SELECT 1 FROM fields f WHERE f.id = v.id AND f.name = v.name AND typeof(f.value) = 'integer')`)
