@@ -336,25 +336,6 @@ func (p *plan) update(c *Change) error {
 	return nil
 }
 
-// accessKey names an access entry in messages.
-func accessKey(key anchor.ID) string {
-	if key.IsZero() {
-		return "all"
-	}
-	return key.String()
-}
-
-func setMark(a *anchor.Anchor, key anchor.ID, m anchor.Mark) {
-	if a.AccessStamps == nil {
-		a.AccessStamps = make(map[anchor.ID]anchor.Mark)
-	}
-	a.AccessStamps[key] = m
-}
-
-func sortedIDs[V any](m map[anchor.ID]V) []anchor.ID {
-	return slices.SortedFunc(maps.Keys(m), func(a, b anchor.ID) int { return bytes.Compare(a[:], b[:]) })
-}
-
 func (p *plan) delete(id anchor.ID) error {
 	a, err := p.get(id)
 	switch {
@@ -467,12 +448,3 @@ func (p *plan) flush() error {
 	}
 	return p.flushIndex()
 }
-
-// WriteError reports that the transaction failed while Apply was writing a
-// batch that had passed its checks. The transaction must be rolled back.
-type WriteError struct{ Err error }
-
-func (e *WriteError) Error() string { return "anchorage: write failed: " + e.Err.Error() }
-
-// Unwrap returns the transaction's error.
-func (e *WriteError) Unwrap() error { return e.Err }
