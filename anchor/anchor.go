@@ -14,6 +14,9 @@ type Field struct {
 	Value  []byte `msgpack:"v"`
 	Stamp  HLC    `msgpack:"s"`
 	Origin ID     `msgpack:"o,omitempty"`
+	// Ref is set, and Value nil, for a value a store keeps out of line
+	// and did not read (see Ref); never set in what a View returns.
+	Ref *Ref `msgpack:"-"`
 }
 
 // Mark names the write that set a value: its HLC stamp and the replica that
@@ -83,7 +86,7 @@ func (a *Anchor) Clone() *Anchor {
 	if a.Fields != nil {
 		c.Fields = make(map[string]Field, len(a.Fields))
 		for k, f := range a.Fields {
-			c.Fields[k] = Field{Value: bytes.Clone(f.Value), Stamp: f.Stamp, Origin: f.Origin}
+			c.Fields[k] = Field{Value: bytes.Clone(f.Value), Stamp: f.Stamp, Origin: f.Origin, Ref: f.Ref}
 		}
 	}
 	return &c

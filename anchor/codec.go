@@ -14,9 +14,17 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 )
 
-// FormatVersion is the version byte that starts every encoded anchor.
-// Decoders refuse any other value with ErrVersion.
+// FormatVersion is the version byte that starts an encoded anchor.
+// Decoders read it and FormatOutOfLine, and refuse any other value with
+// ErrVersion.
 const FormatVersion byte = 1
+
+// FormatOutOfLine is the version of a record holding references to field
+// values stored out of line (Field.Ref). Records without references keep
+// FormatVersion, so stores written before it still read and compare equal;
+// a build that predates it refuses such a record (ErrVersion) rather than
+// read it without those fields.
+const FormatOutOfLine byte = 2
 
 // headerLen: version byte + CRC-32C of the payload.
 const headerLen = 1 + 4
@@ -46,6 +54,17 @@ type wire struct {
 	Restored    HLC         `msgpack:"re,omitempty"`
 	SourceEpoch HLC         `msgpack:"se,omitempty"`
 	TargetEpoch HLC         `msgpack:"te,omitempty"`
+	Refs        []wireRef   `msgpack:"x,omitempty"` // FormatOutOfLine only
+}
+
+// wireRef is a field whose value is stored out of line (Field.Ref).
+type wireRef struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	Name     string
+	Size     int64
+	Sum      uint32
+	Stamp    HLC
+	Origin   []byte
 }
 
 type wireGrant struct {
@@ -94,6 +113,14 @@ func Marshal(a *Anchor) ([]byte, error) {
 	}
 	for _, name := range a.FieldNames() {
 		f := a.Fields[name]
+		if f.Ref != nil {
+			wr := wireRef{Name: name, Size: f.Ref.Size, Sum: f.Ref.Sum, Stamp: f.Stamp}
+			if !f.Origin.IsZero() {
+				wr.Origin = f.Origin[:]
+			}
+			w.Refs = append(w.Refs, wr)
+			continue
+		}
 		wf := wireField{Name: name, Value: f.Value, Stamp: f.Stamp}
 		if !f.Origin.IsZero() {
 			wf.Origin = f.Origin[:]
@@ -111,6 +138,9 @@ func Marshal(a *Anchor) ([]byte, error) {
 	}
 	b := buf.Bytes()
 	b[0] = FormatVersion
+	if len(w.Refs) > 0 {
+		b[0] = FormatOutOfLine
+	}
 	binary.LittleEndian.PutUint32(b[1:headerLen], crc32.Checksum(b[headerLen:], castagnoli))
 	return b, nil
 }
@@ -132,8 +162,8 @@ func Unmarshal(id ID, b []byte) (a *Anchor, err error) {
 	if want, got := binary.LittleEndian.Uint32(b[1:headerLen]), crc32.Checksum(b[headerLen:], castagnoli); want != got {
 		return nil, bad("checksum %08x, want %08x", got, want)
 	}
-	if b[0] != FormatVersion {
-		return nil, &Error{Op: "decode", ID: id, Err: fmt.Errorf("%w: record version %d, this build reads %d", ErrVersion, b[0], FormatVersion)}
+	if b[0] != FormatVersion && b[0] != FormatOutOfLine {
+		return nil, &Error{Op: "decode", ID: id, Err: fmt.Errorf("%w: record version %d, this build reads %d and %d", ErrVersion, b[0], FormatVersion, FormatOutOfLine)}
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -203,6 +233,25 @@ func Unmarshal(id ID, b []byte) (a *Anchor, err error) {
 			f.Value = []byte{}
 		}
 		a.Fields[f.Name] = Field{Value: f.Value, Stamp: f.Stamp, Origin: origin}
+	}
+	if len(w.Refs) > 0 && b[0] != FormatOutOfLine {
+		return nil, bad("out-of-line references in a version %d record", b[0])
+	}
+	for _, r := range w.Refs {
+		var origin ID
+		if len(r.Origin) > 0 {
+			var err error
+			if origin, err = IDFromBytes(r.Origin); err != nil {
+				return nil, bad("field %q origin: %v", r.Name, err)
+			}
+		}
+		if _, dup := a.Fields[r.Name]; dup || r.Size < OutOfLine {
+			return nil, bad("out-of-line field %q of %d bytes", r.Name, r.Size)
+		}
+		if a.Fields == nil {
+			a.Fields = make(map[string]Field, len(w.Refs))
+		}
+		a.Fields[r.Name] = Field{Stamp: r.Stamp, Origin: origin, Ref: &Ref{Size: r.Size, Sum: r.Sum}}
 	}
 	for _, p := range []struct {
 		dst  *ID

@@ -50,7 +50,7 @@ func TestUnmarshalCorrupt(t *testing.T) {
 	}
 	t.Run("newer version", func(t *testing.T) {
 		c := append([]byte(nil), b...)
-		c[0] = FormatVersion + 1
+		c[0] = FormatOutOfLine + 1
 		_, err := Unmarshal(a.ID, c)
 		require.ErrorIs(t, err, ErrVersion)
 	})

@@ -90,7 +90,7 @@ func FuzzUnmarshal(f *testing.F) {
 	rec := mustMarshal(f, a)
 	f.Add(a.ID[:], []byte{}, false)
 	f.Add(a.ID[:], rec[:3], false)
-	f.Add(a.ID[:], seal(anchor.FormatVersion+1, rec[5:]), false)
+	f.Add(a.ID[:], seal(anchor.FormatOutOfLine+1, rec[5:]), false)
 	f.Add(a.ID[:], []byte{0x80}, true)                  // empty map
 	f.Add(a.ID[:], []byte{0x81, 0xa1, 'k', 0x09}, true) // kind 9
 	f.Add(make([]byte, 16), rec, false)                 // stored under another key
@@ -124,7 +124,7 @@ func checkDecodeError(t *testing.T, id anchor.ID, rec []byte, a *anchor.Anchor, 
 	}
 	intact := len(rec) >= 5 && binary.LittleEndian.Uint32(rec[1:5]) == crc32.Checksum(rec[5:], castagnoli)
 	switch {
-	case intact && rec[0] != anchor.FormatVersion:
+	case intact && rec[0] != anchor.FormatVersion && rec[0] != anchor.FormatOutOfLine:
 		if !errors.Is(err, anchor.ErrVersion) {
 			t.Fatalf("intact record of version %d: got %v, want ErrVersion", rec[0], err)
 		}

@@ -59,6 +59,11 @@ type Info struct {
 // and runs it again while the callers' contexts allow.
 type Tx interface {
 	delta.Tx
+	// FieldValue reads a field value that Anchor returned as a reference
+	// (anchor.Field.Ref): a driver may keep large values out of line and
+	// leave them unread, and PutAnchor keeps a field given as a reference
+	// as stored. Views always return values.
+	delta.ValueLoader
 	// Clock returns the greatest HLC the store has persisted, as this
 	// transaction sees it (other processes may have written since).
 	Clock() (anchor.HLC, error)

@@ -47,7 +47,8 @@ const (
 	ProblemLogMissing       = "anchor-without-log-entry"
 	ProblemLogAhead         = "log-sequence-beyond-meta"
 	ProblemIndexMismatch    = "index-mismatch"
-	ProblemSecondaryIndex   = "secondary-index" // delta's entries disagree with the anchors
+	ProblemSecondaryIndex   = "secondary-index"          // delta's entries disagree with the anchors
+	ProblemValueOrphan      = "out-of-line-value-orphan" // a stored field value no record refers to
 )
 
 // StorageChecker is implemented by a View whose backend keeps rows or

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 
 	"github.com/anchorage-db/anchorage/anchor"
 )
@@ -300,8 +298,14 @@ func (p *plan) update(c *Change) error {
 		if p.optimistic && stored.Stamp > c.Base[name] {
 			return p.fail("set", a.ID, name, fmt.Errorf("%w: stored at %s, walker's snapshot at %s", anchor.ErrConflict, stored.Stamp, c.Base[name]))
 		}
-		if had && bytes.Equal(stored.Value, v) {
-			continue // same value: nothing to re-stamp
+		if had {
+			same, err := p.sameValue(a, name, stored, v)
+			if err != nil {
+				return err
+			}
+			if same {
+				continue // same value: nothing to re-stamp
+			}
 		}
 		if a.Fields == nil {
 			a.Fields = make(map[string]anchor.Field)
@@ -328,25 +332,6 @@ func (p *plan) update(c *Change) error {
 		p.markDirty(a)
 	}
 	return nil
-}
-
-// accessKey names an access entry in messages.
-func accessKey(key anchor.ID) string {
-	if key.IsZero() {
-		return "all"
-	}
-	return key.String()
-}
-
-func setMark(a *anchor.Anchor, key anchor.ID, m anchor.Mark) {
-	if a.AccessStamps == nil {
-		a.AccessStamps = make(map[anchor.ID]anchor.Mark)
-	}
-	a.AccessStamps[key] = m
-}
-
-func sortedIDs[V any](m map[anchor.ID]V) []anchor.ID {
-	return slices.SortedFunc(maps.Keys(m), func(a, b anchor.ID) int { return bytes.Compare(a[:], b[:]) })
 }
 
 func (p *plan) delete(id anchor.ID) error {

@@ -152,6 +152,9 @@ func (r *Reindex) apply(p *plan) error {
 		if err != nil {
 			return err
 		}
+		if a, err = p.indexed(ix, a); err != nil {
+			return err
+		}
 		for _, e := range ix.entries(a) {
 			stored, err := getEntry(p.tx, e.k)
 			if err != nil {

@@ -63,6 +63,9 @@ func (p *plan) remember(a *anchor.Anchor) error {
 	if p.before == nil {
 		p.before = make(map[anchor.ID][]entry)
 	}
+	if a, err = p.indexed(ix, a); err != nil {
+		return err
+	}
 	p.before[a.ID] = ix.entries(a)
 	return nil
 }
@@ -79,7 +82,11 @@ func (p *plan) planIndex() error {
 	var puts []claimed
 	for _, id := range p.dirty {
 		old := p.before[id]
-		cur := ix.entries(p.cache[id])
+		a, err := p.indexed(ix, p.cache[id])
+		if err != nil {
+			return err
+		}
+		cur := ix.entries(a)
 		was := make(map[string][]byte, len(old))
 		for _, e := range old {
 			was[string(e.k)] = e.v
@@ -254,4 +261,16 @@ func (p *plan) findOnce(o *Once) (found bool, err error) {
 	}
 	p.found = anchor.Adj{Node: o.Node, Edge: id, Peer: e.Target, Dir: anchor.Out, Type: e.Type}
 	return true, nil
+}
+
+// indexed returns a with the values of its indexed fields read (see
+// ValueLoader), so that their entries can be computed.
+func (p *plan) indexed(ix *Indexes, a *anchor.Anchor) (*anchor.Anchor, error) {
+	if a == nil || len(ix.Fields) == 0 {
+		return a, nil
+	}
+	return p.loaded(a, func(name string) bool {
+		_, ok := ix.field(a.Type, name)
+		return ok
+	})
 }

@@ -252,6 +252,13 @@ func (p *plan) merge(remote *anchor.Anchor) error {
 	}
 	for name, rf := range r.Fields {
 		sf, had := s.Fields[name]
+		if had && sf.Ref != nil {
+			v, err := p.value(s, name, sf)
+			if err != nil {
+				return err
+			}
+			sf = anchor.Field{Value: v, Stamp: sf.Stamp, Origin: sf.Origin}
+		}
 		switch {
 		case !had || wins(anchor.Mark{At: rf.Stamp, Origin: rf.Origin}, anchor.Mark{At: sf.Stamp, Origin: sf.Origin}, rf.Value, sf.Value, p.remote, p.local):
 			if had && bytes.Equal(sf.Value, rf.Value) && sf.Stamp == rf.Stamp {

@@ -7,7 +7,11 @@
 // insert, O(log n) however many edges the node has), log (sequence -> ID)
 // and logidx (ID -> sequence), holding one change-log entry per anchor at
 // its latest write, and meta (magic, schema version, store ID, replica ID,
-// HLC).
+// HLC). Two more: index (delta's secondary-index entries) and values
+// (ID|field name -> a field value of 64 KiB or more, kept out of the
+// anchor's record, which holds its size, CRC-32C, stamp and origin; a
+// write that leaves the value alone neither reads nor rewrites it: see
+// values.go).
 //
 // # Damaged files
 //

@@ -141,6 +141,7 @@ type rtx struct {
 	writable                  bool
 	anchors, adj, log, logIdx *bbolt.Bucket
 	index                     *bbolt.Bucket // nil in a schema-2 store opened read-only
+	values                    *bbolt.Bucket // nil in a store of schema < 4 opened read-only
 }
 
 func newTx(d *driver, tx *bbolt.Tx) *rtx { return &rtx{d: d, tx: tx, writable: tx.Writable()} }
@@ -149,7 +150,7 @@ func newTx(d *driver, tx *bbolt.Tx) *rtx { return &rtx{d: d, tx: tx, writable: t
 func (t *rtx) buckets() {
 	t.anchors, t.adj = t.tx.Bucket(bucketAnchors), t.tx.Bucket(bucketAdj)
 	t.log, t.logIdx = t.tx.Bucket(bucketLog), t.tx.Bucket(bucketLogIdx)
-	t.index = t.tx.Bucket(bucketIndex)
+	t.index, t.values = t.tx.Bucket(bucketIndex), t.tx.Bucket(bucketValues)
 	if t.writable && t.anchors != nil && t.log != nil && t.logIdx != nil {
 		// Time-ordered IDs and sequence numbers arrive in key order, at
 		// the right edge of these trees: fill split pages instead of
@@ -173,6 +174,8 @@ func (t *rtx) write(op string, fn func() error) error {
 	return err
 }
 
+// Anchor reads id's record. Field values kept out of line are not read:
+// they come as references (anchor.Field.Ref; see values.go).
 func (t *rtx) Anchor(id anchor.ID) (a *anchor.Anchor, err error) {
 	err = t.write("get", func() error {
 		v := t.anchors.Get(id[:])
@@ -243,12 +246,21 @@ func (t *rtx) DeleteIndex(k []byte) error {
 	return t.write("delete index", func() error { return t.index.Delete(k) })
 }
 
+// PutAnchor writes a's record, its field values of anchor.OutOfLine bytes
+// or more to the values bucket, and removes the values a no longer keeps
+// out of line. A field given as a reference keeps its stored value.
 func (t *rtx) PutAnchor(a *anchor.Anchor) error {
-	b, err := anchor.Marshal(a)
+	head, values := anchor.SplitOutOfLine(a)
+	b, err := anchor.Marshal(head)
 	if err != nil {
 		return err
 	}
-	return t.write("put", func() error { return t.anchors.Put(a.ID[:], b) })
+	return t.write("put", func() error {
+		if err := t.putValues(head, values); err != nil {
+			return err
+		}
+		return t.anchors.Put(a.ID[:], b)
+	})
 }
 
 func (t *rtx) PutAdj(r anchor.Adj) error {

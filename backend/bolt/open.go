@@ -19,8 +19,9 @@ import (
 // schema from 1 up to it; a read-write Open upgrades an older store in
 // place (schema 2 added a checksum to every adjacency row, schema 3 the
 // secondary-index bucket, which the engine fills when it first opens the
-// store).
-const SchemaVersion = 3
+// store, schema 4 the bucket of field values kept out of line: see
+// values.go).
+const SchemaVersion = 4
 
 const magic = "anchorage-bolt"
 
@@ -30,7 +31,8 @@ var (
 	bucketLog     = []byte("log")     // seq (big endian) -> id
 	bucketLogIdx  = []byte("logidx")  // id -> seq
 	bucketMeta    = []byte("meta")
-	bucketIndex   = []byte("index") // delta's secondary-index entries
+	bucketIndex   = []byte("index")  // delta's secondary-index entries
+	bucketValues  = []byte("values") // id|field name -> value kept out of line
 
 	keyMagic   = []byte("magic")
 	keySchema  = []byte("schema")
@@ -217,7 +219,7 @@ func (s *driver) initTx(check func(tx *bbolt.Tx) (bool, error)) error {
 		if !fresh {
 			return s.upgrade(tx)
 		}
-		for _, b := range [][]byte{bucketAnchors, bucketAdj, bucketLog, bucketLogIdx, bucketMeta, bucketIndex} {
+		for _, b := range [][]byte{bucketAnchors, bucketAdj, bucketLog, bucketLogIdx, bucketMeta, bucketIndex, bucketValues} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -248,8 +250,10 @@ func (s *driver) upgrade(tx *bbolt.Tx) error {
 			return fmt.Errorf("upgrading to schema %d: %w", schemaAdjV, err)
 		}
 	}
-	if _, err := tx.CreateBucketIfNotExists(bucketIndex); err != nil {
-		return fmt.Errorf("upgrading to schema %d: %w", SchemaVersion, err)
+	for _, b := range [][]byte{bucketIndex, bucketValues} {
+		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+			return fmt.Errorf("upgrading to schema %d: %w", SchemaVersion, err)
+		}
 	}
 	var schema [4]byte
 	binary.BigEndian.PutUint32(schema[:], SchemaVersion)

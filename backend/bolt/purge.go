@@ -18,6 +18,9 @@ func (t *wtx) Purge(ids []anchor.ID) (maxSeq uint64, err error) {
 			if err := t.anchors.Delete(id[:]); err != nil {
 				return err
 			}
+			if err := t.dropValues(id, nil); err != nil {
+				return err
+			}
 			seq := t.logIdx.Get(id[:])
 			if seq == nil {
 				continue

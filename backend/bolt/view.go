@@ -15,7 +15,14 @@ type view struct{ rtx *rtx }
 
 var _ backend.StorageChecker = (*view)(nil)
 
-func (v *view) Anchor(id anchor.ID) (*anchor.Anchor, error) { return v.rtx.Anchor(id) }
+// Anchor reads id with every field value (see loadValues).
+func (v *view) Anchor(id anchor.ID) (*anchor.Anchor, error) {
+	a, err := v.rtx.Anchor(id)
+	if err != nil {
+		return nil, err
+	}
+	return v.rtx.loadValues(a)
+}
 func (v *view) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
 	return v.rtx.Adjacent(node, fn)
 }
@@ -31,6 +38,9 @@ func (v *view) Anchors(fn func(anchor.ID, *anchor.Anchor, error) error) error {
 			return fn(id, nil, fmt.Errorf("%w: anchor key of %d bytes", anchor.ErrCorrupt, len(k)))
 		}
 		a, err := anchor.Unmarshal(id, val)
+		if err == nil {
+			a, err = v.rtx.loadValues(a)
+		}
 		return fn(id, a, err)
 	})
 }
@@ -74,6 +84,9 @@ func (v *view) Changes(after uint64, fn func(uint64, anchor.ID) error) error {
 // does not hold that ID in the change log, and every row that does not
 // decode. (Log entries missing from the index are found by Changes.)
 func (v *view) CheckStorage(report func(kind string, id anchor.ID, detail string)) error {
+	if err := v.rtx.checkValues(report); err != nil {
+		return err
+	}
 	return v.rtx.scan("scan log index", v.rtx.logIdx, nil, nil, func(k, seq []byte) error {
 		id, err := anchor.IDFromBytes(k)
 		if err != nil || len(seq) != 8 {

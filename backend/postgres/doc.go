@@ -3,11 +3,14 @@
 //
 // # Layout
 //
-// One schema per store (Options.Schema) with four tables: meta (one row:
+// One schema per store (Options.Schema) with these tables: meta (one row:
 // magic, layout version, store and replica IDs, the HLC and the change-log
 // sequence), anchors (ID -> anchor record), adj (PRIMARY KEY (node, edge):
 // adding or removing an edge is a key-level insert or delete) and log (one
-// entry per anchor at the sequence of its latest write).
+// entry per anchor at the sequence of its latest write), with kv, idx
+// (delta's secondary-index entries) and, from layout 3, vals: field values
+// of 64 KiB or more, kept out of the anchor record, which holds their
+// size, CRC-32C, stamp and origin (see values.go).
 //
 // # Concurrency
 //

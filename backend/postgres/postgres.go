@@ -15,8 +15,10 @@ import (
 )
 
 // SchemaVersion is the table layout this build writes and reads. A
-// read-write open upgrades layout 1 (layout 2 added the index table).
-const SchemaVersion = 2
+// read-write open upgrades layouts 1 and 2 (layout 2 added the index
+// table, layout 3 the vals table of field values kept out of line); a
+// read-only open reads layout 2 as it is.
+const SchemaVersion = 3
 
 const magic = "anchorage-postgres"
 

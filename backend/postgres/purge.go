@@ -25,6 +25,7 @@ func (w *wtx) Purge(ids []anchor.ID) (uint64, error) {
 	}
 	var seq int64
 	b.Queue(`WITH a AS (DELETE FROM `+w.s.t.anchors+` WHERE id = ANY($1::bytea[])),
+		v AS (DELETE FROM `+w.s.t.vals+` WHERE id = ANY($1::bytea[])),
 		l AS (DELETE FROM `+w.s.t.log+` WHERE id = ANY($1::bytea[]) RETURNING seq)
 		SELECT coalesce(max(seq), 0) FROM l`, raw).QueryRow(func(r pgx.Row) error { return r.Scan(&seq) })
 	if err := w.send(b); err != nil {

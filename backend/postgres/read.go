@@ -33,7 +33,17 @@ func (r *rtx) MetaValue(key string) ([]byte, error) {
 	return v, err
 }
 
+// Anchor reads id with every field value.
 func (r *rtx) Anchor(id anchor.ID) (*anchor.Anchor, error) {
+	a, err := r.head(id)
+	if err != nil {
+		return nil, err
+	}
+	return r.loadValues(a)
+}
+
+// head reads id's record, with references for values kept out of line.
+func (r *rtx) head(id anchor.ID) (*anchor.Anchor, error) {
 	var rec []byte
 	err := r.q.QueryRow(r.ctx, `SELECT rec FROM `+r.s.t.anchors+` WHERE id = $1`, id[:]).Scan(&rec)
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -11,11 +11,11 @@ import (
 )
 
 // tables holds the schema-qualified, quoted table names.
-type tables struct{ schema, meta, anchors, adj, log, kv, idx string }
+type tables struct{ schema, meta, anchors, adj, log, kv, idx, vals string }
 
 func newTables(schema string) tables {
 	q := func(name string) string { return pgx.Identifier{schema, name}.Sanitize() }
-	return tables{schema: pgx.Identifier{schema}.Sanitize(), meta: q("meta"), anchors: q("anchors"), adj: q("adj"), log: q("log"), kv: q("kv"), idx: q("idx")}
+	return tables{schema: pgx.Identifier{schema}.Sanitize(), meta: q("meta"), anchors: q("anchors"), adj: q("adj"), log: q("log"), kv: q("kv"), idx: q("idx"), vals: q("vals")}
 }
 
 func (s *driver) init(ctx context.Context) error {
@@ -64,7 +64,17 @@ func (s *driver) init(ctx context.Context) error {
 			}
 			schema = 2
 		}
-		if schema != SchemaVersion {
+		if schema == 2 && !s.opts.ReadOnly {
+			// Layout 3 adds the vals table (values.go).
+			if _, err := tx.Exec(ctx, s.t.createVals()); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE `+s.t.meta+` SET schema_version = 3 WHERE id = 1`); err != nil {
+				return err
+			}
+			schema = 3
+		}
+		if schema != SchemaVersion && !(schema == 2 && s.opts.ReadOnly) {
 			return fmt.Errorf("%w: store layout %d, this build reads %d", anchor.ErrVersion, schema, SchemaVersion)
 		}
 		if s.meta.StoreID, err = anchor.IDFromBytes(store); err != nil {
@@ -98,6 +108,7 @@ func (s *driver) create(ctx context.Context, tx pgx.Tx) error {
 		// Small named values written with batches (import cursors).
 		`CREATE TABLE ` + s.t.kv + ` (key text PRIMARY KEY, value bytea NOT NULL)`,
 		s.t.createIndex(),
+		s.t.createVals(),
 	}
 	for _, q := range stmts {
 		if _, err := tx.Exec(ctx, q); err != nil {

@@ -233,7 +233,7 @@ func (w *wtx) PutMeta(key string, value []byte) error {
 // from a remote replica), so later reads of a in this transaction accept
 // them.
 func (w *wtx) PutAnchor(a *anchor.Anchor) error {
-	rec, err := anchor.Marshal(a)
+	rec, vals, err := w.marshal(a) // values.go
 	if err != nil {
 		return err
 	}
@@ -245,6 +245,7 @@ func (w *wtx) PutAnchor(a *anchor.Anchor) error {
 		// absent in order: retry, and meet it as it stands).
 		h.rec, h.exclusive = rec, true
 		id := a.ID
+		w.queueValues(vals)
 		w.pending.Queue(`INSERT INTO `+w.s.t.anchors+` (id, kind, rec) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`,
 			a.ID[:], int16(a.Kind), rec).Exec(func(tag pgconn.CommandTag) error {
 			if tag.RowsAffected() == 1 {
@@ -256,6 +257,7 @@ func (w *wtx) PutAnchor(a *anchor.Anchor) error {
 	}
 	w.exclusive(&w.pending, a.ID)
 	w.held[a.ID].rec, w.held[a.ID].read = rec, true
+	w.queueValues(vals)
 	w.pending.Queue(`INSERT INTO `+w.s.t.anchors+` (id, kind, rec) VALUES ($1, $2, $3)
 		ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, rec = EXCLUDED.rec`, a.ID[:], int16(a.Kind), rec)
 	return nil

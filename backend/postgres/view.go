@@ -129,7 +129,9 @@ func (v *view) Anchors(fn func(anchor.ID, *anchor.Anchor, error) error) error {
 			id, err := anchor.IDFromBytes(r.id)
 			var a *anchor.Anchor
 			if err == nil {
-				a, err = anchor.Unmarshal(id, r.rec)
+				if a, err = anchor.Unmarshal(id, r.rec); err == nil {
+					a, err = v.rtx.loadValues(a)
+				}
 			} else {
 				err = fmt.Errorf("%w: anchor key of %d bytes", anchor.ErrCorrupt, len(r.id))
 			}

@@ -17,6 +17,9 @@ var _ backend.StorageChecker = (*view)(nil)
 // integrity_check reads every page, so CheckStorage costs about a full scan.
 func (v *view) CheckStorage(reportKind func(kind string, id anchor.ID, detail string)) error {
 	report := func(id anchor.ID, detail string) { reportKind(backend.ProblemCorrupt, id, detail) }
+	if err := v.checkVals(reportKind); err != nil {
+		return v.err("verify", err)
+	}
 	rows, err := v.tx.QueryContext(v.ctx, `SELECT DISTINCT f.id FROM fields f
 		WHERE NOT EXISTS (SELECT 1 FROM anchors a WHERE a.id = f.id)`)
 	if err != nil {

@@ -108,10 +108,16 @@ func addField(a *anchor.Anchor, c []any) error {
 		return corrupt(a.ID, "field name holds %T", c[0])
 	}
 	var value []byte
+	var ref *anchor.Ref
 	switch v := c[1].(type) {
 	case nil:
 	case []byte:
 		value = v
+	case int64: // a value kept out of line (lazy.go)
+		var ok bool
+		if ref, ok = refFrom(v); !ok {
+			return &anchor.Error{Op: "decode", ID: a.ID, Field: name, Err: fmt.Errorf("%w: out-of-line reference %#x", anchor.ErrCorrupt, v)}
+		}
 	default:
 		return &anchor.Error{Op: "decode", ID: a.ID, Field: name, Err: fmt.Errorf("%w: field value holds %T", anchor.ErrCorrupt, c[1])}
 	}
@@ -119,7 +125,7 @@ func addField(a *anchor.Anchor, c []any) error {
 	if !ok {
 		return &anchor.Error{Op: "decode", ID: a.ID, Field: name, Err: fmt.Errorf("%w: field stamp holds %T", anchor.ErrCorrupt, c[2])}
 	}
-	f := anchor.Field{Value: value, Stamp: anchor.HLC(uint64(stamp))}
+	f := anchor.Field{Value: value, Stamp: anchor.HLC(uint64(stamp)), Ref: ref}
 	if c[3] != nil {
 		if err := idCol(&f.Origin, c[3]); err != nil {
 			return &anchor.Error{Op: "decode", ID: a.ID, Field: name, Err: fmt.Errorf("%w: field origin %v", anchor.ErrCorrupt, err)}

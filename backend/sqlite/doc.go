@@ -9,7 +9,7 @@
 //
 // # Schema
 //
-// The graph lives in five tables (see migrations in schema.go):
+// The graph lives in these tables (see migrations in schema.go):
 //
 //   - anchors: one row per anchor, tombstones included: kind, owner, type,
 //     the created/updated/deleted/access stamps, the access grants, and an
@@ -24,6 +24,13 @@
 //   - log: the change log, seq INTEGER PRIMARY KEY and id UNIQUE: each
 //     anchor appears once, at the sequence of its latest write.
 //   - meta: magic, store and replica IDs, the persisted HLC and sequence.
+//   - vals (schema 4): field values of 64 KiB or more, one rowid row per
+//     (anchor, field), kept out of fields (whose rows are its B-tree's
+//     keys: a large one there made every seek past it read it); the field
+//     row holds a reference instead (see lazy.go).
+//
+// Two more tables: kv (small values written with batches) and idx
+// (delta's secondary-index entries).
 //
 // The schema version is PRAGMA user_version, and PRAGMA application_id
 // marks the file as Anchorage's. Open refuses, without changing the file,

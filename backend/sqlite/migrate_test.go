@@ -13,7 +13,7 @@ import (
 )
 
 // downgradeToV1 turns a store into the schema-1 layout: no checksum
-// columns, no index table.
+// columns, no index table, no vals table.
 func downgradeToV1(t *testing.T, path string) {
 	t.Helper()
 	var stmts []string
@@ -21,7 +21,7 @@ func downgradeToV1(t *testing.T, path string) {
 		{"adj", "crc"}, {"log", "crc"}, {"kv", "crc"}} {
 		stmts = append(stmts, "ALTER TABLE "+tc[0]+" DROP COLUMN "+tc[1])
 	}
-	rawExec(t, path, append(stmts, "DROP TABLE idx", "DELETE FROM kv WHERE key = 'delta/indexed'", "PRAGMA user_version = 1")...)
+	rawExec(t, path, append(stmts, "DROP TABLE idx", "DROP TABLE vals", "DELETE FROM kv WHERE key = 'delta/indexed'", "PRAGMA user_version = 1")...)
 }
 
 // TestMigrateToChecksums: a schema-1 store (rows without checksums) is

@@ -17,8 +17,8 @@ func (t *wtx) Purge(ids []anchor.ID) (uint64, error) {
 	if len(ids) == 0 {
 		return 0, nil
 	}
-	var stmts [3]*sql.Stmt
-	for i, q := range []string{"DELETE FROM fields WHERE id = ?", "DELETE FROM anchors WHERE id = ?", "DELETE FROM log WHERE id = ? RETURNING seq"} {
+	var stmts [4]*sql.Stmt
+	for i, q := range []string{"DELETE FROM fields WHERE id = ?", "DELETE FROM anchors WHERE id = ?", sqlDelVals, "DELETE FROM log WHERE id = ? RETURNING seq"} {
 		st, err := t.w.conn.PrepareContext(t.ctx, q)
 		if err != nil {
 			return 0, t.fail(err)
@@ -28,13 +28,13 @@ func (t *wtx) Purge(ids []anchor.ID) (uint64, error) {
 	}
 	var maxSeq uint64
 	for _, id := range ids {
-		for _, st := range stmts[:2] {
+		for _, st := range stmts[:3] {
 			if _, err := st.ExecContext(t.ctx, id[:]); err != nil {
 				return 0, t.fail(err)
 			}
 		}
 		var seq int64
-		err := stmts[2].QueryRowContext(t.ctx, id[:]).Scan(&seq)
+		err := stmts[3].QueryRowContext(t.ctx, id[:]).Scan(&seq)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 		case err != nil:

@@ -17,7 +17,7 @@ import (
 // PRAGMA user_version; a database with a higher version is refused with
 // anchor.ErrVersion, one with a lower version is migrated forward when
 // opened read-write. It always equals len(migrations).
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // applicationID marks an Anchorage database in the SQLite header
 // (PRAGMA application_id): "Anch".
@@ -105,6 +105,16 @@ CREATE TABLE idx (
 	k BLOB PRIMARY KEY NOT NULL,
 	v BLOB NOT NULL
 ) WITHOUT ROWID;
+`,
+	// 4: field values kept out of line (lazy.go), in a rowid table.
+	`
+CREATE TABLE vals (
+	id    BLOB NOT NULL,
+	name  TEXT NOT NULL,
+	value BLOB NOT NULL,
+	crc   INTEGER NOT NULL,
+	PRIMARY KEY (id, name)
+);
 `,
 }
 

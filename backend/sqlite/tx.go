@@ -18,6 +18,7 @@ type writer struct {
 	begin, commit, rollback                  *sql.Stmt
 	meta, setMeta                            *sql.Stmt
 	anchor, adjacent                         *sql.Stmt
+	putVal, delVal, delVals                  *sql.Stmt // lazy.go
 	putAnchor, putField, delField, delFields *sql.Stmt
 	putAdj, delAdj, logged                   *sql.Stmt
 	kv, putKV                                *sql.Stmt
@@ -36,6 +37,7 @@ func prepareWriter(ctx context.Context, conn *sql.Conn) (*writer, error) {
 		{&w.meta, sqlMeta},
 		{&w.setMeta, "UPDATE meta SET value = ?1, crc = " + sumFunc + "('meta', ?2, ?1) WHERE key = ?2"},
 		{&w.anchor, sqlAnchor},
+		{&w.putVal, sqlPutVal}, {&w.delVal, sqlDelVal}, {&w.delVals, sqlDelVals},
 		{&w.adjacent, sqlAdjacent},
 		{&w.putAnchor, `INSERT OR REPLACE INTO anchors (id, kind, owner, type, created, updated, deleted,
 			access_stamp, access, source, target, undirected, fsum, crc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
@@ -62,6 +64,7 @@ func prepareWriter(ctx context.Context, conn *sql.Conn) (*writer, error) {
 
 func (w *writer) close() {
 	for _, st := range []*sql.Stmt{w.begin, w.commit, w.rollback, w.meta, w.setMeta, w.anchor, w.adjacent,
+		w.putVal, w.delVal, w.delVals,
 		w.putAnchor, w.putField, w.delField, w.delFields, w.putAdj, w.delAdj, w.logged, w.kv, w.putKV, w.index, w.putIndex, w.delIndex} {
 		if st != nil {
 			st.Close()
@@ -185,29 +188,49 @@ func (t *wtx) PutAnchor(a *anchor.Anchor) error {
 		if err := t.exec(t.w.delFields, a.ID[:]); err != nil {
 			return err
 		}
+		if err := t.exec(t.w.delVals, a.ID[:]); err != nil {
+			return err
+		}
 	}
+	head, values := anchor.SplitOutOfLine(a) // lazy.go
 	prevSums := t.sums[a.ID]
 	sums := make(map[string]int64, len(a.Fields))
 	var fsum int64
-	for name, f := range a.Fields {
+	for name, f := range head.Fields {
+		var p anchor.Field
+		var had bool
 		if prev != nil {
-			p, ok := prev.Fields[name]
-			if sum, kept := prevSums[name]; ok && kept && p.Stamp == f.Stamp && p.Origin == f.Origin && bytes.Equal(p.Value, f.Value) {
+			p, had = prev.Fields[name]
+			if sum, kept := prevSums[name]; had && kept && p.Stamp == f.Stamp && p.Origin == f.Origin &&
+				bytes.Equal(p.Value, f.Value) && sameRef(p.Ref, f.Ref) && values[name] == nil {
 				sums[name], fsum = sum, fsum+fieldTerm(sum)
 				continue
 			}
 		}
+		var value any = f.Value
+		if f.Ref != nil {
+			if values[name] == nil {
+				return &anchor.Error{Op: "put", ID: a.ID, Field: name, Err: fmt.Errorf("%w: a field value this transaction did not read changed stamp", anchor.ErrIntegrity)}
+			}
+			value = refColumn(f.Ref)
+		}
+		if err := t.putVals(a.ID, name, values[name], had && p.Ref != nil, f.Ref != nil); err != nil {
+			return err
+		}
 		origin := nullOrigin(f.Origin)
-		sum := rowSum("fields", a.ID[:], name, f.Value, int64(f.Stamp), origin)
-		if err := t.exec(t.w.putField, a.ID[:], name, f.Value, int64(f.Stamp), origin, sum); err != nil {
+		sum := rowSum("fields", a.ID[:], name, value, int64(f.Stamp), origin)
+		if err := t.exec(t.w.putField, a.ID[:], name, value, int64(f.Stamp), origin, sum); err != nil {
 			return err
 		}
 		sums[name], fsum = sum, fsum+fieldTerm(sum)
 	}
 	if prev != nil {
-		for name := range prev.Fields {
+		for name, p := range prev.Fields {
 			if _, ok := a.Fields[name]; !ok {
 				if err := t.exec(t.w.delField, a.ID[:], name); err != nil {
+					return err
+				}
+				if err := t.putVals(a.ID, name, nil, p.Ref != nil, false); err != nil {
 					return err
 				}
 			}
@@ -219,9 +242,11 @@ func (t *wtx) PutAnchor(a *anchor.Anchor) error {
 	if err := t.exec(t.w.putAnchor, append(cols, rowSum("anchors", cols...))...); err != nil {
 		return err
 	}
-	t.seen[a.ID], t.sums[a.ID] = a.Clone(), sums
+	t.seen[a.ID], t.sums[a.ID] = head.Clone(), sums
 	return nil
 }
+
+func sameRef(a, b *anchor.Ref) bool { return a == b || (a != nil && b != nil && *a == *b) }
 
 func (t *wtx) PutAdj(r anchor.Adj) error {
 	return t.exec(t.w.putAdj, r.Node[:], r.Edge[:], r.Peer[:], int64(r.Dir), r.Type)

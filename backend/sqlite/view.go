@@ -85,6 +85,9 @@ func (v *view) start() error {
 
 func (v *view) Anchor(id anchor.ID) (*anchor.Anchor, error) {
 	a, _, err := readAnchor(v.ctx, v.stmt(v.s.r.anchor), id)
+	if err == nil {
+		a, err = loadVals(v.ctx, v.tx, a)
+	}
 	if err != nil {
 		return nil, v.err("get", err)
 	}
@@ -117,6 +120,11 @@ func (v *view) Anchors(fn func(anchor.ID, *anchor.Anchor, error) error) error {
 		}
 		key = nil
 		a, _, err := b.finish()
+		if err == nil {
+			if a, err = loadVals(v.ctx, v.tx, a); err != nil && !errors.Is(err, anchor.ErrCorrupt) {
+				return v.err("scan", err)
+			}
+		}
 		return fn(id, a, err)
 	}
 	for rows.Next() {

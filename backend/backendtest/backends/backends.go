@@ -6,11 +6,14 @@ package backends
 
 import (
 	"context"
+	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/anchorage-db/anchorage/anchor"
 	"github.com/anchorage-db/anchorage/backend"
 	"github.com/anchorage-db/anchorage/backend/backendtest"
 	"github.com/anchorage-db/anchorage/backend/bolt"
@@ -33,6 +36,8 @@ type Backend struct {
 	// returns the store to go on with (reopened if compaction needed it
 	// closed) and the sizes before and after.
 	Compact backendtest.Compactor
+	// DamageValue damages a field value kept out of line (damage.go).
+	DamageValue backendtest.ValueDamager
 }
 
 // engineCompact compacts an open store through Engine.Compact.
@@ -79,6 +84,7 @@ func All() []Backend {
 				require.NoError(t, err)
 				return reopen(), st
 			},
+			DamageValue: boltDamage,
 		},
 		{
 			Name: "sqlite",
@@ -96,7 +102,8 @@ func All() []Backend {
 				require.NoError(t, err)
 				return s
 			},
-			Compact: engineCompact,
+			Compact:     engineCompact,
+			DamageValue: sqliteDamage,
 		},
 		{
 			Name: "postgres",
@@ -106,7 +113,8 @@ func All() []Backend {
 				require.NoError(t, err)
 				return d
 			},
-			Compact: engineCompact,
+			Compact:     engineCompact,
+			DamageValue: postgresDamage,
 		},
 	}
 }
@@ -124,6 +132,18 @@ func Run(t *testing.T) {
 				backendtest.RunFaults(t, backendtest.FaultOpeners{Limited: b.Limited, Driver: b.Driver})
 			})
 			t.Run("Purge", func(t *testing.T) { backendtest.RunPurge(t, b.Opener(nil), b.Compact, b.Name != "postgres") })
+			t.Run("BigField", func(t *testing.T) {
+				size := backendtest.BigFieldBytes
+				if mib, err := strconv.Atoi(os.Getenv("ANCHORAGE_BIGFIELD_MIB")); err == nil && mib > 0 {
+					size = mib << 20
+				}
+				backendtest.RunBigField(t, b.Opener(&backend.Options{Limits: backendtest.BigFieldLimits(size)}), size)
+			})
+			t.Run("BigFieldUnread", func(t *testing.T) { backendtest.RunBigFieldUnread(t, b.Driver) })
+			t.Run("BigFieldDamage", func(t *testing.T) {
+				o := backend.Options{Limits: backendtest.BigFieldLimits(2 * anchor.OutOfLine)}
+				backendtest.RunBigFieldDamage(t, b.Opener(&o), b.DamageValue)
+			})
 			t.Run("Limits", func(t *testing.T) {
 				o := backendtest.LimitsOptions
 				backendtest.RunLimits(t, b.Opener(&o))

@@ -1,0 +1,64 @@
+package sqlite_test
+
+import (
+	"bytes"
+	"database/sql"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/anchorage-db/anchorage/anchor"
+	"github.com/anchorage-db/anchorage/backend"
+	"github.com/anchorage-db/anchorage/backend/backendtest"
+	"github.com/anchorage-db/anchorage/backend/sqlite"
+	"github.com/anchorage-db/anchorage/delta"
+)
+
+// TestInlineBigValueFromSchema3: a schema-3 store (no vals table) whose
+// field row holds a large value inline, as builds before out-of-line
+// values wrote it, is refused read-only (ErrVersion, as every older
+// schema); a read-write open migrates it to schema 4, the value reads the
+// same, and the next write of the anchor
+// moves it to vals (the field row then holds an integer reference),
+// exactly, Verify clean.
+func TestInlineBigValueFromSchema3(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v3.sqlite")
+	s, err := sqlite.Open(path, nil)
+	require.NoError(t, err)
+	root := backendtest.NewRootNode(t, s, anchor.Access{})
+	n := &anchor.Anchor{ID: anchor.NewID(), Kind: anchor.KindNode, Owner: root, Type: "Blob",
+		Fields: map[string]anchor.Field{"blob": {Value: []byte{0}}}}
+	require.NoError(t, backendtest.Apply(ctx, s, &delta.Batch{Root: root, Changes: []delta.Change{{ID: n.ID, Create: n}}}))
+	stamp := backendtest.Stored(t, s, n.ID).Fields["blob"].Stamp
+	require.NoError(t, s.Close())
+
+	big := bytes.Repeat([]byte{0}, 2*anchor.OutOfLine) // what zeroblob writes
+	rawExec(t, path, "DROP TABLE vals", "UPDATE fields SET value = zeroblob(2 * 65536) WHERE name = 'blob'",
+		sqlite.ResumSQL, "PRAGMA user_version = 3")
+
+	_, err = sqlite.Open(path, &sqlite.Options{ReadOnly: true}) // as for every older schema
+	require.ErrorIs(t, err, anchor.ErrVersion)
+
+	s, err = sqlite.Open(path, nil)
+	require.NoError(t, err)
+	require.NoError(t, s.View(ctx, func(v backend.View) error {
+		require.Equal(t, sqlite.SchemaVersion, v.Meta().Schema)
+		return nil
+	}))
+	require.Equal(t, big, backendtest.Stored(t, s, n.ID).Fields["blob"].Value)
+	require.NoError(t, backendtest.Apply(ctx, s, &delta.Batch{Root: root, Changes: []delta.Change{{ID: n.ID, Set: map[string][]byte{"n": {1}}}}}))
+	require.Equal(t, anchor.Field{Value: big, Stamp: stamp}, backendtest.Stored(t, s, n.ID).Fields["blob"])
+	backendtest.RequireClean(t, s)
+	require.NoError(t, s.Close())
+
+	db, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	defer db.Close()
+	var typ string
+	var size int
+	require.NoError(t, db.QueryRow(`SELECT typeof(f.value), length(v.value) FROM fields f JOIN vals v ON v.id = f.id AND v.name = f.name
+		WHERE f.name = 'blob'`).Scan(&typ, &size))
+	require.Equal(t, "integer", typ)
+	require.Equal(t, len(big), size)
+}
