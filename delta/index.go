@@ -107,7 +107,8 @@ func (ix *Indexes) validate() error {
 	return nil
 }
 
-// EncodeIndexes returns the IndexesKey value declaring ix, sorted.
+// EncodeIndexes returns the IndexesKey value declaring ix, sorted: a
+// CRC-32C, then msgpack (a damaged declaration must not read as another).
 func EncodeIndexes(ix Indexes) ([]byte, error) {
 	if err := ix.validate(); err != nil {
 		return nil, err
@@ -116,7 +117,11 @@ func EncodeIndexes(ix Indexes) ([]byte, error) {
 		return strings.Compare(a.Type+"\x00"+a.Field, b.Type+"\x00"+b.Field)
 	})
 	slices.Sort(ix.Once)
-	return msgpack.Marshal(&ix)
+	b, err := msgpack.Marshal(&ix)
+	if err != nil {
+		return nil, err
+	}
+	return sealEntry([]byte(IndexesKey), b), nil
 }
 
 // DecodeIndexes reads an IndexesKey value (nil or empty: none declared).
@@ -125,7 +130,11 @@ func DecodeIndexes(raw []byte) (Indexes, error) {
 	if len(raw) == 0 {
 		return ix, nil
 	}
-	if err := msgpack.Unmarshal(raw, &ix); err != nil {
+	b, err := OpenEntry([]byte(IndexesKey), raw)
+	if err != nil {
+		return ix, fmt.Errorf("%w: the index declaration fails its checksum", anchor.ErrCorrupt)
+	}
+	if err := msgpack.Unmarshal(b, &ix); err != nil {
 		return ix, fmt.Errorf("%w: %s: %v", anchor.ErrCorrupt, IndexesKey, err)
 	}
 	return ix, nil
