@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/anchorage-db/anchorage/anchor"
@@ -17,10 +16,12 @@ import (
 	"github.com/anchorage-db/anchorage/delta"
 )
 
-// Begin starts a READ COMMITTED write transaction and reads the store's
-// persisted clock, in one round trip. It takes no store-wide lock: each
-// read of the transaction locks what it reads (see wtx), and only the
-// final statement before COMMIT touches the shared meta row. A lock
+// Begin starts a READ COMMITTED write transaction, takes the store lock in
+// shared mode and reads the store's persisted clock, in one round trip.
+// The shared store lock waits only while a transaction that escalated
+// (escalate.go) holds it exclusively; otherwise each read of the
+// transaction locks what it reads (see wtx), and only the final statement
+// before COMMIT touches the shared meta row. A lock
 // conflict (a lock held past LockTimeout, a serialisation failure, a
 // deadlock) is reported wrapping backend.ErrRetry; the engine runs the
 // transaction again.
@@ -47,6 +48,7 @@ func (s *driver) Begin(ctx context.Context) (backend.Tx, error) {
 	var hlc int64
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN ISOLATION LEVEL READ COMMITTED`)
+	b.Queue(`SELECT pg_advisory_xact_lock_shared($1)`, s.storeLockKey()) // see escalate.go
 	b.Queue(`SELECT hlc FROM ` + s.t.meta + ` WHERE id = 1` + lock).QueryRow(func(r pgx.Row) error { return r.Scan(&hlc) })
 	if err := conn.SendBatch(w.ctx, b).Close(); err != nil {
 		err = s.classify(err, conn.Conn())
@@ -96,7 +98,13 @@ type wtx struct {
 	floor    anchor.HLC // the greatest stamp the engine may have issued before its next stamp
 	newClock anchor.HLC
 	logged   []anchor.ID
-	pending  pgx.Batch
+	pending  pgx.Batch // statements to send with the next round trip
+	buf      writes    // anchor and adjacency writes, sent after pending (writes.go)
+	// locks counts the anchor (and meta key) locks taken; past
+	// Options.EscalateLocks the transaction holds the store lock
+	// exclusively instead (escalated) and takes no more (escalate.go).
+	locks     int
+	escalated bool
 	// held maps each anchor this transaction locked to its record as the
 	// transaction sees it (nil: absent), and whether the lock is exclusive.
 	held map[anchor.ID]*heldAnchor
@@ -124,6 +132,7 @@ func (w *wtx) SetClock(h anchor.HLC) error {
 func (w *wtx) take() *pgx.Batch {
 	b := w.pending
 	w.pending = pgx.Batch{}
+	w.buf.queue(&b, w.s.t)
 	return &b
 }
 
@@ -150,7 +159,9 @@ func (w *wtx) Anchor(id anchor.ID) (*anchor.Anchor, error) {
 		return anchor.Unmarshal(id, h.rec)
 	}
 	b := w.take()
-	b.Queue(`SELECT pg_advisory_xact_lock_shared($1)`, w.s.lockKey(id[:]))
+	if w.room(b, 1) {
+		b.Queue(`SELECT pg_advisory_xact_lock_shared($1)`, w.s.lockKey(id[:]))
+	}
 	var rec []byte
 	b.Queue(`SELECT rec FROM `+w.s.t.anchors+` WHERE id = $1`, id[:]).QueryRow(func(r pgx.Row) error {
 		if err := r.Scan(&rec); !errors.Is(err, pgx.ErrNoRows) {
@@ -182,10 +193,13 @@ func (w *wtx) Anchor(id anchor.ID) (*anchor.Anchor, error) {
 
 // Adjacent takes node's exclusive lock without waiting (delta.Apply lists
 // a node's edges only to delete them with it: no edge may be added to the
-// node until this transaction ends), reads its rows, and calls fn after,
-// so fn may query.
+// node until this transaction ends), reads its rows, reads (Prefetch) the
+// edges not read yet, which delta.Apply reads next, and calls fn after,
+// so fn may query. A node with more edges than the transaction may still
+// lock makes it escalate first (escalate.go).
 func (w *wtx) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
 	b := w.take()
+	w.escalateForEdges(b, node)
 	w.exclusive(b, node)
 	var out []anchor.Adj
 	b.Queue(`SELECT edge, peer, dir, type FROM `+w.s.t.adj+` WHERE node = $1 ORDER BY edge`, node[:]).Query(func(rows pgx.Rows) error {
@@ -194,6 +208,15 @@ func (w *wtx) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
 		return err
 	})
 	if err := w.send(b); err != nil {
+		return err
+	}
+	edges := make([]anchor.ID, 0, len(out))
+	for _, a := range out {
+		if h, ok := w.held[a.Edge]; !ok || !h.read {
+			edges = append(edges, a.Edge)
+		}
+	}
+	if err := w.Prefetch(edges); err != nil {
 		return err
 	}
 	for _, a := range out {
@@ -207,7 +230,9 @@ func (w *wtx) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
 // Meta locks key and returns its value, or nil.
 func (w *wtx) Meta(key string) ([]byte, error) {
 	b := w.take()
-	b.Queue(`SELECT pg_advisory_xact_lock($1)`, w.s.lockKey([]byte("kv:"+key)))
+	if w.room(b, 1) {
+		b.Queue(`SELECT pg_advisory_xact_lock($1)`, w.s.lockKey([]byte("kv:"+key)))
+	}
 	var v []byte
 	b.Queue(`SELECT value FROM `+w.s.t.kv+` WHERE key = $1`, key).QueryRow(func(r pgx.Row) error {
 		if err := r.Scan(&v); !errors.Is(err, pgx.ErrNoRows) {
@@ -244,20 +269,26 @@ func (w *wtx) PutAnchor(a *anchor.Anchor) error {
 		// of the same ID inserts nothing (then both cannot have read it
 		// absent in order: retry, and meet it as it stands).
 		h.rec, h.exclusive = rec, true
-		id := a.ID
-		w.pending.Queue(`INSERT INTO `+w.s.t.anchors+` (id, kind, rec) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`,
-			a.ID[:], int16(a.Kind), rec).Exec(func(tag pgconn.CommandTag) error {
-			if tag.RowsAffected() == 1 {
-				return nil
-			}
-			return fmt.Errorf("%w: anchor %s was created by another transaction", backend.ErrRetry, id)
-		})
+		w.buf.creates.put(a.ID, a.Kind, rec)
 		return nil
 	}
-	w.exclusive(&w.pending, a.ID)
-	w.held[a.ID].rec, w.held[a.ID].read = rec, true
-	w.pending.Queue(`INSERT INTO `+w.s.t.anchors+` (id, kind, rec) VALUES ($1, $2, $3)
-		ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, rec = EXCLUDED.rec`, a.ID[:], int16(a.Kind), rec)
+	h := w.held[a.ID]
+	if h == nil {
+		h = &heldAnchor{}
+		w.held[a.ID] = h
+	}
+	if !h.exclusive {
+		h.exclusive = true
+		if w.room(&w.pending, 1) {
+			w.buf.lock(w.s.lockKey(a.ID[:]), a.ID)
+		}
+	}
+	h.rec, h.read = rec, true
+	if w.buf.creates.has(a.ID) {
+		w.buf.creates.put(a.ID, a.Kind, rec) // created in this round trip: still a create
+	} else {
+		w.buf.puts.put(a.ID, a.Kind, rec)
+	}
 	return nil
 }
 
@@ -274,6 +305,9 @@ func (w *wtx) exclusive(b *pgx.Batch, id anchor.ID) {
 		return
 	}
 	h.exclusive = true
+	if !w.room(b, 1) {
+		return
+	}
 	b.Queue(`SELECT pg_try_advisory_xact_lock($1)`, w.s.lockKey(id[:])).QueryRow(func(r pgx.Row) error {
 		var ok bool
 		if err := r.Scan(&ok); err != nil || ok {
@@ -284,14 +318,12 @@ func (w *wtx) exclusive(b *pgx.Batch, id anchor.ID) {
 }
 
 func (w *wtx) PutAdj(r anchor.Adj) error {
-	w.pending.Queue(`INSERT INTO `+w.s.t.adj+` (node, edge, peer, dir, type) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (node, edge) DO UPDATE SET peer = EXCLUDED.peer, dir = EXCLUDED.dir, type = EXCLUDED.type`,
-		r.Node[:], r.Edge[:], r.Peer[:], int16(r.Dir), r.Type)
+	w.buf.putAdj(adjKey{r.Node, r.Edge}, &r)
 	return nil
 }
 
 func (w *wtx) DeleteAdj(node, edge anchor.ID) error {
-	w.pending.Queue(`DELETE FROM `+w.s.t.adj+` WHERE node = $1 AND edge = $2`, node[:], edge[:])
+	w.buf.putAdj(adjKey{node, edge}, nil)
 	return nil
 }
 
@@ -319,8 +351,10 @@ func (w *wtx) Rollback() error {
 // Prefetch locks (shared) and reads, in one round trip, every anchor of
 // ids the transaction does not hold yet; later reads of them are answered
 // from memory. It takes the locks in key order, so transactions that
-// prefetch what they read never deadlock on each other. It is the read a
-// whole group needs at once, for an engine that knows its group's anchors.
+// prefetch what they read never deadlock on each other; when ids are more
+// than the transaction may lock, it escalates instead (escalate.go). It is
+// the read a whole group needs at once, for an engine that knows its
+// group's anchors.
 func (w *wtx) Prefetch(ids []anchor.ID) error {
 	type want struct {
 		key int64
@@ -339,13 +373,19 @@ func (w *wtx) Prefetch(ids []anchor.ID) error {
 	if len(ws) == 0 {
 		return nil
 	}
-	slices.SortFunc(ws, func(a, b want) int { return cmp.Compare(a.key, b.key) })
-	keys, raw := make([]int64, len(ws)), make([][]byte, len(ws))
-	for i, x := range ws {
-		keys[i], raw[i] = x.key, x.id[:]
-	}
 	b := w.take()
-	b.Queue(`SELECT count(pg_advisory_xact_lock_shared(k)) FROM unnest($1::bigint[]) AS k`, keys)
+	if w.room(b, len(ws)) {
+		slices.SortFunc(ws, func(a, b want) int { return cmp.Compare(a.key, b.key) })
+		keys := make([]int64, len(ws))
+		for i, x := range ws {
+			keys[i] = x.key
+		}
+		b.Queue(`SELECT count(pg_advisory_xact_lock_shared(k)) FROM unnest($1::bigint[]) AS k`, keys)
+	}
+	raw := make([][]byte, len(ws))
+	for i, x := range ws {
+		raw[i] = x.id[:]
+	}
 	var bad error
 	b.Queue(`SELECT id, rec FROM `+w.s.t.anchors+` WHERE id = ANY($1::bytea[])`, raw).Query(func(rows pgx.Rows) error {
 		defer rows.Close()
