@@ -54,6 +54,7 @@ func (w *wtx) escalate(b *pgx.Batch) {
 		return
 	}
 	w.escalated = true
+	w.s.escalations.Add(1)
 	b.Queue(`SELECT pg_advisory_xact_lock($1)`, w.s.storeLockKey())
 }
 
@@ -84,6 +85,7 @@ func (w *wtx) escalateForEdges(b *pgx.Batch, node anchor.ID) {
 		defer rows.Close()
 		for rows.Next() {
 			w.escalated = true
+			w.s.escalations.Add(1)
 		}
 		return rows.Err()
 	})

@@ -88,6 +88,9 @@ type driver struct {
 	t    tables
 	meta backend.Meta // StoreID, ReplicaID, Schema
 
+	// escalations counts the write transactions that took the store lock
+	// exclusively (escalate.go), for tests.
+	escalations atomic.Int64
 	// lastSet is the greatest clock this driver's transactions committed.
 	lastSet atomic.Uint64
 	// storeWide makes every write transaction lock the meta row at Begin:

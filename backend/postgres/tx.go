@@ -40,7 +40,7 @@ func (s *driver) Begin(ctx context.Context) (backend.Tx, error) {
 	// From here on the transaction runs to its end whatever the callers'
 	// contexts do, so that its answer is the truth; LockTimeout bounds
 	// each wait for a lock.
-	w := &wtx{s: s, ctx: context.Background(), conn: conn, held: make(map[anchor.ID]*heldAnchor)}
+	w := &wtx{s: s, ctx: context.Background(), conn: conn, held: make(map[anchor.ID]*heldAnchor), kv: make(map[string]bool)}
 	lock := ""
 	if s.storeWide {
 		lock = " FOR UPDATE" // the design before issue 12, kept for comparison benchmarks
@@ -83,7 +83,8 @@ func (s *driver) BeginTakesNoLock() bool { return !s.storeWide }
 // delete sees every edge it must take with it. A transaction waits only
 // for shared locks, behind a writer that is about to commit; a cycle of
 // such waits is a deadlock, which PostgreSQL detects and the engine
-// retries. Small meta values (import cursors) are locked exclusively.
+// retries. Small meta values (import cursors, index declarations) are
+// locked shared to read and exclusively (waiting) to write.
 //
 // Round trips: writes are queued and sent in the same pipelined round trip
 // as the next read; an anchor read or written earlier in the transaction
@@ -108,6 +109,8 @@ type wtx struct {
 	// held maps each anchor this transaction locked to its record as the
 	// transaction sees it (nil: absent), and whether the lock is exclusive.
 	held map[anchor.ID]*heldAnchor
+	// kv maps each meta key the transaction locked to whether exclusively.
+	kv map[string]bool
 }
 
 // heldAnchor is an anchor locked by the transaction.
@@ -227,11 +230,16 @@ func (w *wtx) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
 	return nil
 }
 
-// Meta locks key and returns its value, or nil.
+// Meta locks key (shared) and returns its value, or nil. Every write
+// transaction reads the store's index declarations this way, so the lock
+// is shared: an exclusive one would run every write transaction of the
+// store one at a time, and would close a cycle with a transaction waiting
+// to escalate (escalate.go). PutMeta takes the exclusive lock.
 func (w *wtx) Meta(key string) ([]byte, error) {
 	b := w.take()
-	if w.room(b, 1) {
-		b.Queue(`SELECT pg_advisory_xact_lock($1)`, w.s.lockKey([]byte("kv:"+key)))
+	if _, ok := w.kv[key]; !ok && w.room(b, 1) {
+		w.kv[key] = false
+		b.Queue(`SELECT pg_advisory_xact_lock_shared($1)`, w.s.lockKey([]byte("kv:"+key)))
 	}
 	var v []byte
 	b.Queue(`SELECT value FROM `+w.s.t.kv+` WHERE key = $1`, key).QueryRow(func(r pgx.Row) error {
@@ -246,7 +254,18 @@ func (w *wtx) Meta(key string) ([]byte, error) {
 	return v, nil
 }
 
+// PutMeta queues the write of key after its exclusive lock, waiting for
+// transactions that read it to end: of two that read and then write one
+// key (an import cursor), one then waits for the other, a deadlock
+// PostgreSQL detects and the engine retries.
 func (w *wtx) PutMeta(key string, value []byte) error {
+	if excl, read := w.kv[key]; !excl {
+		w.kv[key] = true
+		// A key read is already counted; room takes none once escalated.
+		if !w.escalated && (read || w.room(&w.pending, 1)) {
+			w.pending.Queue(`SELECT pg_advisory_xact_lock($1)`, w.s.lockKey([]byte("kv:"+key)))
+		}
+	}
 	w.pending.Queue(`INSERT INTO `+w.s.t.kv+` (key, value) VALUES ($1, $2)
 		ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, key, value)
 	return nil
