@@ -106,6 +106,7 @@ type wtx struct {
 	// exclusively instead (escalated) and takes no more (escalate.go).
 	locks     int
 	escalated bool
+	nestLoop  bool // hash and merge joins are off (writes.queue)
 	// held maps each anchor this transaction locked to its record as the
 	// transaction sees it (nil: absent), and whether the lock is exclusive.
 	held map[anchor.ID]*heldAnchor
@@ -135,7 +136,7 @@ func (w *wtx) SetClock(h anchor.HLC) error {
 func (w *wtx) take() *pgx.Batch {
 	b := w.pending
 	w.pending = pgx.Batch{}
-	w.buf.queue(&b, w.s.t)
+	w.buf.queue(&b, w.s.t, &w.nestLoop)
 	return &b
 }
 

@@ -112,9 +112,23 @@ func chunks(n int, size func(i int) int, fn func(i, j int)) {
 	}
 }
 
+// nestLoopAt is the number of rows deleted by key in one round trip past
+// which the transaction turns hash and merge joins off (see queue).
+const nestLoopAt = 100
+
 // queue moves the buffered writes onto b, as array statements: the
-// exclusive locks first, then the anchors, then the adjacency rows.
-func (w *writes) queue(b *pgx.Batch, t tables) {
+// exclusive locks first, then the anchors, then the adjacency rows, then
+// the index entries.
+//
+// A delete by key joins the array to the table. The planner, its
+// statistics often stale after a big load, may hash the whole table for
+// it: 100 chunks of a cascade each scanning 5·10^5 rows. So the first
+// time a round trip deletes more than nestLoopAt rows, the transaction
+// turns hash and merge joins off (SET LOCAL: until it ends; its other
+// statements join nothing but a one-row CTE), and each chunk is a nested
+// loop of primary-key probes: a cost per row, whatever the table's size.
+// *nestLoop records that it did.
+func (w *writes) queue(b *pgx.Batch, t tables, nestLoop *bool) {
 	if len(w.locks) > 0 {
 		ids := w.lockIDs
 		b.Queue(`SELECT k FROM unnest($1::bigint[]) AS k WHERE NOT pg_try_advisory_xact_lock(k) LIMIT 1`, w.locks).Query(func(rows pgx.Rows) error {
@@ -160,6 +174,16 @@ func (w *writes) queue(b *pgx.Batch, t tables) {
 		node, edge, peer = append(node, k.node[:]), append(edge, k.edge[:]), append(peer, r.Peer[:])
 		dirs, types = append(dirs, int16(r.Dir)), append(types, r.Type)
 	}
+	dels := len(delNode)
+	for _, r := range w.index {
+		if r.del {
+			dels += len(r.keys)
+		}
+	}
+	if dels > nestLoopAt && !*nestLoop {
+		*nestLoop = true
+		b.Queue(`SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`)
+	}
 	chunks(len(delNode), func(int) int { return 32 }, func(i, j int) {
 		b.Queue(`DELETE FROM `+t.adj+` a USING unnest($1::bytea[], $2::bytea[]) AS d(node, edge)
 			WHERE a.node = d.node AND a.edge = d.edge`, delNode[i:j], delEdge[i:j])
@@ -173,7 +197,7 @@ func (w *writes) queue(b *pgx.Batch, t tables) {
 	for _, r := range w.index {
 		if r.del {
 			chunks(len(r.keys), func(i int) int { return len(r.keys[i]) }, func(i, j int) {
-				b.Queue(`DELETE FROM `+t.idx+` WHERE k = ANY($1::bytea[])`, r.keys[i:j])
+				b.Queue(`DELETE FROM `+t.idx+` i USING unnest($1::bytea[]) AS d(k) WHERE i.k = d.k`, r.keys[i:j])
 			})
 			continue
 		}
