@@ -19,8 +19,22 @@ import (
 //	go test -run '^$' -bench BigBatch -benchtime 1x ./backend/postgres
 //
 // s/batch is the big batch's Apply, small-commits/s the small writers'
-// commits (both stores together) while it ran.
+// commits (both stores together) while it ran; Idle is the small writers
+// alone for 2 s.
 func BenchmarkBigBatch(b *testing.B) {
+	b.Run("Idle", func(b *testing.B) { // the small writers alone, for comparison
+		for range b.N {
+			b.StopTimer()
+			s1, s2 := bigStores(b)
+			took, small := during(b, s1, s2, func() error {
+				b.StartTimer()
+				defer b.StopTimer()
+				time.Sleep(2 * time.Second)
+				return nil
+			})
+			report(b, took, small)
+		}
+	})
 	b.Run("HubDelete250k", func(b *testing.B) {
 		for range b.N {
 			b.StopTimer()
