@@ -60,9 +60,12 @@ func (s *driver) Begin(ctx context.Context) (backend.Tx, error) {
 	return w, nil
 }
 
-// BeginTakesNoLock reports whether Begin never waits for another
-// connection's lock: true, unless the store-wide lock of the design before
-// issue 12 is on (comparison benchmarks), which Begin takes.
+// BeginTakesNoLock reports whether Begin waits for no other connection's
+// lock in the ordinary course: true, unless the store-wide lock of the
+// design before issue 12 is on (comparison benchmarks), which Begin takes.
+// (The shared store lock Begin takes waits only behind a transaction that
+// escalated, escalate.go; that wait ends after LockTimeout as
+// backend.ErrRetry, which the engine counts as a lock conflict.)
 func (s *driver) BeginTakesNoLock() bool { return !s.storeWide }
 
 // wtx is the delta.Tx of a write transaction, on one pooled connection.
