@@ -33,11 +33,13 @@ import (
 // A transaction escalates before it takes the locks it would need where it
 // can tell: Prefetch (a group's reads, known at once) and Adjacent (a
 // node's edges, counted before the node's exclusive lock is taken). Until
-// then it holds only shared anchor locks, on which no other transaction
-// waits (exclusive ones are taken without waiting), so its wait for the
-// store lock cannot close a cycle. One that grows past the bound later
-// escalates there; a cycle through its exclusive locks is a deadlock
-// PostgreSQL detects, and the engine runs the victim again.
+// then it holds only shared locks (anchors, meta values), on which no
+// other transaction waits (exclusive anchor locks are taken without
+// waiting; only a meta value's writer, an import or a Declare, waits for
+// its readers), so its wait for the store lock closes no cycle. One that
+// grows past the bound later escalates there; a cycle through its
+// exclusive locks is a deadlock PostgreSQL detects, and the engine runs
+// the victim again.
 
 // DefaultEscalateLocks is Options.EscalateLocks's default: 8 connections
 // of a process at the bound hold 4,096 locks, well within the default

@@ -18,13 +18,14 @@ const (
 	chunkBytes = 4 << 20
 )
 
-// writes buffers a transaction's anchor and adjacency writes between two
-// round trips, as their final state per key, and turns them into array
-// statements (unnest) of up to writeChunk rows: 10^5 writes are a few
-// dozen statements, not 10^5 queued ones. A read sends the buffer first
-// (see wtx.take), so the transaction reads its own writes. Only the final
-// state of each key is written, so the order of writes to different keys
-// within one round trip is immaterial: nothing else relates the rows.
+// writes buffers a transaction's anchor, adjacency and index writes
+// between two round trips and turns them into array statements (unnest)
+// of up to writeChunk rows: 10^5 writes are a few dozen statements, not
+// 10^5 queued ones. A read sends the buffer first (see wtx.take), so the
+// transaction reads its own writes. Anchors and adjacency rows are
+// upserts and deletes: only the final state of each key is written, and
+// the order of writes to different keys is immaterial (nothing relates
+// the rows). Index writes keep their order (indexRun).
 type writes struct {
 	locks   []int64                // exclusive advisory locks to take before the writes
 	lockIDs map[int64]anchor.ID    // what each lock stands for, for the error
@@ -34,23 +35,23 @@ type writes struct {
 	index   []indexRun             // index deletes and puts, in order
 }
 
-// indexRun is a run of index deletes (vals nil) or puts, each key once.
-// A put is a plain INSERT (see PutIndex), so the order of a delete and a
-// put of one key matters: a key met again starts a new run.
+// indexRun is a run of consecutive index deletes (vals nil) or puts. A
+// put is a plain INSERT (see PutIndex), so a delete and a put of one key
+// must keep their order: runs are sent in order. Within a run order does
+// not matter: deletes are idempotent, and a key put twice fails the
+// statement as the second of two single-row INSERTs would.
 type indexRun struct {
 	del        bool
 	keys, vals [][]byte
-	seen       map[string]bool
 }
 
 func (w *writes) indexOp(del bool, k, v []byte) {
 	n := len(w.index)
-	if n == 0 || w.index[n-1].del != del || w.index[n-1].seen[string(k)] {
-		w.index = append(w.index, indexRun{del: del, seen: make(map[string]bool)})
+	if n == 0 || w.index[n-1].del != del {
+		w.index = append(w.index, indexRun{del: del})
 		n++
 	}
 	r := &w.index[n-1]
-	r.seen[string(k)] = true
 	r.keys = append(r.keys, k)
 	if !del {
 		r.vals = append(r.vals, v)
