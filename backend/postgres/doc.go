@@ -93,9 +93,9 @@
 // that deletes over 100 rows in one round trip turns hash and merge joins
 // off for itself), so their cost is per row, whatever the tables' size.
 // The cost on a 2-core machine is in BENCHMARKS.md (PostgreSQL, big
-// batches): a hub of 2.5·10^5 edges deletes in about 25-50 s, a bulk load
-// of 10^5 edges takes about 8-25 s, and other writers of the store wait
-// that long.
+// batches): a hub of 2.5·10^5 edges deletes in 26-71 s, a bulk load of
+// 10^5 edges takes 7-24 s (depending on the machine's other load), and
+// other writers of the store wait that long.
 //
 // Every process writing a store must run a build that takes the store
 // lock: an older one would write beside an escalated transaction.
