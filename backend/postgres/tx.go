@@ -21,10 +21,9 @@ import (
 // The shared store lock waits only while a transaction that escalated
 // (escalate.go) holds it exclusively; otherwise each read of the
 // transaction locks what it reads (see wtx), and only the final statement
-// before COMMIT touches the shared meta row. A lock
-// conflict (a lock held past LockTimeout, a serialisation failure, a
-// deadlock) is reported wrapping backend.ErrRetry; the engine runs the
-// transaction again.
+// before COMMIT touches the shared meta row. A lock conflict (a lock held
+// past LockTimeout, a serialisation failure, a deadlock) is reported
+// wrapping backend.ErrRetry; the engine runs the transaction again.
 func (s *driver) Begin(ctx context.Context) (backend.Tx, error) {
 	if ctx.Err() != nil {
 		// Nobody may wait any longer (the store is closing), but the
@@ -103,7 +102,7 @@ type wtx struct {
 	newClock anchor.HLC
 	logged   []anchor.ID
 	pending  pgx.Batch // statements to send with the next round trip
-	buf      writes    // anchor and adjacency writes, sent after pending (writes.go)
+	buf      writes    // anchor, adjacency and index writes, sent after pending (writes.go)
 	// locks counts the anchor (and meta key) locks taken; past
 	// Options.EscalateLocks the transaction holds the store lock
 	// exclusively instead (escalated) and takes no more (escalate.go).
