@@ -34,7 +34,9 @@ type Driver interface {
 
 // LockFreeBegin may be implemented by a driver whose Begin never waits for
 // a lock that another connection holds (PostgreSQL: each statement of a
-// transaction locks what it reads, and Begin reads no locked row). When
+// transaction locks what it reads, and Begin reads no locked row; its
+// shared store lock waits only behind a transaction that escalated, and
+// that wait ends as ErrRetry). When
 // BeginTakesNoLock reports true, the engine does not take a slow Begin
 // (connecting, say, during a failover) for a wait on another connection's
 // lock when it explains why a caller's deadline passed.

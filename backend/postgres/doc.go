@@ -51,6 +51,58 @@
 // delta.Apply re-reads inside the transaction, so a retry is safe. Reads
 // are REPEATABLE READ read-only transactions and never block writers.
 //
+// # Big batches and lock escalation
+//
+// Every lock of every open transaction of the server lives in one shared
+// table of max_locks_per_transaction × (max_connections +
+// max_prepared_transactions) entries (6,400 with the defaults). A batch
+// within delta.Limits (10^6 changes; a node's cascade delete is one
+// change, whatever its edges) may touch far more anchors than that, so a
+// write transaction does not lock anchors past Options.EscalateLocks
+// (default 512):
+//
+//   - Every write transaction takes the store lock, a store-wide advisory
+//     lock, in shared mode at Begin (in Begin's round trip): one lock per
+//     transaction, compatible with every other writer's.
+//   - A transaction that would hold more than EscalateLocks anchor locks
+//     takes the store lock exclusively instead and takes no more anchor
+//     locks: it waits for the write transactions running beside it to end,
+//     and those that begin after it wait in Begin until it commits or
+//     rolls back. Nothing it reads can change meanwhile. It escalates
+//     before taking the locks it would need where it can tell: at Prefetch
+//     (a group's reads) and in Adjacent (a node's edges, counted before the
+//     node's exclusive lock). Until then it holds only shared locks, on
+//     which nobody waits, so its wait cannot close a cycle; one that grows
+//     past the bound later escalates there, and a cycle through its
+//     exclusive locks is a deadlock PostgreSQL breaks and the engine
+//     retries.
+//   - Other writers are delayed, never failed, by a big transaction: each
+//     wait in Begin ends after LockTimeout as backend.ErrRetry, and the
+//     engine begins again while the caller's context allows (a caller
+//     whose context ends first gets a *backend.BusyError; nothing of its
+//     write landed). Writers of the same process wait in the engine's
+//     queue; a group that fails is rerun one write per transaction.
+//   - There is no fixed timeout on a transaction: a big batch runs for as
+//     long as it takes, under its caller's context as the engine's
+//     contract has it (once begun, a transaction runs to its end so that
+//     its answer is the truth).
+//
+// Writes are buffered per key between round trips and sent as array
+// statements (INSERT ... SELECT FROM unnest(...), DELETE ... USING
+// unnest(...)) of up to 5,000 rows or 4 MiB: a cascade of 2.5·10^5 edges
+// is some 400 statements in one pipelined round trip, not 10^6. A node's
+// edges are read with one statement and their records with one more.
+// Deletes by key run as nested loops of primary-key probes (a transaction
+// that deletes over 100 rows in one round trip turns hash and merge joins
+// off for itself), so their cost is per row, whatever the tables' size.
+// The cost on a 2-core machine is in BENCHMARKS.md (PostgreSQL, big
+// batches): a hub of 2.5·10^5 edges deletes in 26-71 s, a bulk load of
+// 10^5 edges takes 7-24 s (depending on the machine's other load), and
+// other writers of the store wait that long.
+//
+// Every process writing a store must run a build that takes the store
+// lock: an older one would write beside an escalated transaction.
+//
 // # Errors
 //
 // A connection lost (or a session ended by the server, FATAL) while COMMIT

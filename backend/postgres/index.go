@@ -97,13 +97,15 @@ func (w *wtx) Index(prefix, after []byte, fn func(k, v []byte) error) error {
 // waits for it and fails with unique_violation, which classify reports as
 // backend.ErrRetry; the engine runs the write again and delta.Apply then
 // sees the entry.
+// Puts and deletes are buffered (writes.go) and sent as array statements,
+// in order.
 func (w *wtx) PutIndex(k, v []byte) error {
-	w.pending.Queue(`INSERT INTO `+w.s.t.idx+` (k, v) VALUES ($1, $2)`, k, v)
+	w.buf.indexOp(false, k, v)
 	return nil
 }
 
 func (w *wtx) DeleteIndex(k []byte) error {
-	w.pending.Queue(`DELETE FROM `+w.s.t.idx+` WHERE k = $1`, k)
+	w.buf.indexOp(true, k, nil)
 	return nil
 }
 

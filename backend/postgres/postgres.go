@@ -44,6 +44,11 @@ type Options struct {
 	// rolls the transaction back and runs it again, for as long as the
 	// callers' contexts allow. Default 1s.
 	LockTimeout time.Duration
+	// EscalateLocks bounds the anchor locks one write transaction takes:
+	// one that would take more takes the store-wide lock exclusively
+	// instead and runs alone (see the package documentation, Lock
+	// escalation). Default DefaultEscalateLocks.
+	EscalateLocks int
 	// ReadOnly opens an existing store without creating or changing
 	// anything; Apply fails with anchor.ErrReadOnly.
 	ReadOnly bool
@@ -85,6 +90,9 @@ type driver struct {
 	t    tables
 	meta backend.Meta // StoreID, ReplicaID, Schema
 
+	// escalations counts the write transactions that took the store lock
+	// exclusively (escalate.go), for tests.
+	escalations atomic.Int64
 	// lastSet is the greatest clock this driver's transactions committed.
 	lastSet atomic.Uint64
 	// storeWide makes every write transaction lock the meta row at Begin:
@@ -121,8 +129,8 @@ func OpenDriver(dsn string, opts *Options) (backend.Driver, error) {
 	if opts != nil {
 		o = *opts
 	}
-	if o.MaxConns < 0 || o.OpenTimeout < 0 || o.LockTimeout < 0 || o.MaxGroup < 0 {
-		return nil, fmt.Errorf("anchorage: open postgres: %w: negative MaxConns, MaxGroup or timeout", backend.ErrOptions)
+	if o.MaxConns < 0 || o.OpenTimeout < 0 || o.LockTimeout < 0 || o.MaxGroup < 0 || o.EscalateLocks < 0 {
+		return nil, fmt.Errorf("anchorage: open postgres: %w: negative MaxConns, MaxGroup, EscalateLocks or timeout", backend.ErrOptions)
 	}
 	if o.Schema == "" {
 		o.Schema = "anchorage"
@@ -132,6 +140,9 @@ func OpenDriver(dsn string, opts *Options) (backend.Driver, error) {
 	}
 	if o.OpenTimeout == 0 {
 		o.OpenTimeout = 30 * time.Second
+	}
+	if o.EscalateLocks == 0 {
+		o.EscalateLocks = DefaultEscalateLocks
 	}
 	if o.LockTimeout == 0 {
 		o.LockTimeout = time.Second

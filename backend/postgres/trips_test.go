@@ -133,3 +133,45 @@ func TestPrefetch(t *testing.T) {
 	require.EqualValues(t, 1, c.trips.Load(), "one round trip for %d anchors", len(ids))
 	var _ backend.Tx = tx
 }
+
+// TestEscalates: a transaction escalates where it first needs more anchor
+// locks than EscalateLocks allows: at Prefetch (a batch of many reads), in
+// Adjacent (a node with many edges, counted before its lock), and at a
+// later read; and then takes no more anchor locks.
+func TestEscalates(t *testing.T) {
+	ctx := context.Background()
+	s, c := traced(t, Options{EscalateLocks: 8})
+	d := s.Driver().(*driver)
+	root := backendtest.NewRootNode(t, s, anchor.Access{})
+	require.Zero(t, d.escalations.Load())
+	hub := anchor.NewID()
+	b := &delta.Batch{Root: root, Changes: []delta.Change{{ID: hub, Create: &anchor.Anchor{ID: hub, Kind: anchor.KindNode, Owner: root, Type: "Hub"}}}}
+	for range 20 {
+		e := addEdge(hub).Changes
+		e[0].Create.Owner, e[1].Create.Owner = root, root
+		b.Changes = append(b.Changes, e...)
+	}
+	_, err := s.Apply(ctx, b)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, d.escalations.Load(), "a batch of 61 reads escalates at Prefetch")
+
+	c.reset()
+	_, err = s.Apply(ctx, &delta.Batch{Root: root, Changes: []delta.Change{{ID: hub, Delete: true}}})
+	require.NoError(t, err)
+	require.EqualValues(t, 2, d.escalations.Load(), "a node of 20 edges escalates in Adjacent")
+	require.LessOrEqual(t, c.trips.Load(), int64(7), "begin, prefetch, index meta, adjacency, edges, writes, COMMIT")
+	require.Zero(t, backendtest.EdgeCount(t, s, hub))
+
+	// Reads one at a time (no Prefetch) escalate at the ninth.
+	tx, err := s.Driver().Begin(ctx)
+	require.NoError(t, err)
+	defer tx.Rollback()
+	for range 9 {
+		_, err := tx.Anchor(anchor.NewID())
+		require.ErrorIs(t, err, anchor.ErrNotFound)
+	}
+	require.EqualValues(t, 3, d.escalations.Load())
+	require.True(t, tx.(*wtx).escalated)
+	require.Equal(t, 8, tx.(*wtx).locks)
+	backendtest.RequireClean(t, s)
+}

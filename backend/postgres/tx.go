@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/anchorage-db/anchorage/anchor"
@@ -17,13 +16,14 @@ import (
 	"github.com/anchorage-db/anchorage/delta"
 )
 
-// Begin starts a READ COMMITTED write transaction and reads the store's
-// persisted clock, in one round trip. It takes no store-wide lock: each
-// read of the transaction locks what it reads (see wtx), and only the
-// final statement before COMMIT touches the shared meta row. A lock
-// conflict (a lock held past LockTimeout, a serialisation failure, a
-// deadlock) is reported wrapping backend.ErrRetry; the engine runs the
-// transaction again.
+// Begin starts a READ COMMITTED write transaction, takes the store lock in
+// shared mode and reads the store's persisted clock, in one round trip.
+// The shared store lock waits only while a transaction that escalated
+// (escalate.go) holds it exclusively; otherwise each read of the
+// transaction locks what it reads (see wtx), and only the final statement
+// before COMMIT touches the shared meta row. A lock conflict (a lock held
+// past LockTimeout, a serialisation failure, a deadlock) is reported
+// wrapping backend.ErrRetry; the engine runs the transaction again.
 func (s *driver) Begin(ctx context.Context) (backend.Tx, error) {
 	if ctx.Err() != nil {
 		// Nobody may wait any longer (the store is closing), but the
@@ -39,7 +39,7 @@ func (s *driver) Begin(ctx context.Context) (backend.Tx, error) {
 	// From here on the transaction runs to its end whatever the callers'
 	// contexts do, so that its answer is the truth; LockTimeout bounds
 	// each wait for a lock.
-	w := &wtx{s: s, ctx: context.Background(), conn: conn, held: make(map[anchor.ID]*heldAnchor)}
+	w := &wtx{s: s, ctx: context.Background(), conn: conn, held: make(map[anchor.ID]*heldAnchor), kv: make(map[string]bool)}
 	lock := ""
 	if s.storeWide {
 		lock = " FOR UPDATE" // the design before issue 12, kept for comparison benchmarks
@@ -47,6 +47,7 @@ func (s *driver) Begin(ctx context.Context) (backend.Tx, error) {
 	var hlc int64
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN ISOLATION LEVEL READ COMMITTED`)
+	b.Queue(`SELECT pg_advisory_xact_lock_shared($1)`, s.storeLockKey()) // see escalate.go
 	b.Queue(`SELECT hlc FROM ` + s.t.meta + ` WHERE id = 1` + lock).QueryRow(func(r pgx.Row) error { return r.Scan(&hlc) })
 	if err := conn.SendBatch(w.ctx, b).Close(); err != nil {
 		err = s.classify(err, conn.Conn())
@@ -58,9 +59,12 @@ func (s *driver) Begin(ctx context.Context) (backend.Tx, error) {
 	return w, nil
 }
 
-// BeginTakesNoLock reports whether Begin never waits for another
-// connection's lock: true, unless the store-wide lock of the design before
-// issue 12 is on (comparison benchmarks), which Begin takes.
+// BeginTakesNoLock reports whether Begin waits for no other connection's
+// lock in the ordinary course: true, unless the store-wide lock of the
+// design before issue 12 is on (comparison benchmarks), which Begin takes.
+// (The shared store lock Begin takes waits only behind a transaction that
+// escalated, escalate.go; that wait ends after LockTimeout as
+// backend.ErrRetry, which the engine counts as a lock conflict.)
 func (s *driver) BeginTakesNoLock() bool { return !s.storeWide }
 
 // wtx is the delta.Tx of a write transaction, on one pooled connection.
@@ -81,7 +85,8 @@ func (s *driver) BeginTakesNoLock() bool { return !s.storeWide }
 // delete sees every edge it must take with it. A transaction waits only
 // for shared locks, behind a writer that is about to commit; a cycle of
 // such waits is a deadlock, which PostgreSQL detects and the engine
-// retries. Small meta values (import cursors) are locked exclusively.
+// retries. Small meta values (import cursors, index declarations) are
+// locked shared to read and exclusively (waiting) to write.
 //
 // Round trips: writes are queued and sent in the same pipelined round trip
 // as the next read; an anchor read or written earlier in the transaction
@@ -96,10 +101,19 @@ type wtx struct {
 	floor    anchor.HLC // the greatest stamp the engine may have issued before its next stamp
 	newClock anchor.HLC
 	logged   []anchor.ID
-	pending  pgx.Batch
+	pending  pgx.Batch // statements to send with the next round trip
+	buf      writes    // anchor, adjacency and index writes, sent after pending (writes.go)
+	// locks counts the anchor (and meta key) locks taken; past
+	// Options.EscalateLocks the transaction holds the store lock
+	// exclusively instead (escalated) and takes no more (escalate.go).
+	locks     int
+	escalated bool
+	nestLoop  bool // hash and merge joins are off (writes.queue)
 	// held maps each anchor this transaction locked to its record as the
 	// transaction sees it (nil: absent), and whether the lock is exclusive.
 	held map[anchor.ID]*heldAnchor
+	// kv maps each meta key the transaction locked to whether exclusively.
+	kv map[string]bool
 }
 
 // heldAnchor is an anchor locked by the transaction.
@@ -124,6 +138,7 @@ func (w *wtx) SetClock(h anchor.HLC) error {
 func (w *wtx) take() *pgx.Batch {
 	b := w.pending
 	w.pending = pgx.Batch{}
+	w.buf.queue(&b, w.s.t, &w.nestLoop)
 	return &b
 }
 
@@ -150,7 +165,9 @@ func (w *wtx) Anchor(id anchor.ID) (*anchor.Anchor, error) {
 		return anchor.Unmarshal(id, h.rec)
 	}
 	b := w.take()
-	b.Queue(`SELECT pg_advisory_xact_lock_shared($1)`, w.s.lockKey(id[:]))
+	if w.room(b, 1) {
+		b.Queue(`SELECT pg_advisory_xact_lock_shared($1)`, w.s.lockKey(id[:]))
+	}
 	var rec []byte
 	b.Queue(`SELECT rec FROM `+w.s.t.anchors+` WHERE id = $1`, id[:]).QueryRow(func(r pgx.Row) error {
 		if err := r.Scan(&rec); !errors.Is(err, pgx.ErrNoRows) {
@@ -182,10 +199,13 @@ func (w *wtx) Anchor(id anchor.ID) (*anchor.Anchor, error) {
 
 // Adjacent takes node's exclusive lock without waiting (delta.Apply lists
 // a node's edges only to delete them with it: no edge may be added to the
-// node until this transaction ends), reads its rows, and calls fn after,
-// so fn may query.
+// node until this transaction ends), reads its rows, reads (Prefetch) the
+// edges not read yet, which delta.Apply reads next, and calls fn after,
+// so fn may query. A node with more edges than the transaction may still
+// lock makes it escalate first (escalate.go).
 func (w *wtx) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
 	b := w.take()
+	w.escalateForEdges(b, node)
 	w.exclusive(b, node)
 	var out []anchor.Adj
 	b.Queue(`SELECT edge, peer, dir, type FROM `+w.s.t.adj+` WHERE node = $1 ORDER BY edge`, node[:]).Query(func(rows pgx.Rows) error {
@@ -196,6 +216,15 @@ func (w *wtx) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
 	if err := w.send(b); err != nil {
 		return err
 	}
+	edges := make([]anchor.ID, 0, len(out))
+	for _, a := range out {
+		if h, ok := w.held[a.Edge]; !ok || !h.read {
+			edges = append(edges, a.Edge)
+		}
+	}
+	if err := w.Prefetch(edges); err != nil {
+		return err
+	}
 	for _, a := range out {
 		if err := fn(a); err != nil {
 			return err
@@ -204,10 +233,17 @@ func (w *wtx) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
 	return nil
 }
 
-// Meta locks key and returns its value, or nil.
+// Meta locks key (shared) and returns its value, or nil. Every write
+// transaction reads the store's index declarations this way, so the lock
+// is shared: an exclusive one would run every write transaction of the
+// store one at a time, and would close a cycle with a transaction waiting
+// to escalate (escalate.go). PutMeta takes the exclusive lock.
 func (w *wtx) Meta(key string) ([]byte, error) {
 	b := w.take()
-	b.Queue(`SELECT pg_advisory_xact_lock($1)`, w.s.lockKey([]byte("kv:"+key)))
+	if _, ok := w.kv[key]; !ok && w.room(b, 1) {
+		w.kv[key] = false
+		b.Queue(`SELECT pg_advisory_xact_lock_shared($1)`, w.s.lockKey([]byte("kv:"+key)))
+	}
 	var v []byte
 	b.Queue(`SELECT value FROM `+w.s.t.kv+` WHERE key = $1`, key).QueryRow(func(r pgx.Row) error {
 		if err := r.Scan(&v); !errors.Is(err, pgx.ErrNoRows) {
@@ -221,7 +257,18 @@ func (w *wtx) Meta(key string) ([]byte, error) {
 	return v, nil
 }
 
+// PutMeta queues the write of key after its exclusive lock, waiting for
+// transactions that read it to end: of two that read and then write one
+// key (an import cursor), one then waits for the other, a deadlock
+// PostgreSQL detects and the engine retries.
 func (w *wtx) PutMeta(key string, value []byte) error {
+	if excl, read := w.kv[key]; !excl {
+		w.kv[key] = true
+		// A key read is already counted; room takes none once escalated.
+		if !w.escalated && (read || w.room(&w.pending, 1)) {
+			w.pending.Queue(`SELECT pg_advisory_xact_lock($1)`, w.s.lockKey([]byte("kv:"+key)))
+		}
+	}
 	w.pending.Queue(`INSERT INTO `+w.s.t.kv+` (key, value) VALUES ($1, $2)
 		ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, key, value)
 	return nil
@@ -244,22 +291,28 @@ func (w *wtx) PutAnchor(a *anchor.Anchor) error {
 		// of the same ID inserts nothing (then both cannot have read it
 		// absent in order: retry, and meet it as it stands).
 		h.rec, h.exclusive = rec, true
-		id := a.ID
-		w.queueValues(vals)
-		w.pending.Queue(`INSERT INTO `+w.s.t.anchors+` (id, kind, rec) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`,
-			a.ID[:], int16(a.Kind), rec).Exec(func(tag pgconn.CommandTag) error {
-			if tag.RowsAffected() == 1 {
-				return nil
-			}
-			return fmt.Errorf("%w: anchor %s was created by another transaction", backend.ErrRetry, id)
-		})
+		w.queueValues(vals) // values.go
+		w.buf.creates.put(a.ID, a.Kind, rec)
 		return nil
 	}
-	w.exclusive(&w.pending, a.ID)
-	w.held[a.ID].rec, w.held[a.ID].read = rec, true
+	h := w.held[a.ID]
+	if h == nil {
+		h = &heldAnchor{}
+		w.held[a.ID] = h
+	}
+	if !h.exclusive {
+		h.exclusive = true
+		if w.room(&w.pending, 1) {
+			w.buf.lock(w.s.lockKey(a.ID[:]), a.ID)
+		}
+	}
+	h.rec, h.read = rec, true
 	w.queueValues(vals)
-	w.pending.Queue(`INSERT INTO `+w.s.t.anchors+` (id, kind, rec) VALUES ($1, $2, $3)
-		ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, rec = EXCLUDED.rec`, a.ID[:], int16(a.Kind), rec)
+	if w.buf.creates.has(a.ID) {
+		w.buf.creates.put(a.ID, a.Kind, rec) // created in this round trip: still a create
+	} else {
+		w.buf.puts.put(a.ID, a.Kind, rec)
+	}
 	return nil
 }
 
@@ -276,6 +329,9 @@ func (w *wtx) exclusive(b *pgx.Batch, id anchor.ID) {
 		return
 	}
 	h.exclusive = true
+	if !w.room(b, 1) {
+		return
+	}
 	b.Queue(`SELECT pg_try_advisory_xact_lock($1)`, w.s.lockKey(id[:])).QueryRow(func(r pgx.Row) error {
 		var ok bool
 		if err := r.Scan(&ok); err != nil || ok {
@@ -286,14 +342,12 @@ func (w *wtx) exclusive(b *pgx.Batch, id anchor.ID) {
 }
 
 func (w *wtx) PutAdj(r anchor.Adj) error {
-	w.pending.Queue(`INSERT INTO `+w.s.t.adj+` (node, edge, peer, dir, type) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (node, edge) DO UPDATE SET peer = EXCLUDED.peer, dir = EXCLUDED.dir, type = EXCLUDED.type`,
-		r.Node[:], r.Edge[:], r.Peer[:], int16(r.Dir), r.Type)
+	w.buf.putAdj(adjKey{r.Node, r.Edge}, &r)
 	return nil
 }
 
 func (w *wtx) DeleteAdj(node, edge anchor.ID) error {
-	w.pending.Queue(`DELETE FROM `+w.s.t.adj+` WHERE node = $1 AND edge = $2`, node[:], edge[:])
+	w.buf.putAdj(adjKey{node, edge}, nil)
 	return nil
 }
 
@@ -321,8 +375,10 @@ func (w *wtx) Rollback() error {
 // Prefetch locks (shared) and reads, in one round trip, every anchor of
 // ids the transaction does not hold yet; later reads of them are answered
 // from memory. It takes the locks in key order, so transactions that
-// prefetch what they read never deadlock on each other. It is the read a
-// whole group needs at once, for an engine that knows its group's anchors.
+// prefetch what they read never deadlock on each other; when ids are more
+// than the transaction may lock, it escalates instead (escalate.go). It is
+// the read a whole group needs at once, for an engine that knows its
+// group's anchors.
 func (w *wtx) Prefetch(ids []anchor.ID) error {
 	type want struct {
 		key int64
@@ -341,13 +397,19 @@ func (w *wtx) Prefetch(ids []anchor.ID) error {
 	if len(ws) == 0 {
 		return nil
 	}
-	slices.SortFunc(ws, func(a, b want) int { return cmp.Compare(a.key, b.key) })
-	keys, raw := make([]int64, len(ws)), make([][]byte, len(ws))
-	for i, x := range ws {
-		keys[i], raw[i] = x.key, x.id[:]
-	}
 	b := w.take()
-	b.Queue(`SELECT count(pg_advisory_xact_lock_shared(k)) FROM unnest($1::bigint[]) AS k`, keys)
+	if w.room(b, len(ws)) {
+		slices.SortFunc(ws, func(a, b want) int { return cmp.Compare(a.key, b.key) })
+		keys := make([]int64, len(ws))
+		for i, x := range ws {
+			keys[i] = x.key
+		}
+		b.Queue(`SELECT count(pg_advisory_xact_lock_shared(k)) FROM unnest($1::bigint[]) AS k`, keys)
+	}
+	raw := make([][]byte, len(ws))
+	for i, x := range ws {
+		raw[i] = x.id[:]
+	}
 	var bad error
 	b.Queue(`SELECT id, rec FROM `+w.s.t.anchors+` WHERE id = ANY($1::bytea[])`, raw).Query(func(rows pgx.Rows) error {
 		defer rows.Close()
