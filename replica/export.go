@@ -50,7 +50,18 @@ func Export(ctx context.Context, s backend.Store, w io.Writer, opts *ExportOptio
 		o.ChunkRecords = 1000
 	}
 	res := &ExportResult{}
-	err := s.View(ctx, func(v backend.View) error {
+	sp, err := newSpool()
+	if err != nil {
+		return nil, fmt.Errorf("anchorage: export: %w", err)
+	}
+	defer sp.close()
+	// The snapshot is read into the spool first and written out after the
+	// View ends: a View held while w (or Skip, which reads another store)
+	// waits could hold up this store's writers (a bolt writer growing the
+	// file waits for every reader), and two stores syncing both ways would
+	// wait for each other for good.
+	total := 0
+	err = s.View(ctx, func(v backend.View) error {
 		meta := v.Meta()
 		if err := checkHorizon(v, o.After); err != nil {
 			return err
@@ -72,41 +83,16 @@ func Export(ctx context.Context, s backend.Store, w io.Writer, opts *ExportOptio
 		}); err != nil {
 			return err
 		}
-		fw := newWriter(w)
-		if err := fw.section(tagHeader, &res.Header); err != nil {
-			return err
-		}
-		cur := chunk{}
-		emit := func() error {
-			if len(cur.Records) == 0 {
-				return nil
+		total = len(changes)
+		for i, c := range changes {
+			if i%1024 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
 			}
-			if err := fw.section(tagChunk, &cur); err != nil {
-				return err
-			}
-			res.Chunks++
-			res.Records += len(cur.Records)
-			cur = chunk{Index: res.Chunks}
-			if o.Progress != nil {
-				o.Progress(Progress{Chunks: res.Chunks, Records: res.Records, Total: len(changes) - res.Skipped})
-			}
-			return ctx.Err()
-		}
-		for _, c := range changes {
 			a, err := v.Anchor(c.id)
 			if err != nil {
 				return err
-			}
-			cur.Through = c.seq
-			if o.Skip != nil {
-				skip, err := o.Skip(a)
-				if err != nil {
-					return err
-				}
-				if skip {
-					res.Skipped++
-					continue
-				}
 			}
 			for name, f := range a.Fields {
 				if f.Origin.IsZero() {
@@ -118,23 +104,74 @@ func Export(ctx context.Context, s backend.Store, w io.Writer, opts *ExportOptio
 			if err != nil {
 				return err
 			}
-			cur.Records = append(cur.Records, record{ID: a.ID, Rec: rec, Seq: c.seq})
-			if len(cur.Records) >= o.ChunkRecords {
-				if err := emit(); err != nil {
-					return err
-				}
+			if err := sp.put(record{ID: a.ID, Rec: rec, Seq: c.seq}); err != nil {
+				return err
 			}
 		}
-		if err := emit(); err != nil {
-			return err
-		}
-		if err := fw.section(tagTrailer, &trailer{Chunks: res.Chunks, Records: res.Records}); err != nil {
-			return err
-		}
-		return fw.flush()
+		return nil
 	})
+	if err == nil {
+		err = writeExport(ctx, w, sp, res, total, o)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("anchorage: export: %w", err)
 	}
 	return res, nil
+}
+
+// writeExport writes the spooled records to w in chunks, asking o.Skip
+// about each.
+func writeExport(ctx context.Context, w io.Writer, sp *spool, res *ExportResult, total int, o ExportOptions) error {
+	fw := newWriter(w)
+	if err := fw.section(tagHeader, &res.Header); err != nil {
+		return err
+	}
+	cur := chunk{}
+	emit := func() error {
+		if len(cur.Records) == 0 {
+			return nil
+		}
+		if err := fw.section(tagChunk, &cur); err != nil {
+			return err
+		}
+		res.Chunks++
+		res.Records += len(cur.Records)
+		cur = chunk{Index: res.Chunks}
+		if o.Progress != nil {
+			o.Progress(Progress{Chunks: res.Chunks, Records: res.Records, Total: total - res.Skipped})
+		}
+		return ctx.Err()
+	}
+	err := sp.each(func(r record) error {
+		cur.Through = r.Seq
+		if o.Skip != nil {
+			a, err := anchor.Unmarshal(r.ID, r.Rec)
+			if err != nil {
+				return err
+			}
+			skip, err := o.Skip(a)
+			if err != nil {
+				return err
+			}
+			if skip {
+				res.Skipped++
+				return nil
+			}
+		}
+		cur.Records = append(cur.Records, r)
+		if len(cur.Records) >= o.ChunkRecords {
+			return emit()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := emit(); err != nil {
+		return err
+	}
+	if err := fw.section(tagTrailer, &trailer{Chunks: res.Chunks, Records: res.Records}); err != nil {
+		return err
+	}
+	return fw.flush()
 }
