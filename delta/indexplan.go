@@ -143,7 +143,10 @@ func (p *plan) claim(puts []claimed) error {
 			if err != nil {
 				return err
 			}
-			if h != c.id && !p.released[k] {
+			if h == c.id {
+				continue // held already (an entry older than the store's reindex)
+			}
+			if !p.released[k] {
 				if p.remote.IsZero() {
 					return p.uniqueError(c.e.k, h, c.id)
 				}

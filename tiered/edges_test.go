@@ -152,3 +152,30 @@ func TestSnapshotReleasedWithoutClose(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateReadsAfterAbort: a walker whose commit conflicted aborts and
+// retries; the retry validates what it read after the abort, so a change
+// that made the first attempt conflict does not fail every later one.
+func TestValidateReadsAfterAbort(t *testing.T) {
+	ctx, s := context.Background(), tempStore(t)
+	root := anchor.NewID()
+	setup := tiered.New(s, root, nil)
+	doc, err := setup.Create(anchor.KindNode, "Doc", map[string]any{"v": 0})
+	require.NoError(t, err)
+	require.NoError(t, setup.Commit(ctx))
+
+	w := tiered.New(s, root, &tiered.Options{ValidateReads: true})
+	_, err = w.Get(ctx, doc)
+	require.NoError(t, err)
+	other := tiered.New(s, root, nil)
+	require.NoError(t, other.Set(ctx, doc, "v", 1))
+	require.NoError(t, other.Commit(ctx))
+	require.NoError(t, w.Set(ctx, doc, "seen", true))
+	require.ErrorIs(t, w.Commit(ctx), anchor.ErrConflict)
+
+	w.Abort()
+	_, err = w.Get(ctx, doc) // reads v = 1
+	require.NoError(t, err)
+	require.NoError(t, w.Set(ctx, doc, "seen", true))
+	require.NoError(t, w.Commit(ctx), "the retry read the current state")
+}

@@ -357,9 +357,10 @@ func (m *Memory) Commit(ctx context.Context) error {
 	return m.write(ctx, ids)
 }
 
-// Abort drops every uncommitted change and empties L1; later reads go to
-// the store and see its current state.
-func (m *Memory) Abort() { m.release(); clear(m.l1) }
+// Abort drops every uncommitted change and empties L1 (and forgets what
+// the walker read, for Options.ValidateReads); later reads go to the
+// store and see its current state.
+func (m *Memory) Abort() { m.release(); clear(m.l1); m.reads = reads{} }
 
 // Forget drops one anchor from L1 (with any uncommitted change to it), so
 // the next read loads it fresh.

@@ -27,9 +27,7 @@ func (m *Memory) readAnchor(a *anchor.Anchor) {
 	if m.reads.anchors == nil {
 		m.reads.anchors = make(map[anchor.ID]anchor.HLC)
 	}
-	if _, seen := m.reads.anchors[a.ID]; !seen {
-		m.reads.anchors[a.ID] = a.Updated
-	}
+	m.reads.anchors[a.ID] = a.Updated // a later read (after Forget) is what the walker acts on
 }
 
 // readList records the rows of one page of a listing: a listing from the
