@@ -70,6 +70,17 @@ type Anchor struct {
 	Fields map[string]Field
 }
 
+// StoredField returns field name of a as a store read it: its value when
+// the value is held inline, or the reference to a value kept out of line
+// (value nil). A missing field is an *Error wrapping ErrNoField.
+func (a *Anchor) StoredField(name string) (value []byte, ref *Ref, err error) {
+	f, ok := a.Fields[name]
+	if !ok {
+		return nil, nil, &Error{Op: "read", ID: a.ID, Field: name, Err: ErrNoField}
+	}
+	return f.Value, f.Ref, nil
+}
+
 // Live reports whether the anchor is not a tombstone.
 func (a *Anchor) Live() bool { return a.Deleted == 0 }
 

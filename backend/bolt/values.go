@@ -26,14 +26,11 @@ func (t *rtx) FieldValue(id anchor.ID, name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, ok := a.Fields[name]
-	if !ok {
-		return nil, &anchor.Error{Op: "read", ID: id, Field: name, Err: anchor.ErrNoField}
+	v, ref, err := a.StoredField(name)
+	if err != nil || ref == nil {
+		return v, err
 	}
-	if f.Ref == nil {
-		return f.Value, nil
-	}
-	return t.value(id, name, *f.Ref)
+	return t.value(id, name, *ref)
 }
 
 // value reads one out-of-line value and checks it against ref.

@@ -76,12 +76,9 @@ func (w *wtx) FieldValue(id anchor.ID, name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, ok := a.Fields[name]
-	if !ok {
-		return nil, &anchor.Error{Op: "read", ID: id, Field: name, Err: anchor.ErrNoField}
-	}
-	if f.Ref == nil {
-		return f.Value, nil
+	inline, ref, err := a.StoredField(name)
+	if err != nil || ref == nil {
+		return inline, err
 	}
 	b := w.take()
 	var v []byte
@@ -94,7 +91,7 @@ func (w *wtx) FieldValue(id anchor.ID, name string) ([]byte, error) {
 	if err := w.send(b); err != nil {
 		return nil, err
 	}
-	return checkValue(id, name, *f.Ref, v)
+	return checkValue(id, name, *ref, v)
 }
 
 func checkValue(id anchor.ID, name string, ref anchor.Ref, v []byte) ([]byte, error) {

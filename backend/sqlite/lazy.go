@@ -94,14 +94,11 @@ func (t *wtx) FieldValue(id anchor.ID, name string) ([]byte, error) {
 	if _, err := t.Anchor(id); err != nil {
 		return nil, err
 	}
-	f, ok := t.seen[id].Fields[name]
-	switch {
-	case !ok:
-		return nil, &anchor.Error{Op: "read", ID: id, Field: name, Err: anchor.ErrNoField}
-	case f.Ref == nil:
-		return f.Value, nil
+	inline, ref, err := t.seen[id].StoredField(name)
+	if err != nil || ref == nil {
+		return inline, err
 	}
-	v, err := readVal(t.ctx, t.w.conn, id, name, *f.Ref)
+	v, err := readVal(t.ctx, t.w.conn, id, name, *ref)
 	var ae *anchor.Error
 	if err != nil && !errors.As(err, &ae) {
 		return nil, t.fail(err)
