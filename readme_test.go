@@ -117,9 +117,9 @@ func gitStatus(t *testing.T) string {
 }
 
 // TestDocsStandAlone: the README links only files inside the repository,
-// and the package documentation of this package and of the command (what
-// go doc and a package site show) names no source or Markdown file, which
-// would mean nothing there.
+// and the package documentation of every package (what go doc and a
+// package site show) names no source or Markdown file, which would mean
+// nothing there.
 func TestDocsStandAlone(t *testing.T) {
 	b, err := os.ReadFile("README.md")
 	require.NoError(t, err)
@@ -137,7 +137,12 @@ func TestDocsStandAlone(t *testing.T) {
 		}
 	}
 	fileRef := regexp.MustCompile(`\b[\w./-]+\.(go|md)\b`)
-	for _, dir := range []string{".", "cmd/anchorage"} {
+	dirs, err := filepath.Glob(filepath.Join("*", "doc.go"))
+	require.NoError(t, err)
+	more, err := filepath.Glob(filepath.Join("*", "*", "doc.go"))
+	require.NoError(t, err)
+	for _, dir := range append([]string{"doc.go"}, append(dirs, more...)...) {
+		dir = filepath.Dir(dir)
 		fset := token.NewFileSet()
 		f, err := parser.ParseFile(fset, filepath.Join(dir, "doc.go"), nil, parser.ParseComments|parser.PackageClauseOnly)
 		require.NoError(t, err)

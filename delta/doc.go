@@ -7,7 +7,7 @@
 // the walker loaded and its current copy, and grouped into a Batch. Both
 // immediate saves (tiered.Memory.Put) and commits (tiered.Memory.Commit)
 // produce a Batch; so does a restore (tiered.Memory.Restore: a Change with
-// Restore set, see restore.go for its rules). Replication produces a Merge: other replicas' states,
+// Restore set; Change documents its rules). Replication produces a Merge: other replicas' states,
 // merged by last-writer-wins per field and per access entry. Batch and
 // Merge are the two kinds of Write; nothing else writes.
 //

@@ -58,7 +58,7 @@
 //
 // # Engine bugs
 //
-// Tests named after an engine bug this suite found (engine_bugs_test.go);
+// Tests named after an engine bug this suite found, listed here;
 // each fails while its bug stands:
 //
 //   - TestSetBackToLoadedValueIsWritten: a Set back to the walker's loaded

@@ -74,7 +74,7 @@
 // # File format
 //
 // A versioned header, then chunks, then a trailer, each section with its
-// own CRC-32C (see format.go). Damage is detected at the first bad section;
+// own CRC-32C. Damage is detected at the first bad section;
 // a section's claimed length is never allocated before its bytes arrive.
 // Chunks follow the source's change log and name the greatest sequence
 // they cover.

@@ -10,8 +10,7 @@
 // HLC). Two more: index (delta's secondary-index entries) and values
 // (ID|field name -> a field value of 64 KiB or more, kept out of the
 // anchor's record, which holds its size, CRC-32C, stamp and origin; a
-// write that leaves the value alone neither reads nor rewrites it: see
-// values.go).
+// write that leaves the value alone neither reads nor rewrites it).
 //
 // # Damaged files
 //

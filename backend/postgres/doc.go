@@ -10,7 +10,7 @@
 // entry per anchor at the sequence of its latest write), with kv, idx
 // (delta's secondary-index entries) and, from layout 3, vals: field values
 // of 64 KiB or more, kept out of the anchor record, which holds their
-// size, CRC-32C, stamp and origin (see values.go).
+// size, CRC-32C, stamp and origin.
 //
 // # Concurrency
 //
@@ -95,7 +95,7 @@
 // Deletes by key run as nested loops of primary-key probes (a transaction
 // that deletes over 100 rows in one round trip turns hash and merge joins
 // off for itself), so their cost is per row, whatever the tables' size.
-// The cost on a 2-core machine is in BENCHMARKS.md (PostgreSQL, big
+// The cost on a 2-core machine (the repository's benchmark notes, big
 // batches): a hub of 2.5·10^5 edges deletes in 26-71 s, a bulk load of
 // 10^5 edges takes 7-24 s (depending on the machine's other load), and
 // other writers of the store wait that long.

@@ -9,7 +9,7 @@
 //
 // # Schema
 //
-// The graph lives in these tables (see migrations in schema.go):
+// The graph lives in these tables (SchemaVersion counts their migrations):
 //
 //   - anchors: one row per anchor, tombstones included: kind, owner, type,
 //     the created/updated/deleted/access stamps, the access grants, and an
@@ -27,7 +27,7 @@
 //   - vals (schema 4): field values of 64 KiB or more, one rowid row per
 //     (anchor, field), kept out of fields (whose rows are its B-tree's
 //     keys: a large one there made every seek past it read it); the field
-//     row holds a reference instead (see lazy.go).
+//     row holds a reference instead.
 //
 // Two more tables: kv (small values written with batches) and idx
 // (delta's secondary-index entries).
