@@ -225,11 +225,10 @@ func (r *Report) indexCheck(v View) *delta.IndexCheck {
 	if err == nil && built == nil {
 		return nil
 	}
-	decl, err2 := v.MetaValue(delta.IndexesKey)
-	ic, err3 := delta.NewIndexCheck(decl)
-	if err = errors.Join(err, err2, err3); err != nil {
+	ix, err2 := delta.Declared(v)
+	if err = errors.Join(err, err2); err != nil {
 		r.add(ProblemCorrupt, anchor.ID{}, "index declaration: %v", err)
 		return nil
 	}
-	return ic
+	return delta.NewIndexCheck(ix)
 }

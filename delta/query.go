@@ -63,6 +63,32 @@ func (ix *Indexes) Lookup(r Reader, typ, field string, value []byte, fn func(id 
 	})
 }
 
+// MetaReader is a Reader that also reads the store's small values, as a
+// backend.View does.
+type MetaReader interface {
+	Reader
+	MetaValue(key string) ([]byte, error)
+}
+
+// Declared returns the indexes the store r reads from declares.
+func Declared(r MetaReader) (Indexes, error) {
+	raw, err := r.MetaValue(IndexesKey)
+	if err != nil {
+		return Indexes{}, err
+	}
+	return DecodeIndexes(raw)
+}
+
+// Lookup is Indexes.Lookup through the indexes the store r reads from
+// declares.
+func Lookup(r MetaReader, typ, field string, value []byte, fn func(id anchor.ID) error) error {
+	ix, err := Declared(r)
+	if err != nil {
+		return err
+	}
+	return ix.Lookup(r, typ, field, value, fn)
+}
+
 // IndexCheck compares a store's index entries with the ones its anchors
 // imply (Verify): add every stored anchor, then Compare.
 type IndexCheck struct {
@@ -71,13 +97,9 @@ type IndexCheck struct {
 	alts map[string][][]byte // unique keys with several holders (after merges): every holder
 }
 
-// NewIndexCheck starts a check of a store whose IndexesKey value is decl.
-func NewIndexCheck(decl []byte) (*IndexCheck, error) {
-	ix, err := DecodeIndexes(decl)
-	if err != nil {
-		return nil, err
-	}
-	return &IndexCheck{ix: ix, want: make(map[string][]byte), alts: make(map[string][][]byte)}, nil
+// NewIndexCheck starts a check of a store that declares ix.
+func NewIndexCheck(ix Indexes) *IndexCheck {
+	return &IndexCheck{ix: ix, want: make(map[string][]byte), alts: make(map[string][][]byte)}
 }
 
 // Add records the entries anchor a implies.

@@ -174,15 +174,7 @@ func (m *Memory) Lookup(ctx context.Context, typ, field string, value any) ([]*a
 	}
 	var ids []anchor.ID
 	err = m.view(ctx, func(v backend.View) error {
-		decl, err := v.MetaValue(delta.IndexesKey)
-		if err != nil {
-			return err
-		}
-		ix, err := delta.DecodeIndexes(decl)
-		if err != nil {
-			return err
-		}
-		return ix.Lookup(v, typ, field, raw, func(id anchor.ID) error { ids = append(ids, id); return nil })
+		return delta.Lookup(v, typ, field, raw, func(id anchor.ID) error { ids = append(ids, id); return nil })
 	})
 	if err != nil {
 		return nil, err

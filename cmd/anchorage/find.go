@@ -239,13 +239,5 @@ func lookupField(v backend.View, typ, field, value string, fn func(anchor.ID) er
 	if err != nil {
 		return err
 	}
-	decl, err := v.MetaValue(delta.IndexesKey)
-	if err != nil {
-		return err
-	}
-	ix, err := delta.DecodeIndexes(decl)
-	if err != nil {
-		return err
-	}
-	return ix.Lookup(v, typ, field, raw, fn)
+	return delta.Lookup(v, typ, field, raw, fn)
 }
