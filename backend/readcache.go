@@ -1,6 +1,10 @@
 package backend
 
-import "github.com/anchorage-db/anchorage/anchor"
+import (
+	"bytes"
+
+	"github.com/anchorage-db/anchorage/anchor"
+)
 
 // groupTx is the transaction one group's writes share, with a read cache:
 // an anchor that several writes of the group read (the shared root every
@@ -8,13 +12,37 @@ import "github.com/anchorage-db/anchorage/anchor"
 // write. Each read hands out a copy (delta.Apply may modify what it
 // reads). A write of the group drops the anchor from the cache, so the
 // next read goes to the transaction and sees every earlier write of the
-// group. The cache lives exactly as long as the transaction.
+// group. Small values (the store's index declaration and write-once
+// types, which every write reads) are cached the same way. The cache
+// lives exactly as long as the transaction.
 type groupTx struct {
 	Tx
 	anchors map[anchor.ID]*anchor.Anchor // as read from Tx, never modified
+	meta    map[string][]byte            // as read from Tx, never modified
 }
 
-func newGroupTx(tx Tx) *groupTx { return &groupTx{Tx: tx, anchors: make(map[anchor.ID]*anchor.Anchor)} }
+func newGroupTx(tx Tx) *groupTx {
+	return &groupTx{Tx: tx, anchors: make(map[anchor.ID]*anchor.Anchor), meta: make(map[string][]byte)}
+}
+
+// Meta returns the cached value of key, or reads it and caches it.
+func (t *groupTx) Meta(key string) ([]byte, error) {
+	if v, ok := t.meta[key]; ok {
+		return bytes.Clone(v), nil
+	}
+	v, err := t.Tx.Meta(key)
+	if err != nil {
+		return nil, err
+	}
+	t.meta[key] = v
+	return bytes.Clone(v), nil
+}
+
+// PutMeta writes value under key and forgets the cached value.
+func (t *groupTx) PutMeta(key string, value []byte) error {
+	delete(t.meta, key)
+	return t.Tx.PutMeta(key, value)
+}
 
 // Anchor returns a copy of the cached anchor, or reads it and caches it.
 func (t *groupTx) Anchor(id anchor.ID) (*anchor.Anchor, error) {

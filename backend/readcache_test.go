@@ -12,6 +12,7 @@ import (
 type mapTx struct {
 	Tx
 	m     map[anchor.ID]*anchor.Anchor
+	kv    map[string][]byte
 	reads int
 }
 
@@ -25,6 +26,10 @@ func (t *mapTx) Anchor(id anchor.ID) (*anchor.Anchor, error) {
 }
 
 func (t *mapTx) PutAnchor(a *anchor.Anchor) error { t.m[a.ID] = a.Clone(); return nil }
+
+func (t *mapTx) Meta(key string) ([]byte, error) { t.reads++; return t.kv[key], nil }
+
+func (t *mapTx) PutMeta(key string, v []byte) error { t.kv[key] = v; return nil }
 
 // TestGroupTxReadCache pins the group read cache: an anchor is read once
 // per group, each reader gets its own copy, and a write of the group is
@@ -53,4 +58,23 @@ func TestGroupTxReadCache(t *testing.T) {
 
 	_, err = g.Anchor(anchor.NewID())
 	require.ErrorIs(t, err, anchor.ErrNotFound)
+}
+
+// TestGroupTxMetaCache: a small value (the index declaration every write
+// of a group reads) is read once per group, and a write of it is seen by
+// the next read.
+func TestGroupTxMetaCache(t *testing.T) {
+	under := &mapTx{kv: map[string][]byte{"k": []byte("v1")}}
+	g := newGroupTx(under)
+	for range 3 {
+		v, err := g.Meta("k")
+		require.NoError(t, err)
+		require.Equal(t, "v1", string(v))
+	}
+	require.Equal(t, 1, under.reads, "read once per group")
+	require.NoError(t, g.PutMeta("k", []byte("v2")))
+	v, err := g.Meta("k")
+	require.NoError(t, err)
+	require.Equal(t, "v2", string(v), "a later write of the group sees the earlier one")
+	require.Equal(t, 2, under.reads)
 }
