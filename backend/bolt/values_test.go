@@ -2,7 +2,6 @@ package bolt_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"path/filepath"
 	"testing"
@@ -11,10 +10,8 @@ import (
 	bbolt "go.etcd.io/bbolt"
 
 	"github.com/anchorage-db/anchorage/anchor"
-	"github.com/anchorage-db/anchorage/backend"
 	"github.com/anchorage-db/anchorage/backend/backendtest"
 	"github.com/anchorage-db/anchorage/backend/bolt"
-	"github.com/anchorage-db/anchorage/delta"
 )
 
 // TestInlineBigValueFromSchema3: a schema-3 store (no values bucket) whose
@@ -24,24 +21,15 @@ import (
 // moves it out of line (record format 2, one values row), exactly, Verify
 // clean.
 func TestInlineBigValueFromSchema3(t *testing.T) {
-	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "v3.db")
 	s, err := bolt.Open(path, &bolt.Options{NoSync: true})
 	require.NoError(t, err)
-	root := backendtest.NewRootNode(t, s, anchor.Access{})
-	n := &anchor.Anchor{ID: anchor.NewID(), Kind: anchor.KindNode, Owner: root, Type: "Blob",
-		Fields: map[string]anchor.Field{"blob": {Value: []byte{0}}}}
-	require.NoError(t, backendtest.Apply(ctx, s, &delta.Batch{Root: root, Changes: []delta.Change{{ID: n.ID, Create: n}}}))
-	n = backendtest.Stored(t, s, n.ID)
+	root, n := backendtest.NewBlobNode(t, s)
 	require.NoError(t, s.Close())
 
 	big, err := anchor.EncodeValue(bytes.Repeat([]byte{3}, 2*anchor.OutOfLine))
 	require.NoError(t, err)
-	stamp := n.Fields["blob"].Stamp
-	n.Fields["blob"] = anchor.Field{Value: big, Stamp: stamp}
-	rec, err := anchor.Marshal(n) // no references: the inline format-1 record
-	require.NoError(t, err)
-	require.Equal(t, anchor.FormatVersion, rec[0])
+	rec := backendtest.InlineRecord(t, n, big)
 	db, err := bbolt.Open(path, 0o600, nil)
 	require.NoError(t, err)
 	require.NoError(t, db.Update(func(tx *bbolt.Tx) error {
@@ -63,15 +51,7 @@ func TestInlineBigValueFromSchema3(t *testing.T) {
 
 	s, err = bolt.Open(path, &bolt.Options{NoSync: true})
 	require.NoError(t, err)
-	require.NoError(t, s.View(ctx, func(v backend.View) error {
-		require.Equal(t, bolt.SchemaVersion, v.Meta().Schema)
-		return nil
-	}))
-	require.Equal(t, big, backendtest.Stored(t, s, n.ID).Fields["blob"].Value)
-	require.NoError(t, backendtest.Apply(ctx, s, &delta.Batch{Root: root, Changes: []delta.Change{{ID: n.ID, Set: map[string][]byte{"n": {1}}}}}))
-	got := backendtest.Stored(t, s, n.ID).Fields["blob"]
-	require.Equal(t, anchor.Field{Value: big, Stamp: stamp}, got)
-	backendtest.RequireClean(t, s)
+	backendtest.RequireUpgradedKeepsBlob(t, s, bolt.SchemaVersion, root, n, big)
 	require.NoError(t, s.Close())
 
 	db, err = bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true})

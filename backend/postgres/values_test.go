@@ -9,11 +9,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/anchorage-db/anchorage/anchor"
-	"github.com/anchorage-db/anchorage/backend"
 	"github.com/anchorage-db/anchorage/backend/backendtest"
 	"github.com/anchorage-db/anchorage/backend/postgres"
 	"github.com/anchorage-db/anchorage/backend/postgres/pgtest"
-	"github.com/anchorage-db/anchorage/delta"
 )
 
 // TestInlineBigValueFromLayout2: a layout-2 store (no vals table) whose
@@ -28,20 +26,12 @@ func TestInlineBigValueFromLayout2(t *testing.T) {
 	dsn := server.DSN("postgres")
 	s, err := postgres.Open(dsn, &postgres.Options{Schema: schema})
 	require.NoError(t, err)
-	root := backendtest.NewRootNode(t, s, anchor.Access{})
-	n := &anchor.Anchor{ID: anchor.NewID(), Kind: anchor.KindNode, Owner: root, Type: "Blob",
-		Fields: map[string]anchor.Field{"blob": {Value: []byte{0}}}}
-	require.NoError(t, backendtest.Apply(ctx, s, &delta.Batch{Root: root, Changes: []delta.Change{{ID: n.ID, Create: n}}}))
-	n = backendtest.Stored(t, s, n.ID)
+	root, n := backendtest.NewBlobNode(t, s)
 	require.NoError(t, s.Close())
 
 	big, err := anchor.EncodeValue(bytes.Repeat([]byte{4}, 2*anchor.OutOfLine))
 	require.NoError(t, err)
-	stamp := n.Fields["blob"].Stamp
-	n.Fields["blob"] = anchor.Field{Value: big, Stamp: stamp}
-	rec, err := anchor.Marshal(n)
-	require.NoError(t, err)
-	require.Equal(t, anchor.FormatVersion, rec[0])
+	rec := backendtest.InlineRecord(t, n, big)
 	conn, err := pgx.Connect(ctx, dsn)
 	require.NoError(t, err)
 	defer conn.Close(ctx)
@@ -62,13 +52,7 @@ func TestInlineBigValueFromLayout2(t *testing.T) {
 	s, err = postgres.Open(dsn, &postgres.Options{Schema: schema})
 	require.NoError(t, err)
 	defer s.Close()
-	require.NoError(t, s.View(ctx, func(v backend.View) error {
-		require.Equal(t, postgres.SchemaVersion, v.Meta().Schema)
-		return nil
-	}))
-	require.NoError(t, backendtest.Apply(ctx, s, &delta.Batch{Root: root, Changes: []delta.Change{{ID: n.ID, Set: map[string][]byte{"n": {1}}}}}))
-	require.Equal(t, anchor.Field{Value: big, Stamp: stamp}, backendtest.Stored(t, s, n.ID).Fields["blob"])
-	backendtest.RequireClean(t, s)
+	backendtest.RequireUpgradedKeepsBlob(t, s, postgres.SchemaVersion, root, n, big)
 	var version byte
 	var size int
 	require.NoError(t, conn.QueryRow(ctx, `SELECT get_byte(a.rec, 0), length(v.value) FROM `+q("anchors")+` a JOIN `+q("vals")+

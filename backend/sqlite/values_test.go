@@ -9,10 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/anchorage-db/anchorage/anchor"
-	"github.com/anchorage-db/anchorage/backend"
 	"github.com/anchorage-db/anchorage/backend/backendtest"
 	"github.com/anchorage-db/anchorage/backend/sqlite"
-	"github.com/anchorage-db/anchorage/delta"
 )
 
 // TestInlineBigValueFromSchema3: a schema-3 store (no vals table) whose
@@ -26,11 +24,7 @@ func TestInlineBigValueFromSchema3(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "v3.sqlite")
 	s, err := sqlite.Open(path, nil)
 	require.NoError(t, err)
-	root := backendtest.NewRootNode(t, s, anchor.Access{})
-	n := &anchor.Anchor{ID: anchor.NewID(), Kind: anchor.KindNode, Owner: root, Type: "Blob",
-		Fields: map[string]anchor.Field{"blob": {Value: []byte{0}}}}
-	require.NoError(t, backendtest.Apply(ctx, s, &delta.Batch{Root: root, Changes: []delta.Change{{ID: n.ID, Create: n}}}))
-	stamp := backendtest.Stored(t, s, n.ID).Fields["blob"].Stamp
+	root, n := backendtest.NewBlobNode(t, s)
 	require.NoError(t, s.Close())
 
 	big := bytes.Repeat([]byte{0}, 2*anchor.OutOfLine) // what zeroblob writes
@@ -42,14 +36,7 @@ func TestInlineBigValueFromSchema3(t *testing.T) {
 
 	s, err = sqlite.Open(path, nil)
 	require.NoError(t, err)
-	require.NoError(t, s.View(ctx, func(v backend.View) error {
-		require.Equal(t, sqlite.SchemaVersion, v.Meta().Schema)
-		return nil
-	}))
-	require.Equal(t, big, backendtest.Stored(t, s, n.ID).Fields["blob"].Value)
-	require.NoError(t, backendtest.Apply(ctx, s, &delta.Batch{Root: root, Changes: []delta.Change{{ID: n.ID, Set: map[string][]byte{"n": {1}}}}}))
-	require.Equal(t, anchor.Field{Value: big, Stamp: stamp}, backendtest.Stored(t, s, n.ID).Fields["blob"])
-	backendtest.RequireClean(t, s)
+	backendtest.RequireUpgradedKeepsBlob(t, s, sqlite.SchemaVersion, root, n, big)
 	require.NoError(t, s.Close())
 
 	db, err := sql.Open("sqlite", path)
