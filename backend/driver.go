@@ -24,7 +24,7 @@ type Driver interface {
 	// short lock timeout; it then fails with an error wrapping ErrRetry.
 	Begin(ctx context.Context) (Tx, error)
 	// View calls fn with a consistent read-only snapshot.
-	View(ctx context.Context, fn func(View) error) error
+	View(ctx context.Context, fn func(Snapshot) error) error
 	// Size returns the bytes the store occupies on storage.
 	Size(ctx context.Context) (int64, error)
 	// Close releases the driver. The engine calls it once, after every

@@ -90,7 +90,7 @@ func New(d Driver, name string, opts *Options) (*Engine, error) {
 		e.beginFree = lf.BeginTakesNoLock()
 	}
 	e.closeCtx, e.closeCancel = context.WithCancel(context.Background())
-	if err := d.View(context.Background(), func(v View) error { e.clock.Observe(v.Meta().HLC); return nil }); err != nil {
+	if err := d.View(context.Background(), func(v Snapshot) error { e.clock.Observe(v.Meta().HLC); return nil }); err != nil {
 		e.closeCancel()
 		d.Close()
 		return nil, err
@@ -240,7 +240,7 @@ func (e *Engine) View(ctx context.Context, fn func(View) error) error {
 		return err
 	}
 	defer e.inflight.Done()
-	return e.d.View(ctx, fn)
+	return e.d.View(ctx, func(s Snapshot) error { return fn(view{s}) })
 }
 
 // Size returns the bytes the store occupies on storage.

@@ -7,19 +7,18 @@ import (
 	"github.com/anchorage-db/anchorage/delta"
 )
 
-// reindexChunk is the number of anchors one Reindex transaction covers.
-const reindexChunk = 1024
-
 // ensureIndexed gives every stored anchor its secondary-index entries the
 // first time a read-write engine opens a store kept before it had them
-// (delta.IndexedKey not set), in transactions of reindexChunk anchors
-// that other writers interleave with; a store that is empty just gets the
-// key. An interrupted run starts over on the next open: Reindex skips
-// entries that are already right.
+// (delta.IndexedKey not set); a store that is empty just gets the key.
+// It is one transaction: the edge entries are the store's only adjacency,
+// so no write may run (a node's cascade delete reads them) until every
+// edge has its entries. Every read-write engine runs it before its Open
+// returns, so an engine that writes has seen the key set. An interrupted
+// run leaves nothing and starts over on the next open.
 func (e *Engine) ensureIndexed(ctx context.Context) error {
 	var ids []anchor.ID
 	done := false
-	err := e.d.View(ctx, func(v View) error {
+	err := e.d.View(ctx, func(v Snapshot) error {
 		b, err := v.MetaValue(delta.IndexedKey)
 		if err != nil || b != nil {
 			done = b != nil
@@ -35,13 +34,6 @@ func (e *Engine) ensureIndexed(ctx context.Context) error {
 	if err != nil || done {
 		return err
 	}
-	for start := 0; ; start += reindexChunk {
-		end := min(start+reindexChunk, len(ids))
-		if _, err := e.Apply(ctx, &delta.Reindex{IDs: ids[start:end], Done: end == len(ids)}); err != nil {
-			return err
-		}
-		if end == len(ids) {
-			return nil
-		}
-	}
+	_, err = e.Apply(ctx, &delta.Reindex{IDs: ids, Done: true})
+	return err
 }

@@ -58,7 +58,7 @@ func decodeHorizon(raw []byte) (Horizon, error) {
 
 // ReadHorizon returns the purge horizon of the store v shows (zero if
 // nothing was ever purged).
-func ReadHorizon(v View) (Horizon, error) {
+func ReadHorizon(v Snapshot) (Horizon, error) {
 	raw, err := v.MetaValue(HorizonKey)
 	if err != nil {
 		return Horizon{}, err
@@ -147,7 +147,7 @@ func (e *Engine) Purge(ctx context.Context, before anchor.HLC, opts *PurgeOption
 		return st, fmt.Errorf("purge: %s: %w", e.name, anchor.ErrReadOnly)
 	}
 	var ids []anchor.ID
-	err = e.d.View(ctx, func(v View) error {
+	err = e.d.View(ctx, func(v Snapshot) error {
 		var herr error
 		st.Horizon, herr = ReadHorizon(v)
 		if herr != nil {
@@ -272,7 +272,7 @@ func (e *Engine) purgeTx(ctx context.Context, ids []anchor.ID, before anchor.HLC
 		}
 		if a.Kind == anchor.KindNode {
 			held := false
-			err := tx.Adjacent(id, func(anchor.Adj) error { held = true; return errStop })
+			err := delta.Adjacent(tx, id, func(anchor.Adj) error { held = true; return errStop })
 			if err != nil && !errors.Is(err, errStop) {
 				return 0, h, unwrapWrite(err)
 			}

@@ -30,17 +30,31 @@ type Store interface {
 	Close() error
 }
 
-// View is a consistent read-only snapshot of a store.
+// View is a consistent read-only snapshot of a store: the driver's
+// Snapshot, with a node's adjacency read from the edge index.
 //
 // A View is used by one goroutine, only during the View callback.
 type View interface {
+	Snapshot
+	// Adjacent calls fn for every edge of node (delta.Adjacent): grouped by
+	// direction and edge type, each group in creation order.
+	Adjacent(node anchor.ID, fn func(anchor.Adj) error) error
+	// Adjacency calls fn for every adjacency row of the store (every end
+	// of every live edge), in node order.
+	Adjacency(fn func(anchor.Adj) error) error
+}
+
+// Snapshot is what a driver's read transaction offers: the records, the
+// secondary-index entries (delta.Reader), the change log and the store's
+// small values, all as of one consistent point.
+//
+// A Snapshot is used by one goroutine, only during the View callback.
+type Snapshot interface {
 	delta.Reader
 	// Anchors calls fn for every stored record (tombstones included) in ID
 	// order. A record that does not decode is passed with a nil anchor and
 	// the decode error, so scans (Verify, export) can report it and go on.
 	Anchors(fn func(id anchor.ID, a *anchor.Anchor, err error) error) error
-	// Adjacency calls fn for every adjacency row of the store.
-	Adjacency(fn func(anchor.Adj) error) error
 	// Changes calls fn for each change-log entry with a sequence number
 	// greater than after, in sequence order. Each anchor appears once, at
 	// the sequence of its latest write.
@@ -51,6 +65,15 @@ type View interface {
 	// Meta describes the store.
 	Meta() Meta
 }
+
+// view is the View the engine hands out over a driver's Snapshot.
+type view struct{ Snapshot }
+
+func (v view) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
+	return delta.Adjacent(v.Snapshot, node, fn)
+}
+
+func (v view) Adjacency(fn func(anchor.Adj) error) error { return delta.Adjacency(v.Snapshot, fn) }
 
 // Meta is a store's identity and clocks.
 type Meta struct {

@@ -2,16 +2,17 @@ package delta
 
 import (
 	"bytes"
-	"maps"
 	"slices"
 
 	"github.com/anchorage-db/anchorage/anchor"
 )
 
-// adjacent returns node's adjacency rows as they stand in this batch.
+// adjacent returns node's adjacency rows as they stand in this batch: the
+// stored edge index, with the rows this batch has planned (its index
+// entries are written only at flush) in place of the stored ones.
 func (p *plan) adjacent(node anchor.ID) ([]anchor.Adj, error) {
 	var rows []anchor.Adj
-	err := p.tx.Adjacent(node, func(r anchor.Adj) error {
+	err := Adjacent(p.tx, node, func(r anchor.Adj) error {
 		if _, planned := p.adj[adjKey{node, r.Edge}]; !planned {
 			rows = append(rows, r)
 		}
@@ -28,35 +29,19 @@ func (p *plan) adjacent(node anchor.ID) ([]anchor.Adj, error) {
 	return rows, nil
 }
 
-// flush writes the plan in key order: anchors by ID, adjacency rows by
-// (node, edge). B-tree stores insert sorted keys cheaply (bbolt, which
-// splits pages only at commit, pays O(k^2) copying for k unsorted inserts
-// into a small tree), and the order does not change what is written.
+// flush writes the plan in key order: anchors by ID, then index entries
+// (flushIndex) by key. B-tree stores insert sorted keys cheaply (bbolt,
+// which splits pages only at commit, pays O(k^2) copying for k unsorted
+// inserts into a small tree), and the order does not change what is
+// written. Adjacency has no rows of its own: the edge index entries are
+// the adjacency.
 func (p *plan) flush() error {
 	slices.SortFunc(p.dirty, func(a, b anchor.ID) int { return bytes.Compare(a[:], b[:]) })
-	keys := slices.SortedFunc(maps.Keys(p.adj), func(a, b adjKey) int {
-		if c := bytes.Compare(a.node[:], b.node[:]); c != 0 {
-			return c
-		}
-		return bytes.Compare(a.edge[:], b.edge[:])
-	})
 	for _, id := range p.dirty {
 		if err := p.tx.PutAnchor(p.cache[id]); err != nil {
 			return err
 		}
 		if err := p.tx.Logged(id); err != nil {
-			return err
-		}
-	}
-	for _, k := range keys {
-		r := p.adj[k]
-		var err error
-		if r == nil {
-			err = p.tx.DeleteAdj(k.node, k.edge)
-		} else {
-			err = p.tx.PutAdj(*r)
-		}
-		if err != nil {
 			return err
 		}
 	}

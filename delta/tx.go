@@ -11,8 +11,6 @@ type Reader interface {
 	// does not decode yields one wrapping anchor.ErrCorrupt. The caller may
 	// modify the returned value.
 	Anchor(id anchor.ID) (*anchor.Anchor, error)
-	// Adjacent calls fn for every adjacency row of node, in edge-ID order.
-	Adjacent(node anchor.ID, fn func(anchor.Adj) error) error
 	// Index calls fn, in key order, for every secondary-index entry whose
 	// key starts with prefix and sorts after after (nil: from the first).
 	// k and v are valid only during the call. The entries are Apply's
@@ -29,10 +27,6 @@ type Tx interface {
 	Reader
 	// PutAnchor stores a (header and fields), replacing any stored record.
 	PutAnchor(a *anchor.Anchor) error
-	// PutAdj stores one adjacency row, keyed by (row.Node, row.Edge).
-	PutAdj(row anchor.Adj) error
-	// DeleteAdj removes the row keyed by (node, edge), if present.
-	DeleteAdj(node, edge anchor.ID) error
 	// PutIndex stores the index entry k -> v. Apply puts only keys it has
 	// just read as absent (or deleted in this transaction), so a driver
 	// whose transactions run side by side (PostgreSQL) must fail the put
