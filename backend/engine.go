@@ -64,6 +64,7 @@ type Engine struct {
 	downNow    atomic.Bool   // the last transaction to end met ErrUnavailable
 	beginSince atomic.Int64  // unix nanos at which a running Begin started; 0 if none
 	beginFree  bool          // the driver's Begin waits for no lock (LockFreeBegin)
+	indexed    atomic.Bool   // the store's index entries are built (delta.IndexedKey seen)
 
 	closeCtx    context.Context // done once Close starts: stop waiting for locks
 	closeCancel context.CancelFunc
@@ -108,6 +109,7 @@ func New(d Driver, name string, opts *Options) (*Engine, error) {
 			e.Close()
 			return nil, fmt.Errorf("anchorage: building the secondary indexes of %s: %w", name, err)
 		}
+		e.indexed.Store(true)
 	}
 	return e, nil
 }
@@ -240,7 +242,7 @@ func (e *Engine) View(ctx context.Context, fn func(View) error) error {
 		return err
 	}
 	defer e.inflight.Done()
-	return e.d.View(ctx, func(s Snapshot) error { return fn(view{s}) })
+	return e.d.View(ctx, func(s Snapshot) error { return fn(&view{Snapshot: s, e: e}) })
 }
 
 // Size returns the bytes the store occupies on storage.

@@ -14,7 +14,10 @@ import (
 // so no write may run (a node's cascade delete reads them) until every
 // edge has its entries. Every read-write engine runs it before its Open
 // returns, so an engine that writes has seen the key set. An interrupted
-// run leaves nothing and starts over on the next open.
+// run leaves nothing and starts over on the next open. A record that does
+// not decode fails it with anchor.ErrCorrupt: its edges would otherwise
+// vanish from their nodes' lists without an error (open the store
+// read-only to export what is readable, or restore it from a replica).
 func (e *Engine) ensureIndexed(ctx context.Context) error {
 	var ids []anchor.ID
 	done := false
@@ -25,7 +28,10 @@ func (e *Engine) ensureIndexed(ctx context.Context) error {
 			return err
 		}
 		return v.Anchors(func(id anchor.ID, a *anchor.Anchor, err error) error {
-			if err == nil && a.Live() { // a damaged record is Verify's to report
+			if err != nil {
+				return &anchor.Error{Op: "index", ID: id, Err: err}
+			}
+			if a.Live() {
 				ids = append(ids, id)
 			}
 			return nil

@@ -66,15 +66,6 @@ type Snapshot interface {
 	Meta() Meta
 }
 
-// view is the View the engine hands out over a driver's Snapshot.
-type view struct{ Snapshot }
-
-func (v view) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
-	return delta.Adjacent(v.Snapshot, node, fn)
-}
-
-func (v view) Adjacency(fn func(anchor.Adj) error) error { return delta.Adjacency(v.Snapshot, fn) }
-
 // Meta is a store's identity and clocks.
 type Meta struct {
 	Schema    int        // on-disk schema version

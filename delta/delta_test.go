@@ -73,7 +73,7 @@ func TestApplyPhasesAnyOrder(t *testing.T) {
 	batch := &delta.Batch{Root: root, Changes: []delta.Change{create(e), create(b), create(a)}}
 	require.NoError(t, tx.apply(batch))
 	require.NotZero(t, tx.last.Stamp)
-	require.Len(t, tx.adj, 2)
+	require.Len(t, tx.adj(), 2)
 	require.Equal(t, tx.last.Stamp, tx.get(e.ID).Created)
 	require.Len(t, tx.log, 3)
 }
@@ -118,7 +118,7 @@ func TestApplyCascadeAndNoRestamp(t *testing.T) {
 	require.Equal(t, seq, tx.seq)
 
 	require.NoError(t, tx.apply(&delta.Batch{Root: root, Changes: []delta.Change{{ID: hub.ID, Delete: true}}}))
-	require.Empty(t, tx.adj, "deleting the hub drops every adjacency row, including the peers'")
+	require.Empty(t, tx.adj(), "deleting the hub drops every adjacency row, including the peers'")
 	require.False(t, tx.get(e1.ID).Live())
 	require.False(t, tx.get(e2.ID).Live())
 	require.True(t, tx.get(p1.ID).Live())

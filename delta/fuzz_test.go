@@ -559,7 +559,7 @@ type txState struct {
 }
 
 func (t *memTx) state() txState {
-	s := txState{anchors: map[anchor.ID][]byte{}, adj: maps.Clone(t.adj), log: maps.Clone(t.log), seq: t.seq}
+	s := txState{anchors: map[anchor.ID][]byte{}, adj: t.adj(), log: maps.Clone(t.log), seq: t.seq}
 	for id, b := range t.anchors {
 		s.anchors[id] = bytes.Clone(b)
 	}
@@ -676,15 +676,15 @@ func (h *fuzzHarness) compare() {
 		}
 	}
 	want := h.model.adjRows()
-	if !maps.Equal(h.tx.adj, want) {
-		h.fail("adjacency differs from the model's live edges:\n Tx    %v\n model %v", h.tx.adj, want)
+	if !maps.Equal(h.tx.adj(), want) {
+		h.fail("adjacency differs from the model's live edges:\n Tx    %v\n model %v", h.tx.adj(), want)
 	}
 }
 
 // checkAdjacency checks the Tx's own consistency, model aside: every row
 // belongs to a live edge between live nodes, and every live edge has its rows.
 func (h *fuzzHarness) checkAdjacency() {
-	for k, row := range h.tx.adj {
+	for k, row := range h.tx.adj() {
 		e, err := h.tx.Anchor(k[1])
 		if err != nil || e.Kind != anchor.KindEdge || !e.Live() {
 			h.fail("adjacency row %v has no live edge (%v)", row, err)
@@ -706,7 +706,7 @@ func (h *fuzzHarness) checkAdjacency() {
 			if err != nil || !n.Live() || n.Kind != anchor.KindNode {
 				h.fail("live edge %s has endpoint %s that is not a live node (%v)", id, end, err)
 			}
-			if _, ok := h.tx.adj[[2]anchor.ID{end, id}]; !ok {
+			if _, ok := h.tx.adj()[[2]anchor.ID{end, id}]; !ok {
 				h.fail("live edge %s lacks its adjacency row on %s", id, end)
 			}
 		}

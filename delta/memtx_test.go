@@ -10,10 +10,9 @@ import (
 )
 
 // memTx is an in-memory delta.Tx for unit tests: maps for anchors and
-// adjacency, a counter clock, and an optional injected write failure.
+// index entries, a counter clock, and an optional injected write failure.
 type memTx struct {
 	anchors map[anchor.ID][]byte
-	adj     map[[2]anchor.ID]anchor.Adj
 	log     map[anchor.ID]uint64
 	seq     uint64
 	clock   anchor.HLC
@@ -25,7 +24,7 @@ type memTx struct {
 }
 
 func newMemTx() *memTx {
-	return &memTx{anchors: map[anchor.ID][]byte{}, adj: map[[2]anchor.ID]anchor.Adj{}, log: map[anchor.ID]uint64{}, idx: map[string][]byte{}}
+	return &memTx{anchors: map[anchor.ID][]byte{}, log: map[anchor.ID]uint64{}, idx: map[string][]byte{}}
 }
 
 func (t *memTx) Index(prefix, after []byte, fn func(k, v []byte) error) error {
@@ -48,11 +47,22 @@ func (t *memTx) PutIndex(k, v []byte) error {
 	if _, ok := t.idx[string(k)]; ok {
 		return errors.New("memtx: index key put twice")
 	}
+	t.writes++
 	t.idx[string(k)] = append([]byte(nil), v...)
 	return nil
 }
 
-func (t *memTx) DeleteIndex(k []byte) error { delete(t.idx, string(k)); return nil }
+func (t *memTx) DeleteIndex(k []byte) error { t.writes++; delete(t.idx, string(k)); return nil }
+
+// adj returns the store's adjacency rows (delta.Adjacency over the edge
+// index), by (node, edge).
+func (t *memTx) adj() map[[2]anchor.ID]anchor.Adj {
+	rows := map[[2]anchor.ID]anchor.Adj{}
+	if err := delta.Adjacency(t, func(r anchor.Adj) error { rows[[2]anchor.ID{r.Node, r.Edge}] = r; return nil }); err != nil {
+		panic(err)
+	}
+	return rows
+}
 
 func (t *memTx) Anchor(id anchor.ID) (*anchor.Anchor, error) {
 	b, ok := t.anchors[id]
@@ -60,22 +70,6 @@ func (t *memTx) Anchor(id anchor.ID) (*anchor.Anchor, error) {
 		return nil, &anchor.Error{Op: "get", ID: id, Err: anchor.ErrNotFound}
 	}
 	return anchor.Unmarshal(id, b)
-}
-
-func (t *memTx) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
-	var rows []anchor.Adj
-	for k, r := range t.adj {
-		if k[0] == node {
-			rows = append(rows, r)
-		}
-	}
-	sort.Slice(rows, func(i, j int) bool { return string(rows[i].Edge[:]) < string(rows[j].Edge[:]) })
-	for _, r := range rows {
-		if err := fn(r); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // apply runs delta.Apply with the next stamp of the Tx's counter clock and
@@ -107,18 +101,6 @@ func (t *memTx) PutAnchor(a *anchor.Anchor) error {
 	}
 	t.writes++
 	t.anchors[a.ID] = b
-	return nil
-}
-
-func (t *memTx) PutAdj(r anchor.Adj) error {
-	t.writes++
-	t.adj[[2]anchor.ID{r.Node, r.Edge}] = r
-	return nil
-}
-
-func (t *memTx) DeleteAdj(node, edge anchor.ID) error {
-	t.writes++
-	delete(t.adj, [2]anchor.ID{node, edge})
 	return nil
 }
 

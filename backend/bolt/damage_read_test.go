@@ -1,6 +1,7 @@
 package bolt_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -129,6 +131,9 @@ func readEverything(path string, readOnly bool, nodes, all []anchor.ID) []readRe
 		view("adjacent "+id.String(), func(v backend.View) (string, error) {
 			var rows []anchor.Adj
 			err := v.Adjacent(id, func(a anchor.Adj) error { rows = append(rows, a); return nil })
+			// The set of rows, in edge-ID order (the order the digests of
+			// the saved samples were taken in).
+			slices.SortFunc(rows, func(a, b anchor.Adj) int { return bytes.Compare(a.Edge[:], b.Edge[:]) })
 			return digest(rows), err
 		})
 	}

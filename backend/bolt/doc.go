@@ -2,15 +2,18 @@
 //
 // # Layout
 //
-// One file with five buckets: anchors (ID -> anchor record), adj
-// (node|edge -> peer|direction|CRC-32C|type: adding an edge is a key
-// insert, O(log n) however many edges the node has), log (sequence -> ID)
-// and logidx (ID -> sequence), holding one change-log entry per anchor at
-// its latest write, and meta (magic, schema version, store ID, replica ID,
-// HLC). Two more: index (delta's secondary-index entries) and values
-// (ID|field name -> a field value of 64 KiB or more, kept out of the
-// anchor's record, which holds its size, CRC-32C, stamp and origin; a
-// write that leaves the value alone neither reads nor rewrites it).
+// One file with six buckets: anchors (ID -> anchor record), log
+// (sequence -> ID) and logidx (ID -> sequence), holding one change-log
+// entry per anchor at its latest write, meta (magic, schema version, store
+// ID, replica ID, HLC), index (delta's secondary-index entries, whose edge
+// entries are also the store's adjacency: a node's edges are the keys
+// under its prefix, so adding an edge is a few key inserts, O(log n)
+// however many edges the node has) and values (ID|field name -> a field
+// value of 64 KiB or more, kept out of the anchor's record, which holds
+// its size, CRC-32C, stamp and origin; a write that leaves the value alone
+// neither reads nor rewrites it). Stores before schema 5 also kept an adj
+// bucket of adjacency rows; a read-write Open drops it, and the engine
+// builds the index entries of a store that has none.
 //
 // # Damaged files
 //
@@ -22,17 +25,20 @@
 // file (page ids, types, bounds, key order, depth), so bbolt never walks
 // a page it cannot make sense of, neither in the caller's goroutine nor in
 // the free-page scan it runs in its own. The walk also checks every
-// adjacency row's checksum: a store holding a damaged row opens, but every
-// node's edge list is refused with ErrCorrupt naming the row (a damaged
-// key may have moved a row away from its node), while Verify lists it. The walk reads each page once: Open costs one pass over the
+// secondary-index entry's checksum: a store holding a damaged entry opens,
+// but every scan of part of the index (a node's edge list, a lookup) is
+// refused with ErrCorrupt naming the entry (a damaged key may have moved
+// an entry out of its node's range), while Verify, which scans it whole,
+// lists it. The walk reads each page once: Open costs one pass over the
 // file (bbolt's free-page scan already cost one). Every call into bbolt
 // also runs under a recover with faults turned into panics; a write
 // transaction that panicked is rolled back and stops later writes until
-// the store is reopened. Anchor records carry a CRC-32C, adjacency rows
+// the store is reopened. Anchor records carry a CRC-32C, index entries
 // too, and the change log and its index are checked against each other on
-// every read of the log. Stores of schema 1 (adjacency rows without a
-// checksum) are verified in full at Open and upgraded by a read-write
-// Open. Not covered: bytes of the meta bucket (store and replica IDs, the
+// every read of the log. A read-write Open of a store whose records do not
+// all decode, and which has no index entries yet, fails with ErrCorrupt
+// rather than build an index that would leave the damaged edges out. Not
+// covered: bytes of the meta bucket (store and replica IDs, the
 // clock) and an anchor record's version byte (ErrVersion, not
 // ErrCorrupt).
 //

@@ -26,11 +26,13 @@ type driver struct {
 	// broken holds the error of a write transaction that panicked inside
 	// bbolt; every later Begin fails with it (the store stays readable).
 	broken atomic.Pointer[error]
-	// adjDamage is the first adjacency row the Open page walk found
-	// failing its checksum, or nil. A damaged key may have moved a row
-	// away from its node, where no read of that node would meet it, so
-	// while it is set every node's edge list is refused with it.
-	adjDamage error
+	// indexDamage is the first secondary-index entry the Open page walk
+	// found failing its checksum, or nil. A damaged key may have moved an
+	// entry out of the range a prefix scan reads (a node's edges, an
+	// archetype), where no such scan would meet it, so while it is set
+	// every prefix scan of the index is refused with it; a scan of the
+	// whole index (Verify's) meets every entry and reports the damaged one.
+	indexDamage error
 }
 
 var _ backend.Driver = (*driver)(nil)
@@ -67,7 +69,7 @@ func (d *driver) classify(op string, err error) error {
 }
 
 // View runs fn in a bbolt read transaction.
-func (d *driver) View(_ context.Context, fn func(backend.View) error) error {
+func (d *driver) View(_ context.Context, fn func(backend.Snapshot) error) error {
 	var tx *bbolt.Tx
 	err := guard("view", func() (err error) { tx, err = d.db.Begin(false); return err })
 	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
@@ -133,30 +135,30 @@ func u64(n uint64) []byte {
 	return b[:]
 }
 
-// rtx implements delta.Tx (and the reads of backend.View) over a bbolt
-// transaction.
+// rtx implements delta.Tx (and the reads of backend.Snapshot) over a
+// bbolt transaction.
 type rtx struct {
-	d                         *driver
-	tx                        *bbolt.Tx
-	writable                  bool
-	anchors, adj, log, logIdx *bbolt.Bucket
-	index                     *bbolt.Bucket // nil in a schema-2 store opened read-only
-	values                    *bbolt.Bucket // nil in a store of schema < 4 opened read-only
+	d                    *driver
+	tx                   *bbolt.Tx
+	writable             bool
+	anchors, log, logIdx *bbolt.Bucket
+	index                *bbolt.Bucket // nil in a store of schema < 3 opened read-only
+	values               *bbolt.Bucket // nil in a store of schema < 4 opened read-only
 }
 
 func newTx(d *driver, tx *bbolt.Tx) *rtx { return &rtx{d: d, tx: tx, writable: tx.Writable()} }
 
 // buckets opens the store's buckets (it reads the root page: run it under guard).
 func (t *rtx) buckets() {
-	t.anchors, t.adj = t.tx.Bucket(bucketAnchors), t.tx.Bucket(bucketAdj)
+	t.anchors = t.tx.Bucket(bucketAnchors)
 	t.log, t.logIdx = t.tx.Bucket(bucketLog), t.tx.Bucket(bucketLogIdx)
 	t.index, t.values = t.tx.Bucket(bucketIndex), t.tx.Bucket(bucketValues)
 	if t.writable && t.anchors != nil && t.log != nil && t.logIdx != nil {
 		// Time-ordered IDs and sequence numbers arrive in key order, at
 		// the right edge of these trees: fill split pages instead of
 		// leaving them half empty (bbolt's default, made for random keys).
-		// Adjacency keys start with the node's ID, so they arrive in no
-		// particular order: that tree keeps the default.
+		// Index keys start with a node's ID or a name, so they arrive in
+		// no single order: that tree keeps the default.
 		t.anchors.FillPercent, t.log.FillPercent, t.logIdx.FillPercent = 1.0, 1.0, 1.0
 	}
 }
@@ -214,22 +216,12 @@ func (t *rtx) scan(op string, b *bbolt.Bucket, start, prefix []byte, fn func(k, 
 	return err
 }
 
-func (t *rtx) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
-	if t.d.adjDamage != nil {
-		return &anchor.Error{Op: "adjacency", ID: node, Err: fmt.Errorf("edge lists cannot be trusted, run Verify: %w", t.d.adjDamage)}
-	}
-	return t.scan("adjacency of "+node.String(), t.adj, node[:], node[:], func(k, v []byte) error {
-		a, err := decodeAdj(t.d.info.Schema, k, v)
-		if err != nil {
-			return err
-		}
-		return fn(a)
-	})
-}
-
 func (t *rtx) Index(prefix, after []byte, fn func(k, v []byte) error) error {
 	if t.index == nil {
 		return nil
+	}
+	if t.d.indexDamage != nil && len(prefix) > 0 {
+		return fmt.Errorf("index scan of %x: the index cannot be trusted, run Verify: %w", prefix, t.d.indexDamage)
 	}
 	start := prefix
 	if bytes.Compare(after, prefix) >= 0 {
@@ -261,15 +253,6 @@ func (t *rtx) PutAnchor(a *anchor.Anchor) error {
 		}
 		return t.anchors.Put(a.ID[:], b)
 	})
-}
-
-func (t *rtx) PutAdj(r anchor.Adj) error {
-	k, v := encodeAdj(r)
-	return t.write("put adjacency", func() error { return t.adj.Put(k, v) })
-}
-
-func (t *rtx) DeleteAdj(node, edge anchor.ID) error {
-	return t.write("delete adjacency", func() error { return t.adj.Delete(adjKey(node, edge)) })
 }
 
 // Logged moves id's change-log entry to a new sequence. It refuses (with

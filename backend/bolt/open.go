@@ -20,14 +20,20 @@ import (
 // place (schema 2 added a checksum to every adjacency row, schema 3 the
 // secondary-index bucket, which the engine fills when it first opens the
 // store, schema 4 the bucket of field values kept out of line: see
-// values.go).
-const SchemaVersion = 4
+// values.go; schema 5 dropped the adjacency bucket, whose rows the edge
+// entries of the secondary index hold, and which the engine rebuilds from
+// the anchors when a store has no index yet).
+const SchemaVersion = 5
+
+// schemaNoAdj is the first schema without the adjacency bucket; older
+// stores have one, which a read-write open drops.
+const schemaNoAdj = 5
 
 const magic = "anchorage-bolt"
 
 var (
 	bucketAnchors = []byte("anchors") // id -> anchor record
-	bucketAdj     = []byte("adj")     // node|edge -> peer|dir|type
+	bucketAdj     = []byte("adj")     // schema < 5: node|edge -> peer|dir|type, dropped by the upgrade
 	bucketLog     = []byte("log")     // seq (big endian) -> id
 	bucketLogIdx  = []byte("logidx")  // id -> seq
 	bucketMeta    = []byte("meta")
@@ -120,9 +126,9 @@ func OpenDriver(path string, opts *Options) (backend.Driver, error) {
 		}
 	}
 	m, err := precheck(path, o.ReadOnly)
-	var adjDamage error
+	var indexDamage error
 	if err == nil && m != nil {
-		adjDamage, err = checkFile(path, m)
+		indexDamage, err = checkFile(path, m)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("anchorage: open %s: %w", path, err)
@@ -130,7 +136,7 @@ func OpenDriver(path string, opts *Options) (backend.Driver, error) {
 	create, existed := creating(path, o.ReadOnly)
 	db, err := openDB(path, &bbolt.Options{Timeout: o.Timeout, ReadOnly: o.ReadOnly, NoSync: o.NoSync, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType, MaxSize: int(o.MaxSize)})
 	if err == nil {
-		d := &driver{db: db, path: path, opts: o, adjDamage: adjDamage}
+		d := &driver{db: db, path: path, opts: o, indexDamage: indexDamage}
 		if err = d.init(); err == nil {
 			return d, nil
 		}
@@ -183,18 +189,12 @@ func (s *driver) init() error {
 		} else {
 			s.info.Schema = int(n)
 		}
-		for _, b := range [][]byte{bucketAnchors, bucketAdj, bucketLog, bucketLogIdx} {
+		for _, b := range [][]byte{bucketAnchors, bucketLog, bucketLogIdx} {
 			if tx.Bucket(b) == nil {
 				return false, fmt.Errorf("%w: bucket %q missing", anchor.ErrCorrupt, b)
 			}
 		}
-		if err := s.loadMeta(m); err != nil {
-			return false, err
-		}
-		if s.info.Schema < schemaAdjV {
-			return false, s.verifyLegacy(tx)
-		}
-		return false, nil
+		return false, s.loadMeta(m)
 	}
 	return guard("check metadata", func() error { return s.initTx(check) })
 }
@@ -219,7 +219,7 @@ func (s *driver) initTx(check func(tx *bbolt.Tx) (bool, error)) error {
 		if !fresh {
 			return s.upgrade(tx)
 		}
-		for _, b := range [][]byte{bucketAnchors, bucketAdj, bucketLog, bucketLogIdx, bucketMeta, bucketIndex, bucketValues} {
+		for _, b := range [][]byte{bucketAnchors, bucketLog, bucketLogIdx, bucketMeta, bucketIndex, bucketValues} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -245,9 +245,9 @@ func (s *driver) upgrade(tx *bbolt.Tx) error {
 	if s.info.Schema >= SchemaVersion {
 		return nil
 	}
-	if s.info.Schema < schemaAdjV {
-		if err := migrateAdj(tx); err != nil {
-			return fmt.Errorf("upgrading to schema %d: %w", schemaAdjV, err)
+	if s.info.Schema < schemaNoAdj && tx.Bucket(bucketAdj) != nil {
+		if err := tx.DeleteBucket(bucketAdj); err != nil {
+			return fmt.Errorf("upgrading to schema %d: %w", schemaNoAdj, err)
 		}
 	}
 	for _, b := range [][]byte{bucketIndex, bucketValues} {

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/anchorage-db/anchorage/anchor"
+	"github.com/anchorage-db/anchorage/delta"
 )
 
 // bbolt's page layout (go.etcd.io/bbolt v1): a 16-byte header (id, flags,
@@ -36,10 +37,11 @@ const (
 // range its parent gives it, and that the tree is no deeper than
 // maxTreeDepth. Its cost is one read of every reachable page.
 //
-// A damaged adjacency row does not fail the walk: it is returned as
-// adjDamage, and the store opens with its edge lists refused (see
-// driver.adjDamage), so Verify can still list what is wrong.
-func checkPages(f io.ReaderAt, m *meta) (adjDamage, err error) {
+// A damaged secondary-index entry does not fail the walk: it is returned
+// as indexDamage, and the store opens with its prefix scans of the index
+// refused (see driver.indexDamage), so Verify can still list what is
+// wrong.
+func checkPages(f io.ReaderAt, m *meta) (indexDamage, err error) {
 	w := &walker{f: f, m: m, seen: make([]bool, m.pgid)}
 	if m.freelist != noFreelist {
 		if err := w.freelist(m.freelist); err != nil {
@@ -49,33 +51,28 @@ func checkPages(f io.ReaderAt, m *meta) (adjDamage, err error) {
 	if err := w.tree(m.root, 0, nil, nil, "root bucket"); err != nil {
 		return nil, err
 	}
-	if len(w.schema) == 4 && binary.BigEndian.Uint32(w.schema) >= schemaAdjV {
-		return w.adjBad, nil
-	}
-	return nil, nil
+	return w.indexBad, nil
 }
 
 // walker is one checkPages walk. Besides the pages it checks every
-// adjacency row's checksum (rows carry one from schema 2 on; the schema is
-// read from the meta bucket, which sorts after adj, so the verdict waits
-// for the end of the walk): a flipped byte in a row's key moves the row to
-// another node, where no read of its own node would meet it.
+// secondary-index entry's checksum (delta.OpenEntry): a flipped byte in an
+// entry's key moves the entry to another node or archetype, where no scan
+// of its own would meet it.
 type walker struct {
-	f      io.ReaderAt
-	m      *meta
-	seen   []bool
-	bucket string // top-level bucket being walked
-	schema []byte // the meta bucket's schema value, once met
-	adjBad error  // the first adjacency row failing its checksum
+	f        io.ReaderAt
+	m        *meta
+	seen     []bool
+	bucket   string // top-level bucket being walked
+	indexBad error  // the first index entry failing its checksum
 }
 
 // row checks leaf row k -> v of the bucket being walked, found on page id.
 func (w *walker) row(id uint64, k, v []byte) {
-	switch {
-	case w.bucket == string(bucketAdj) && w.adjBad == nil && !adjIntact(k, v):
-		w.adjBad = corruptPage(id, "adjacency row %x fails its checksum", k)
-	case w.bucket == string(bucketMeta) && bytes.Equal(k, keySchema):
-		w.schema = bytes.Clone(v)
+	if w.bucket != string(bucketIndex) || w.indexBad != nil {
+		return
+	}
+	if _, err := delta.OpenEntry(k, v); err != nil {
+		w.indexBad = corruptPage(id, "index entry %x fails its checksum", k)
 	}
 }
 
@@ -231,7 +228,7 @@ func (w *walker) sub(id uint64, v []byte, depth int, what string) error {
 }
 
 // checkFile runs checkPages on the file at path against meta m.
-func checkFile(path string, m *meta) (adjDamage, err error) {
+func checkFile(path string, m *meta) (indexDamage, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

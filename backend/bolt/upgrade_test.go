@@ -13,52 +13,64 @@ import (
 	"github.com/anchorage-db/anchorage/backend"
 	"github.com/anchorage-db/anchorage/backend/backendtest"
 	"github.com/anchorage-db/anchorage/backend/bolt"
+	"github.com/anchorage-db/anchorage/delta"
 )
 
-// schema1 rewrites the store at path as schema 1 wrote it: adjacency rows
-// peer|direction|type, without a checksum.
-func schema1(t *testing.T, path string) {
+// schema2 rewrites the store at path as schema 2 kept it: an adjacency
+// bucket (node|edge rows, stale here: the upgrade drops it unread), and no
+// secondary-index or out-of-line-values bucket.
+func schema2(t *testing.T, path string) {
 	db, err := bbolt.Open(path, 0o600, nil)
 	require.NoError(t, err)
 	defer db.Close()
 	require.NoError(t, db.Update(func(tx *bbolt.Tx) error {
-		b := tx.Bucket([]byte("adj"))
-		var rows [][2][]byte
-		b.ForEach(func(k, v []byte) error {
-			rows = append(rows, [2][]byte{append([]byte(nil), k...), append(append([]byte(nil), v[:17]...), v[21:]...)})
-			return nil
-		})
-		for _, r := range rows {
-			if err := b.Put(r[0], r[1]); err != nil {
+		adj, err := tx.CreateBucket([]byte("adj"))
+		if err != nil {
+			return err
+		}
+		if err := adj.Put(make([]byte, 32), []byte("a row of the old layout")); err != nil {
+			return err
+		}
+		for _, b := range []string{"index", "values"} {
+			if err := tx.DeleteBucket([]byte(b)); err != nil {
 				return err
 			}
 		}
-		return tx.Bucket([]byte("meta")).Put([]byte("schema"), binary.BigEndian.AppendUint32(nil, 1))
+		m := tx.Bucket([]byte("meta"))
+		if err := m.Delete([]byte("x/" + delta.IndexedKey)); err != nil {
+			return err
+		}
+		return m.Put([]byte("schema"), binary.BigEndian.AppendUint32(nil, 2))
 	}))
 }
 
-// TestUpgradeSchema1: a schema-1 store reads the same read-only, is
-// upgraded by a read-write open (Verify clean, same edges), and one whose
-// adjacency is damaged is refused with ErrCorrupt, not sealed under fresh
-// checksums.
-func TestUpgradeSchema1(t *testing.T) {
+// TestUpgradeDropsAdjacency: a store of a schema before the edge index
+// refuses edge listings read-only (ErrVersion, never an empty list), and a
+// read-write open upgrades it: the adjacency bucket is gone, every edge is
+// listed from the index the open builds, Verify is clean. One holding a
+// damaged record is refused with ErrCorrupt instead: its edges would
+// otherwise drop out of their lists unseen.
+func TestUpgradeDropsAdjacency(t *testing.T) {
 	ctx := context.Background()
 	build := func() (string, anchor.ID, int) {
-		path := filepath.Join(t.TempDir(), "v1.db")
+		path := filepath.Join(t.TempDir(), "v2.db")
 		s, err := bolt.Open(path, &bolt.Options{NoSync: true})
 		require.NoError(t, err)
 		root := backendtest.NewRootNode(t, s, anchor.Access{All: anchor.Connect})
 		require.NoError(t, backendtest.AddEdges(ctx, []backend.Store{s}, root, 2, 5))
 		n := backendtest.EdgeCount(t, s, root)
+		require.Equal(t, 10, n)
 		require.NoError(t, s.Close())
-		schema1(t, path)
+		schema2(t, path)
 		return path, root, n
 	}
 	path, root, n := build()
 	ro, err := bolt.Open(path, &bolt.Options{ReadOnly: true})
 	require.NoError(t, err)
-	require.Equal(t, n, backendtest.EdgeCount(t, ro, root))
-	require.Equal(t, 1, backendtest.Meta(t, ro).Schema)
+	require.Equal(t, 2, backendtest.Meta(t, ro).Schema)
+	err = ro.View(ctx, func(v backend.View) error { return v.Adjacent(root, func(anchor.Adj) error { return nil }) })
+	require.ErrorIs(t, err, anchor.ErrVersion)
+	require.ErrorIs(t, err, anchor.ErrNoIndex)
 	require.NoError(t, ro.Close())
 
 	s, err := bolt.Open(path, nil)
@@ -67,24 +79,25 @@ func TestUpgradeSchema1(t *testing.T) {
 	require.Equal(t, n, backendtest.EdgeCount(t, s, root))
 	backendtest.RequireClean(t, s)
 	require.NoError(t, s.Close())
-
-	path, root, _ = build()
-	db, err := bbolt.Open(path, 0o600, nil)
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true})
 	require.NoError(t, err)
-	require.NoError(t, db.Update(func(tx *bbolt.Tx) error { // move one row to another node
-		c := tx.Bucket([]byte("adj")).Cursor()
-		k, v := c.Seek(root[:])
-		moved := append([]byte(nil), k...)
-		moved[15] ^= 0x01
-		v = append([]byte(nil), v...)
-		if err := c.Delete(); err != nil {
-			return err
-		}
-		return tx.Bucket([]byte("adj")).Put(moved, v)
+	require.NoError(t, db.View(func(tx *bbolt.Tx) error {
+		require.Nil(t, tx.Bucket([]byte("adj")), "the upgrade drops the adjacency bucket")
+		return nil
 	}))
 	require.NoError(t, db.Close())
-	for _, ro := range []bool{true, false} {
-		_, err := bolt.Open(path, &bolt.Options{ReadOnly: ro})
-		require.ErrorIs(t, err, anchor.ErrCorrupt, "read-only %v", ro)
-	}
+
+	path, root, _ = build()
+	db, err = bbolt.Open(path, 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.Update(func(tx *bbolt.Tx) error { // damage the last record (an edge)
+		c := tx.Bucket([]byte("anchors")).Cursor()
+		k, v := c.Last()
+		v = append([]byte(nil), v...)
+		v[len(v)-1] ^= 0x01
+		return tx.Bucket([]byte("anchors")).Put(append([]byte(nil), k...), v)
+	}))
+	require.NoError(t, db.Close())
+	_, err = bolt.Open(path, nil)
+	require.ErrorIs(t, err, anchor.ErrCorrupt)
 }

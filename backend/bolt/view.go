@@ -9,11 +9,14 @@ import (
 	"github.com/anchorage-db/anchorage/backend"
 )
 
-// view adds the whole-store scans of backend.View, and the bolt-only index
-// check Verify finds through backend.StorageChecker.
+// view adds the whole-store scans of backend.Snapshot, and the bolt-only
+// index check Verify finds through backend.StorageChecker.
 type view struct{ rtx *rtx }
 
-var _ backend.StorageChecker = (*view)(nil)
+var (
+	_ backend.Snapshot       = (*view)(nil)
+	_ backend.StorageChecker = (*view)(nil)
+)
 
 // Anchor reads id with every field value (see loadValues).
 func (v *view) Anchor(id anchor.ID) (*anchor.Anchor, error) {
@@ -23,10 +26,6 @@ func (v *view) Anchor(id anchor.ID) (*anchor.Anchor, error) {
 	}
 	return v.rtx.loadValues(a)
 }
-func (v *view) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
-	return v.rtx.Adjacent(node, fn)
-}
-
 func (v *view) Index(prefix, after []byte, fn func(k, v []byte) error) error {
 	return v.rtx.Index(prefix, after, fn)
 }
@@ -42,16 +41,6 @@ func (v *view) Anchors(fn func(anchor.ID, *anchor.Anchor, error) error) error {
 			a, err = v.rtx.loadValues(a)
 		}
 		return fn(id, a, err)
-	})
-}
-
-func (v *view) Adjacency(fn func(anchor.Adj) error) error {
-	return v.rtx.scan("scan adjacency", v.rtx.adj, nil, nil, func(k, val []byte) error {
-		a, err := decodeAdj(v.rtx.d.info.Schema, k, val)
-		if err != nil {
-			return err
-		}
-		return fn(a)
 	})
 }
 
