@@ -117,7 +117,7 @@ func FuzzStoredRows(f *testing.F) {
 	f.Add(uint8(0), fs.nodes[1][:], fs.rows["anchors"][0][1]) // another anchor's record under this key
 	f.Add(uint8(0), []byte("short"), []byte("not a record"))
 	f.Add(uint8(1), []byte{0, 0, 0, 0, 0, 0, 0, 99}, fs.nodes[1][:]) // log entry ahead of meta
-	for _, kv := range fs.rows["index"] { // an edge entry moved to another node
+	for _, kv := range fs.rows["index"] {                            // an edge entry moved to another node
 		if kv[0][0] == 'e' {
 			moved := bytes.Clone(kv[0])
 			copy(moved[1:17], fs.nodes[2][:])
