@@ -55,8 +55,9 @@ func connectBatch(walker, root anchor.ID) *delta.Batch {
 }
 
 // bareRun writes the keys the full path writes for each batch (the two
-// records, their change-log entries, the edge's two adjacency rows) with
-// no reads, checks or merge, in one transaction per group.
+// records, their change-log entries, their index entries: one archetype
+// entry each and the edge's two adjacency entries) with no reads, checks
+// or merge, in one transaction per group.
 func bareRun(d backend.Driver, stamp *atomic.Uint64) func([]delta.Write) error {
 	return func(ws []delta.Write) error {
 		tx, err := d.Begin(context.Background())
@@ -78,11 +79,10 @@ func bareRun(d backend.Driver, stamp *atomic.Uint64) func([]delta.Write) error {
 				if err := tx.Logged(a.ID); err != nil {
 					return err
 				}
-				if a.Kind == anchor.KindEdge {
-					for _, r := range a.Adjacency() {
-						if err := tx.PutAdj(r); err != nil {
-							return err
-						}
+				keys, values := (&delta.Indexes{}).StoredEntries(a)
+				for i, k := range keys {
+					if err := tx.PutIndex(k, values[i]); err != nil {
+						return err
 					}
 				}
 			}

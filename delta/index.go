@@ -176,6 +176,16 @@ func (ix *Indexes) entries(a *anchor.Anchor) []entry {
 	return out
 }
 
+// StoredEntries returns every index entry the stored anchor a gives rise to
+// under ix, as Apply stores them: keys, and values sealed with their
+// checksum. For tools and benchmarks that write or compare raw entries.
+func (ix *Indexes) StoredEntries(a *anchor.Anchor) (keys, values [][]byte) {
+	for _, e := range ix.entries(a) {
+		keys, values = append(keys, e.k), append(values, sealEntry(e.k, e.v))
+	}
+	return keys, values
+}
+
 // indexValue is a field value as an index keys it: a number in one form
 // whatever Go type wrote it (36 as int, int64, uint8 or float64 36.0 is the
 // same key), anything else as stored.
