@@ -55,10 +55,11 @@ func liveHeap() uint64 {
 	return ms.HeapAlloc
 }
 
-// BenchmarkHubEdges lists a hub's hubEdges edges three ways in one run: the
-// driver's streaming View.Adjacent (the baseline: no access checks), the
-// walker's streaming Memory.EdgesSeq, and the walker's materialised
-// Memory.Edges. The walker is not the hub's owner, so every access check
+// BenchmarkHubEdges lists a hub's hubEdges edges four ways in one run: a
+// bare scan of the driver's index entries under the hub's prefix (the
+// floor: no checksum, no decoding), the store's streaming View.Adjacent
+// (checksums and decoding, no access checks), the walker's streaming
+// Memory.EdgesSeq, and the walker's materialised Memory.Edges. The walker is not the hub's owner, so every access check
 // runs. Reports ns/edge and live_B: the live heap the listing holds,
 // sampled half-way through a stream, or with Edges' result in hand.
 func BenchmarkHubEdges(b *testing.B) {
@@ -78,6 +79,24 @@ func BenchmarkHubEdges(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/hubEdges, "ns/edge")
 		b.ReportMetric(float64(live), "live_B")
 	}
+	b.Run("View.Index", func(b *testing.B) {
+		run(b, func(mid func()) int {
+			n := 0
+			prefix := append([]byte{'e'}, hub[:]...)
+			err := s.View(ctx, func(v backend.View) error {
+				return v.Index(prefix, nil, func(k, v []byte) error {
+					if n++; n == hubEdges/2 {
+						mid()
+					}
+					return nil
+				})
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return n
+		})
+	})
 	b.Run("View.Adjacent", func(b *testing.B) {
 		run(b, func(mid func()) int {
 			n := 0

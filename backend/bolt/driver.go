@@ -169,9 +169,13 @@ func (t *rtx) buckets() {
 // it (the transaction is rolled back by the engine; nothing landed).
 func (t *rtx) write(op string, fn func() error) error {
 	err := guard(op, fn)
+	if err == nil || !t.writable {
+		return err // (errors.As's target escapes: keep it off the path of every read)
+	}
 	var p *panicError
-	if t.writable && errors.As(err, &p) {
-		t.d.broken.CompareAndSwap(nil, &err)
+	if errors.As(err, &p) {
+		broken := err // its own variable: &err would move err to the heap on every call
+		t.d.broken.CompareAndSwap(nil, &broken)
 	}
 	return err
 }
@@ -207,11 +211,12 @@ func (t *rtx) scan(op string, b *bbolt.Bucket, start, prefix []byte, fn func(k, 
 		}
 		return nil
 	})
+	next := func() error { k, v = c.Next(); return nil } // one closure for the whole scan
 	for err == nil && k != nil && bytes.HasPrefix(k, prefix) {
 		if err = fn(k, v); err != nil {
 			return err
 		}
-		err = t.write(op, func() error { k, v = c.Next(); return nil })
+		err = t.write(op, next)
 	}
 	return err
 }
