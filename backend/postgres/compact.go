@@ -14,7 +14,7 @@ var _ backend.Compacter = (*driver)(nil)
 // an exclusive lock on each table for as long as it runs): that, like
 // autovacuum's settings, is the database administrator's call.
 func (s *driver) Compact(ctx context.Context) error {
-	for _, t := range []string{s.t.anchors, s.t.adj, s.t.log, s.t.kv, s.t.meta} {
+	for _, t := range []string{s.t.anchors, s.t.idx, s.t.vals, s.t.log, s.t.kv, s.t.meta} {
 		if _, err := s.pool.Exec(ctx, `VACUUM (ANALYZE) `+t); err != nil {
 			return err
 		}

@@ -5,12 +5,21 @@
 //
 // One schema per store (Options.Schema) with these tables: meta (one row:
 // magic, layout version, store and replica IDs, the HLC and the change-log
-// sequence), anchors (ID -> anchor record), adj (PRIMARY KEY (node, edge):
-// adding or removing an edge is a key-level insert or delete) and log (one
-// entry per anchor at the sequence of its latest write), with kv, idx
-// (delta's secondary-index entries) and, from layout 3, vals: field values
-// of 64 KiB or more, kept out of the anchor record, which holds their
-// size, CRC-32C, stamp and origin.
+// sequence), anchors (ID -> anchor record), log (one entry per anchor at
+// the sequence of its latest write), kv (small named values), idx
+// (delta's secondary-index entries, k -> v) and vals: field values of 64
+// KiB or more, kept out of the anchor record, which holds their size,
+// CRC-32C, stamp and origin. A node's edges are its edge entries in idx
+// (one key per end of an edge: adding or removing an edge is a key-level
+// insert or delete); there is no other adjacency.
+//
+// Layouts: 1 had anchors, adj (the adjacency: PRIMARY KEY (node, edge)),
+// log, kv and meta; 2 added idx; 3 added vals; 4 (this build) dropped adj,
+// whose rows the edge entries duplicated. A read-write open upgrades an
+// older layout in place, step by step, in one transaction under an
+// advisory lock on the schema's name, so that two processes opening at
+// once upgrade it once; a read-only open reads layouts 2 and 3 as they
+// are; a newer layout is anchor.ErrVersion.
 //
 // # Concurrency
 //
@@ -27,6 +36,13 @@
 //     so the per-field merge sees the latest committed state, writers that
 //     only check a common anchor (edges added to one root) run side by
 //     side, and writers on disjoint anchors never wait for each other.
+//   - A node's delete reads its edges (a cascade) after taking the node's
+//     exclusive lock, in the round trip of the read. A connect reads both
+//     endpoints under their shared locks (and writes neither): one running
+//     beside the delete fails it (the delete runs again and sees the
+//     edge), one that committed first is seen, and one that comes after
+//     waits for the delete to end and finds a tombstone. So no edge is
+//     left on a deleted node.
 //   - The clock: the meta row keeps the greatest stamp committed; a write
 //     transaction reads it at begin (the engine's clock observes it) and
 //     runs again if it reads an anchor stamped later than that (committed
@@ -70,8 +86,9 @@
 //     and those that begin after it wait in Begin until it commits or
 //     rolls back. Nothing it reads can change meanwhile. It escalates
 //     before taking the locks it would need where it can tell: at Prefetch
-//     (a group's reads) and in Adjacent (a node's edges, counted before the
-//     node's exclusive lock). Until then it holds only shared locks, on
+//     (a group's reads) and at the read of a node's edges (its edge
+//     entries, counted before the node's exclusive lock). Until then it
+//     holds only shared locks, on
 //     which nobody waits, so its wait cannot close a cycle; one that grows
 //     past the bound later escalates there, and a cycle through its
 //     exclusive locks is a deadlock PostgreSQL breaks and the engine
@@ -90,13 +107,17 @@
 // Writes are buffered per key between round trips and sent as array
 // statements (INSERT ... SELECT FROM unnest(...), DELETE ... USING
 // unnest(...)) of up to 5,000 rows or 4 MiB: a cascade of 2.5·10^5 edges
-// is some 400 statements in one pipelined round trip, not 10^6. A node's
-// edges are read with one statement and their records with one more.
+// (its edges' records and their index entries) is a few hundred
+// statements in one pipelined round trip, not 10^6. A node's edge entries
+// are read in chunks growing fourfold from 256 to 65,536 entries (five
+// statements for 5·10^4 edges), and their records with one statement
+// more.
 // Deletes by key run as nested loops of primary-key probes (a transaction
 // that deletes over 100 rows in one round trip turns hash and merge joins
 // off for itself), so their cost is per row, whatever the tables' size.
 // The cost on a 2-core machine (the repository's benchmark notes, big
-// batches): a hub of 2.5·10^5 edges deletes in 26-71 s, a bulk load of
+// batches, measured at layout 3, which also wrote the adjacency table): a
+// hub of 2.5·10^5 edges deletes in 26-71 s, a bulk load of
 // 10^5 edges takes 7-24 s (depending on the machine's other load), and
 // other writers of the store wait that long.
 //

@@ -4,6 +4,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/anchorage-db/anchorage/anchor"
+	"github.com/anchorage-db/anchorage/delta"
 )
 
 // Lock escalation.
@@ -31,8 +32,9 @@ import (
 // allow): they are delayed, never failed, by the big one.
 //
 // A transaction escalates before it takes the locks it would need where it
-// can tell: Prefetch (a group's reads, known at once) and Adjacent (a
-// node's edges, counted before the node's exclusive lock is taken). Until
+// can tell: Prefetch (a group's reads, known at once) and a read of a
+// node's whole adjacency (Index: the node's edge entries, counted before
+// the node's exclusive lock is taken). Until
 // then it holds only shared locks (anchors, meta values), on which no
 // other transaction waits (exclusive anchor locks are taken without
 // waiting; only a meta value's writer, an import or a Declare, waits for
@@ -75,15 +77,21 @@ func (w *wtx) room(b *pgx.Batch, n int) bool {
 }
 
 // escalateForEdges queues on b a statement that takes the store lock in
-// exclusive mode if node has more edges than the transaction may still
-// lock, and records whether it did once b was sent (the rows callback).
-func (w *wtx) escalateForEdges(b *pgx.Batch, node anchor.ID) {
+// exclusive mode if node has more edge entries (prefix: all of them, see
+// Index) than the transaction may still lock, and records whether it did
+// once b was sent (the rows callback). It is queued before the node's
+// exclusive lock, and only once per node.
+func (w *wtx) escalateForEdges(b *pgx.Batch, prefix []byte, node anchor.ID) {
 	if w.escalated {
 		return
 	}
+	if h := w.held[node]; h != nil && h.exclusive {
+		return // counted when the node was locked
+	}
+	lo, hi := delta.IndexRange(prefix, nil)
 	limit := max(1, w.s.opts.EscalateLocks-w.locks)
-	b.Queue(`SELECT pg_advisory_xact_lock($2) FROM (SELECT count(*) AS n FROM (SELECT 1 FROM `+w.s.t.adj+`
-		WHERE node = $1 LIMIT $3) AS r) AS c WHERE c.n >= $3`, node[:], w.s.storeLockKey(), limit).Query(func(rows pgx.Rows) error {
+	b.Queue(`SELECT pg_advisory_xact_lock($3) FROM (SELECT count(*) AS n FROM (SELECT 1 FROM `+w.s.t.idx+`
+		WHERE k >= $1 AND k < $2 LIMIT $4) AS r) AS c WHERE c.n >= $4`, lo, hi, w.s.storeLockKey(), limit).Query(func(rows pgx.Rows) error {
 		defer rows.Close()
 		for rows.Next() {
 			w.escalated = true

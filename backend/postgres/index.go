@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"bytes"
-	"strconv"
 
 	"github.com/jackc/pgx/v5"
 
@@ -14,29 +13,40 @@ import (
 // each value carries delta's checksum of key and value.
 
 // indexChunk is how many entries one statement of a scan reads: a scan
-// that stops early (a page, a lookup) reads little more than it uses.
-const indexChunk = 256
+// that stops early (a page, a lookup) reads little more than it uses. A
+// write transaction's read of a node's whole adjacency (a cascade) reads
+// chunks growing fourfold up to maxChunk: a hub of 5·10^4 edges is five
+// statements.
+const (
+	indexChunk = 256
+	maxChunk   = 1 << 16
+)
 
 func (t tables) indexScan() string {
-	return `SELECT k, v FROM ` + t.idx + ` WHERE k >= $1 AND k < $2 ORDER BY k LIMIT ` + strconv.Itoa(indexChunk)
+	return `SELECT k, v FROM ` + t.idx + ` WHERE k >= $1 AND k < $2 ORDER BY k LIMIT $3`
 }
 
 // scanChunks calls fn for the entries in [lo, hi), reading them a chunk
-// at a time with read (one statement each), and calling fn after each
-// statement, so fn may query.
-func scanChunks(lo, hi []byte, read func(lo, hi []byte) (ks, vs [][]byte, err error), fn func(k, v []byte) error) error {
+// at a time with read (one statement each, at most limit entries), and
+// calling fn after each statement, so fn may query. With grow, each chunk
+// after a full one is four times bigger, up to maxChunk.
+func scanChunks(lo, hi []byte, grow bool, read func(lo, hi []byte, limit int) (ks, vs [][]byte, err error), fn func(k, v []byte) error) error {
+	limit := indexChunk
 	for {
-		ks, vs, err := read(lo, hi)
+		ks, vs, err := read(lo, hi, limit)
 		if err != nil {
 			return err
 		}
 		if err := callIndex(ks, vs, fn); err != nil {
 			return err
 		}
-		if len(ks) < indexChunk {
+		if len(ks) < limit {
 			return nil
 		}
 		lo = append(bytes.Clone(ks[len(ks)-1]), 0)
+		if grow {
+			limit = min(4*limit, maxChunk)
+		}
 	}
 }
 
@@ -66,8 +76,8 @@ func callIndex(ks, vs [][]byte, fn func(k, v []byte) error) error {
 // transaction that committed before it.
 func (r *rtx) Index(prefix, after []byte, fn func(k, v []byte) error) error {
 	lo, hi := delta.IndexRange(prefix, after)
-	return scanChunks(lo, hi, func(lo, hi []byte) ([][]byte, [][]byte, error) {
-		rows, err := r.q.Query(r.ctx, r.s.t.indexScan(), lo, hi)
+	return scanChunks(lo, hi, false, func(lo, hi []byte, limit int) ([][]byte, [][]byte, error) {
+		rows, err := r.q.Query(r.ctx, r.s.t.indexScan(), lo, hi, limit)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -75,13 +85,48 @@ func (r *rtx) Index(prefix, after []byte, fn func(k, v []byte) error) error {
 	}, fn)
 }
 
+// edgeTag is the first byte of delta's edge index keys: the tag and a
+// node's ID are the prefix of all of the node's edges (delta.Adjacent).
+var edgeTag = delta.EdgePrefix(anchor.ID{}, 0, "")[0]
+
+// adjacencyOf reports whether prefix selects a node's whole adjacency,
+// and whose.
+func adjacencyOf(prefix []byte) (node anchor.ID, ok bool) {
+	if len(prefix) != 1+len(node) || prefix[0] != edgeTag {
+		return node, false
+	}
+	return anchor.ID(prefix[1:]), true
+}
+
 // Index reads entries (with the queued writes, in one round trip) as
 // committed by every transaction that ended before the statement.
+//
+// A read of a node's whole adjacency (its edge entries: what a cascade
+// delete reads, delta.Adjacent) first takes the node's exclusive lock,
+// without waiting, in the same round trip, as Lock does; the edge index
+// is the store's only adjacency, so this is what keeps an edge from being
+// added to the node, by a connect that holds its shared lock, after the
+// read and before this transaction commits (see wtx). A node with more
+// edges than the transaction may still lock makes it escalate first
+// (escalate.go). The edges listed are read, all at once, with the first
+// read of one of them (Anchor).
 func (w *wtx) Index(prefix, after []byte, fn func(k, v []byte) error) error {
 	lo, hi := delta.IndexRange(prefix, after)
-	return scanChunks(lo, hi, func(lo, hi []byte) (ks, vs [][]byte, err error) {
+	node, whole := adjacencyOf(prefix)
+	if whole {
+		next := fn
+		fn = func(k, v []byte) error {
+			w.list(k)
+			return next(k, v)
+		}
+	}
+	return scanChunks(lo, hi, whole, func(lo, hi []byte, limit int) (ks, vs [][]byte, err error) {
 		b := w.take()
-		b.Queue(w.s.t.indexScan(), lo, hi).Query(func(rows pgx.Rows) error {
+		if whole {
+			w.escalateForEdges(b, prefix, node)
+			w.exclusive(b, node)
+		}
+		b.Queue(w.s.t.indexScan(), lo, hi, limit).Query(func(rows pgx.Rows) error {
 			ks, vs, err = collectIndex(rows)
 			return err
 		})
@@ -115,4 +160,31 @@ func (w *wtx) DeleteIndex(k []byte) error {
 func (w *wtx) Lock(id anchor.ID) error {
 	w.exclusive(&w.pending, id)
 	return nil
+}
+
+// list records the edge an entry of a node's adjacency names (its key
+// ends with the edge's ID), unless the transaction read it already.
+func (w *wtx) list(k []byte) {
+	var id anchor.ID
+	if len(k) < 1+2*len(id) {
+		return // damaged: delta reports it
+	}
+	id = anchor.ID(k[len(k)-len(id):])
+	if h, ok := w.held[id]; ok && h.read {
+		return
+	}
+	if w.listed == nil {
+		w.listed = make(map[anchor.ID]bool)
+	}
+	w.listed[id] = true
+}
+
+// prefetchListed reads (Prefetch) every listed edge not read yet.
+func (w *wtx) prefetchListed() error {
+	ids := make([]anchor.ID, 0, len(w.listed))
+	for id := range w.listed {
+		ids = append(ids, id)
+	}
+	w.listed = nil
+	return w.Prefetch(ids)
 }

@@ -15,10 +15,11 @@ import (
 )
 
 // SchemaVersion is the table layout this build writes and reads. A
-// read-write open upgrades layouts 1 and 2 (layout 2 added the index
-// table, layout 3 the vals table of field values kept out of line); a
-// read-only open reads layout 2 as it is.
-const SchemaVersion = 3
+// read-write open upgrades layouts 1 to 3 (layout 2 added the index
+// table, layout 3 the vals table of field values kept out of line, layout
+// 4 dropped the adjacency table: a node's edges are its edge index
+// entries); a read-only open reads layouts 2 and 3 as they are.
+const SchemaVersion = 4
 
 const magic = "anchorage-postgres"
 

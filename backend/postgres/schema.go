@@ -10,7 +10,8 @@ import (
 	"github.com/anchorage-db/anchorage/anchor"
 )
 
-// tables holds the schema-qualified, quoted table names.
+// tables holds the schema-qualified, quoted table names. adj is the
+// adjacency table of layouts 1 to 3, kept only to be dropped (layout 4).
 type tables struct{ schema, meta, anchors, adj, log, kv, idx, vals string }
 
 func newTables(schema string) tables {
@@ -74,7 +75,19 @@ func (s *driver) init(ctx context.Context) error {
 			}
 			schema = 3
 		}
-		if schema != SchemaVersion && !(schema == 2 && s.opts.ReadOnly) {
+		if schema == 3 && !s.opts.ReadOnly {
+			// Layout 4 drops the adjacency table (with its index): a node's
+			// edges are its edge index entries, which every layout-2 and -3
+			// write kept too (and the engine builds where they are missing).
+			if _, err := tx.Exec(ctx, `DROP TABLE IF EXISTS `+s.t.adj); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE `+s.t.meta+` SET schema_version = 4 WHERE id = 1`); err != nil {
+				return err
+			}
+			schema = 4
+		}
+		if schema != SchemaVersion && !((schema == 2 || schema == 3) && s.opts.ReadOnly) {
 			return fmt.Errorf("%w: store layout %d, this build reads %d", anchor.ErrVersion, schema, SchemaVersion)
 		}
 		if s.meta.StoreID, err = anchor.IDFromBytes(store); err != nil {
@@ -100,10 +113,6 @@ func (s *driver) create(ctx context.Context, tx pgx.Tx) error {
 			schema_version int NOT NULL, store_id bytea NOT NULL, replica_id bytea NOT NULL,
 			hlc bigint NOT NULL, seq bigint NOT NULL)`,
 		`CREATE TABLE ` + s.t.anchors + ` (id bytea PRIMARY KEY, kind smallint NOT NULL, rec bytea NOT NULL)`,
-		// Adjacency: one row per (node, edge); adding or removing an edge
-		// is a key-level insert or delete, so concurrent edge changes commute.
-		`CREATE TABLE ` + s.t.adj + ` (node bytea NOT NULL, edge bytea NOT NULL, peer bytea NOT NULL,
-			dir smallint NOT NULL, type text NOT NULL, PRIMARY KEY (node, edge))`,
 		`CREATE TABLE ` + s.t.log + ` (id bytea PRIMARY KEY, seq bigint NOT NULL UNIQUE)`,
 		// Small named values written with batches (import cursors).
 		`CREATE TABLE ` + s.t.kv + ` (key text PRIMARY KEY, value bytea NOT NULL)`,

@@ -136,9 +136,10 @@ func TestPrefetch(t *testing.T) {
 }
 
 // TestEscalates: a transaction escalates where it first needs more anchor
-// locks than EscalateLocks allows: at Prefetch (a batch of many reads), in
-// Adjacent (a node with many edges, counted before its lock), and at a
-// later read; and then takes no more anchor locks.
+// locks than EscalateLocks allows: at Prefetch (a batch of many reads), at
+// the read of a node's whole adjacency (a node with many edge entries,
+// counted before its lock), and at a later read; and then takes no more
+// anchor locks.
 func TestEscalates(t *testing.T) {
 	ctx := context.Background()
 	s, c := traced(t, Options{EscalateLocks: 8})
@@ -159,8 +160,8 @@ func TestEscalates(t *testing.T) {
 	c.reset()
 	_, err = s.Apply(ctx, &delta.Batch{Root: root, Changes: []delta.Change{{ID: hub, Delete: true}}})
 	require.NoError(t, err)
-	require.EqualValues(t, 2, d.escalations.Load(), "a node of 20 edges escalates in Adjacent")
-	require.LessOrEqual(t, c.trips.Load(), int64(7), "begin, prefetch, index meta, adjacency, edges, writes, COMMIT")
+	require.EqualValues(t, 2, d.escalations.Load(), "a node of 20 edges escalates at the read of its edge entries")
+	require.LessOrEqual(t, c.trips.Load(), int64(7), "begin, prefetch, index meta, edge entries, edges, writes, COMMIT")
 	require.Zero(t, backendtest.EdgeCount(t, s, hub))
 
 	// Reads one at a time (no Prefetch) escalate at the ninth.

@@ -80,9 +80,15 @@ func (s *driver) BeginTakesNoLock() bool { return !s.storeWide }
 // check the root) run side by side; a transaction that writes an anchor
 // runs alone on it, and nothing it read can change before it commits;
 // transactions on disjoint anchors never wait for each other. delta.Apply
-// reads every anchor it writes or checks, including an edge's endpoints,
-// and a node's adjacency rows change only with its edges, so a node's
-// delete sees every edge it must take with it. A transaction waits only
+// reads every anchor it writes or checks, including an edge's endpoints
+// (a connect reads both under their shared locks and writes neither). A
+// node's edges are its edge index entries, and a read of all of them (a
+// cascade delete's, delta.Adjacent) takes the node's exclusive lock
+// before it reads (index.go): a connect to the node that holds the
+// shared lock fails the delete (backend.ErrRetry; it runs again and sees
+// the edge), one that committed before is seen by the read, and one that
+// comes after waits for the delete to end and finds a tombstone. So a
+// node's delete sees every edge it must take with it. A transaction waits only
 // for shared locks, behind a writer that is about to commit; a cycle of
 // such waits is a deadlock, which PostgreSQL detects and the engine
 // retries. Small meta values (import cursors, index declarations) are
@@ -102,7 +108,7 @@ type wtx struct {
 	newClock anchor.HLC
 	logged   []anchor.ID
 	pending  pgx.Batch // statements to send with the next round trip
-	buf      writes    // anchor, adjacency and index writes, sent after pending (writes.go)
+	buf      writes    // anchor and index writes, sent after pending (writes.go)
 	// locks counts the anchor (and meta key) locks taken; past
 	// Options.EscalateLocks the transaction holds the store lock
 	// exclusively instead (escalated) and takes no more (escalate.go).
@@ -114,6 +120,10 @@ type wtx struct {
 	held map[anchor.ID]*heldAnchor
 	// kv maps each meta key the transaction locked to whether exclusively.
 	kv map[string]bool
+	// listed holds the edges a read of a node's whole adjacency listed
+	// (index.go) that the transaction has not read yet: the first read of
+	// one reads them all (Prefetch), as a cascade reads every one.
+	listed map[anchor.ID]bool
 }
 
 // heldAnchor is an anchor locked by the transaction.
@@ -164,6 +174,12 @@ func (w *wtx) Anchor(id anchor.ID) (*anchor.Anchor, error) {
 		}
 		return anchor.Unmarshal(id, h.rec)
 	}
+	if w.listed[id] {
+		if err := w.prefetchListed(); err != nil {
+			return nil, err
+		}
+		return w.Anchor(id)
+	}
 	b := w.take()
 	if w.room(b, 1) {
 		b.Queue(`SELECT pg_advisory_xact_lock_shared($1)`, w.s.lockKey(id[:]))
@@ -195,42 +211,6 @@ func (w *wtx) Anchor(id anchor.ID) (*anchor.Anchor, error) {
 		return nil, &delta.WriteError{Err: fmt.Errorf("%w: anchor %s stamped %s by a transaction that committed after this one began", backend.ErrRetry, id, st)}
 	}
 	return a, nil
-}
-
-// Adjacent takes node's exclusive lock without waiting (delta.Apply lists
-// a node's edges only to delete them with it: no edge may be added to the
-// node until this transaction ends), reads its rows, reads (Prefetch) the
-// edges not read yet, which delta.Apply reads next, and calls fn after,
-// so fn may query. A node with more edges than the transaction may still
-// lock makes it escalate first (escalate.go).
-func (w *wtx) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
-	b := w.take()
-	w.escalateForEdges(b, node)
-	w.exclusive(b, node)
-	var out []anchor.Adj
-	b.Queue(`SELECT edge, peer, dir, type FROM `+w.s.t.adj+` WHERE node = $1 ORDER BY edge`, node[:]).Query(func(rows pgx.Rows) error {
-		var err error
-		out, err = collectAdj(rows, node)
-		return err
-	})
-	if err := w.send(b); err != nil {
-		return err
-	}
-	edges := make([]anchor.ID, 0, len(out))
-	for _, a := range out {
-		if h, ok := w.held[a.Edge]; !ok || !h.read {
-			edges = append(edges, a.Edge)
-		}
-	}
-	if err := w.Prefetch(edges); err != nil {
-		return err
-	}
-	for _, a := range out {
-		if err := fn(a); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // Meta locks key (shared) and returns its value, or nil. Every write
@@ -339,16 +319,6 @@ func (w *wtx) exclusive(b *pgx.Batch, id anchor.ID) {
 		}
 		return fmt.Errorf("%w: anchor %s is held by another transaction", backend.ErrRetry, id)
 	})
-}
-
-func (w *wtx) PutAdj(r anchor.Adj) error {
-	w.buf.putAdj(adjKey{r.Node, r.Edge}, &r)
-	return nil
-}
-
-func (w *wtx) DeleteAdj(node, edge anchor.ID) error {
-	w.buf.putAdj(adjKey{node, edge}, nil)
-	return nil
 }
 
 // Logged records that id changed; its sequence number is given at commit.

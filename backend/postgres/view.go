@@ -21,7 +21,7 @@ import (
 // an error wrapping backend.ErrUnavailable and ctx's error. fn runs at
 // most once: if the connection is lost while it runs, View returns fn's
 // error wrapping backend.ErrUnavailable, and the caller may run it again.
-func (s *driver) View(ctx context.Context, fn func(backend.View) error) error {
+func (s *driver) View(ctx context.Context, fn func(backend.Snapshot) error) error {
 	var conn *pgxpool.Conn
 	var hlc, seq int64
 	pause := s.opts.MaxBackoff
@@ -95,13 +95,16 @@ func (s *driver) Close() error {
 }
 
 // view adds whole-store scans, read in key-ordered pages so callbacks may
-// query the view themselves.
+// query the view themselves. It holds no adjacency of its own: the engine
+// reads a node's edges from the edge index (Index).
 type view struct {
 	rtx
 	meta backend.Meta
 }
 
 const page = 1000
+
+var _ backend.Snapshot = (*view)(nil)
 
 func (v *view) Meta() backend.Meta { return v.meta }
 
@@ -139,39 +142,6 @@ func (v *view) Anchors(fn func(anchor.ID, *anchor.Anchor, error) error) error {
 				return err
 			}
 			last = r.id
-		}
-		if len(got) < page {
-			return nil
-		}
-	}
-}
-
-func (v *view) Adjacency(fn func(anchor.Adj) error) error {
-	lastNode, lastEdge := []byte{}, []byte{}
-	for {
-		rows, err := v.q.Query(v.ctx, `SELECT node, edge, peer, dir, type FROM `+v.s.t.adj+`
-			WHERE (node, edge) > ($1, $2) ORDER BY node, edge LIMIT $3`, lastNode, lastEdge, page)
-		if err != nil {
-			return err
-		}
-		var got []anchor.Adj
-		for rows.Next() {
-			var a anchor.Adj
-			var node []byte
-			if err := scanAdj(rows, &a, &node); err != nil {
-				rows.Close()
-				return err
-			}
-			got = append(got, a)
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for _, a := range got {
-			if err := fn(a); err != nil {
-				return err
-			}
-			lastNode, lastEdge = append([]byte(nil), a.Node[:]...), append([]byte(nil), a.Edge[:]...)
 		}
 		if len(got) < page {
 			return nil

@@ -18,21 +18,20 @@ const (
 	chunkBytes = 4 << 20
 )
 
-// writes buffers a transaction's anchor, adjacency and index writes
+// writes buffers a transaction's anchor and index writes
 // between two round trips and turns them into array statements (unnest)
 // of up to writeChunk rows: 10^5 writes are a few dozen statements, not
 // 10^5 queued ones. A read sends the buffer first (see wtx.take), so the
-// transaction reads its own writes. Anchors and adjacency rows are
-// upserts and deletes: only the final state of each key is written, and
-// the order of writes to different keys is immaterial (nothing relates
-// the rows). Index writes keep their order (indexRun).
+// transaction reads its own writes. Anchors are upserts: only the final
+// state of each key is written, and the order of writes to different
+// keys is immaterial (nothing relates the rows). Index writes (a node's
+// edges among them) keep their order (indexRun).
 type writes struct {
-	locks   []int64                // exclusive advisory locks to take before the writes
-	lockIDs map[int64]anchor.ID    // what each lock stands for, for the error
-	creates anchorRows             // inserted only if absent (the row is the lock)
-	puts    anchorRows             // upserted, under the anchor's exclusive lock
-	adj     map[adjKey]*anchor.Adj // nil: delete the row
-	index   []indexRun             // index deletes and puts, in order
+	locks   []int64             // exclusive advisory locks to take before the writes
+	lockIDs map[int64]anchor.ID // what each lock stands for, for the error
+	creates anchorRows          // inserted only if absent (the row is the lock)
+	puts    anchorRows          // upserted, under the anchor's exclusive lock
+	index   []indexRun          // index deletes and puts, in order
 }
 
 // indexRun is a run of consecutive index deletes (vals nil) or puts. A
@@ -57,8 +56,6 @@ func (w *writes) indexOp(del bool, k, v []byte) {
 		r.vals = append(r.vals, v)
 	}
 }
-
-type adjKey struct{ node, edge anchor.ID }
 
 // anchorRows are anchor records by ID, in first-written order.
 type anchorRows struct {
@@ -92,13 +89,6 @@ func (w *writes) lock(key int64, id anchor.ID) {
 	w.lockIDs[key] = id
 }
 
-func (w *writes) putAdj(k adjKey, r *anchor.Adj) {
-	if w.adj == nil {
-		w.adj = make(map[adjKey]*anchor.Adj)
-	}
-	w.adj[k] = r
-}
-
 // chunks calls fn with the bounds [i, j) of each chunk of n rows, where
 // size(i) is the bytes of row i.
 func chunks(n int, size func(i int) int, fn func(i, j int)) {
@@ -118,12 +108,11 @@ func chunks(n int, size func(i int) int, fn func(i, j int)) {
 const nestLoopAt = 100
 
 // queue moves the buffered writes onto b, as array statements: the
-// exclusive locks first, then the anchors, then the adjacency rows, then
-// the index entries.
+// exclusive locks first, then the anchors, then the index entries.
 //
 // A delete by key joins the array to the table. The planner, its
 // statistics often stale after a big load, may hash the whole table for
-// it: 100 chunks of a cascade each scanning 5·10^5 rows. So the first
+// it: 100 chunks of a cascade's edge entries each scanning 5·10^5 rows. So the first
 // time a round trip deletes more than nestLoopAt rows, the transaction
 // turns hash and merge joins off (SET LOCAL: until it ends; its other
 // statements join nothing but a one-row CTE), and each chunk is a nested
@@ -164,18 +153,7 @@ func (w *writes) queue(b *pgx.Batch, t tables, nestLoop *bool) {
 		b.Queue(`INSERT INTO `+t.anchors+` (id, kind, rec) SELECT * FROM unnest($1::bytea[], $2::smallint[], $3::bytea[])
 			ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, rec = EXCLUDED.rec`, p.ids[i:j], p.kinds[i:j], p.recs[i:j])
 	})
-	var delNode, delEdge, node, edge, peer [][]byte
-	var dirs []int16
-	var types []string
-	for k, r := range w.adj {
-		if r == nil {
-			delNode, delEdge = append(delNode, k.node[:]), append(delEdge, k.edge[:])
-			continue
-		}
-		node, edge, peer = append(node, k.node[:]), append(edge, k.edge[:]), append(peer, r.Peer[:])
-		dirs, types = append(dirs, int16(r.Dir)), append(types, r.Type)
-	}
-	dels := len(delNode)
+	dels := 0
 	for _, r := range w.index {
 		if r.del {
 			dels += len(r.keys)
@@ -185,16 +163,6 @@ func (w *writes) queue(b *pgx.Batch, t tables, nestLoop *bool) {
 		*nestLoop = true
 		b.Queue(`SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`)
 	}
-	chunks(len(delNode), func(int) int { return 32 }, func(i, j int) {
-		b.Queue(`DELETE FROM `+t.adj+` a USING unnest($1::bytea[], $2::bytea[]) AS d(node, edge)
-			WHERE a.node = d.node AND a.edge = d.edge`, delNode[i:j], delEdge[i:j])
-	})
-	chunks(len(node), func(i int) int { return 48 + len(types[i]) }, func(i, j int) {
-		b.Queue(`INSERT INTO `+t.adj+` (node, edge, peer, dir, type)
-			SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bytea[], $4::smallint[], $5::text[])
-			ON CONFLICT (node, edge) DO UPDATE SET peer = EXCLUDED.peer, dir = EXCLUDED.dir, type = EXCLUDED.type`,
-			node[i:j], edge[i:j], peer[i:j], dirs[i:j], types[i:j])
-	})
 	for _, r := range w.index {
 		if r.del {
 			chunks(len(r.keys), func(i int) int { return len(r.keys[i]) }, func(i, j int) {
