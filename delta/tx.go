@@ -27,6 +27,12 @@ type Tx interface {
 	Reader
 	// PutAnchor stores a (header and fields), replacing any stored record.
 	PutAnchor(a *anchor.Anchor) error
+	// (Reader.Index, inside a Tx: a read of a node's whole edge prefix is
+	// the read of its adjacency a node's delete cascades over. A driver
+	// whose transactions run side by side must keep the node's edges from
+	// changing from that read until the transaction ends, as Lock does;
+	// PostgreSQL takes the node's exclusive lock before it reads.)
+	//
 	// PutIndex stores the index entry k -> v. Apply puts only keys it has
 	// just read as absent (or deleted in this transaction), so a driver
 	// whose transactions run side by side (PostgreSQL) must fail the put
