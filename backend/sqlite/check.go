@@ -9,8 +9,8 @@ import (
 
 var _ backend.StorageChecker = (*view)(nil)
 
-// CheckStorage reports, for backend.Verify, as corrupt records, what the anchor, adjacency and
-// change-log scans cannot see: field rows whose anchor row is missing
+// CheckStorage reports, for backend.Verify, as corrupt records, what the
+// anchor, index and change-log scans cannot see: field rows whose anchor row is missing
 // (their anchor's key was damaged, or the anchor row lost), kv and meta
 // rows whose checksum does not match, and whatever SQLite's own
 // PRAGMA integrity_check finds in the B-trees and the log's index.

@@ -1,6 +1,9 @@
 package sqlite_test
 
 import (
+	"bytes"
+	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -50,7 +53,9 @@ func newChecksumStore(t *testing.T) checksumStore {
 // reported: reads of the row fail with anchor.ErrCorrupt naming the
 // anchor, and Verify lists it. On the schema without checksums every one
 // of these reads returned the changed value (the owner, a field's value or
-// name, an adjacency row) as if nothing had happened, and Verify was clean.
+// name) as if nothing had happened, and Verify was clean. (The adjacency
+// rows this test also damaged are gone with schema 5: TestChecksumEdgeEntries
+// damages the edge index entries that took their place.)
 func TestChecksumCoversEveryColumn(t *testing.T) {
 	for _, tc := range []struct {
 		name, sql string
@@ -65,8 +70,6 @@ func TestChecksumCoversEveryColumn(t *testing.T) {
 		{"field vanished", "DELETE FROM fields WHERE id = {a} AND name = 'age'"},
 		{"field moved away", "UPDATE fields SET id = {root} WHERE id = {a} AND name = 'age'"},
 		{"field moved in", "UPDATE fields SET id = {a}, name = 'extra' WHERE id = {b}"},
-		{"adjacency peer", "UPDATE adj SET peer = {root} WHERE node = {a}"},
-		{"adjacency type", "UPDATE adj SET type = 'Hates' WHERE node = {a}"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newChecksumStore(t)
@@ -75,10 +78,8 @@ func TestChecksumCoversEveryColumn(t *testing.T) {
 			require.NoError(t, err)
 			defer s.Close()
 			err = s.View(ctx, func(v backend.View) error {
-				if _, err := v.Anchor(c.a); err != nil {
-					return err
-				}
-				return v.Adjacent(c.a, func(anchor.Adj) error { return nil })
+				_, err := v.Anchor(c.a)
+				return err
 			})
 			require.ErrorIs(t, err, anchor.ErrCorrupt)
 			var ae *anchor.Error
@@ -136,4 +137,63 @@ func requireProblem(t *testing.T, r *backend.Report, kind string) {
 		}
 	}
 	t.Fatalf("Verify reports no %s problem: %v", kind, r.Problems)
+}
+
+// TestChecksumEdgeEntries: the edge index entries are the store's only
+// adjacency (schema 5), and their values carry delta's checksum of key and
+// value. Changing an entry's peer (in the value) or its edge type (in the
+// key), as a flipped byte on disk would, without that checksum, is
+// reported: listing the node's edges fails with anchor.ErrCorrupt naming
+// the entry, whose key starts with the node (delta reports index entries
+// by key, not as an *anchor.Error), the other end of the edge still lists
+// it, and Verify reports a corrupt record. These are the damages
+// TestChecksumCoversEveryColumn made to the adjacency rows of schema 4.
+func TestChecksumEdgeEntries(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		damage func(c checksumStore, k, v []byte) ([]byte, []byte)
+	}{
+		{"peer", func(c checksumStore, k, v []byte) ([]byte, []byte) {
+			require.Equal(t, c.b[:], v[4:20], "the entry's value starts (after its checksum) with the peer")
+			return k, append(append(append([]byte{}, v[:4]...), c.root[:]...), v[20:]...)
+		}},
+		{"type", func(c checksumStore, k, v []byte) ([]byte, []byte) {
+			require.True(t, bytes.Contains(k, []byte("Knows\x00")), "the entry's key holds the edge type: %x", k)
+			return bytes.Replace(k, []byte("Knows\x00"), []byte("Hates\x00"), 1), v
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newChecksumStore(t)
+			prefix := append([]byte{'e'}, c.a[:]...)
+			db, err := sql.Open("sqlite", c.path)
+			require.NoError(t, err)
+			var k, v []byte
+			require.NoError(t, db.QueryRow("SELECT k, v FROM idx WHERE substr(k, 1, 17) = ?", prefix).Scan(&k, &v))
+			nk, nv := tc.damage(c, k, v)
+			res, err := db.Exec("UPDATE idx SET k = ?, v = ? WHERE k = ?", nk, nv, k)
+			require.NoError(t, err)
+			n, err := res.RowsAffected()
+			require.NoError(t, err)
+			require.EqualValues(t, 1, n)
+			require.NoError(t, db.Close())
+
+			s, err := sqlite.Open(c.path, nil)
+			require.NoError(t, err)
+			defer s.Close()
+			err = s.View(ctx, func(v backend.View) error {
+				return v.Adjacent(c.a, func(anchor.Adj) error { return nil })
+			})
+			require.ErrorIs(t, err, anchor.ErrCorrupt)
+			require.Contains(t, err.Error(), hex.EncodeToString(prefix), "the error names the damaged node's entry")
+			var other []anchor.Adj
+			require.NoError(t, s.View(ctx, func(v backend.View) error {
+				return v.Adjacent(c.b, func(a anchor.Adj) error { other = append(other, a); return nil })
+			}))
+			require.Equal(t, []anchor.Adj{{Node: c.b, Edge: c.edge, Peer: c.a, Dir: anchor.In, Type: "Knows"}}, other)
+			r, err := backend.Verify(ctx, s)
+			require.NoError(t, err)
+			require.False(t, r.Clean(), "Verify must see the damage")
+			requireProblem(t, r, backend.ProblemCorrupt)
+		})
+	}
 }

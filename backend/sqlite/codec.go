@@ -29,11 +29,9 @@ const (
 	WHERE a.id = ? ORDER BY f.name`
 	sqlAnchors = `SELECT a.id, ` + anchorCols + ` FROM anchors a LEFT JOIN fields f ON f.id = a.id
 	ORDER BY a.id, f.name`
-	sqlAdjacent  = `SELECT edge, peer, dir, type, crc FROM adj WHERE node = ? ORDER BY edge`
-	sqlAdjacency = `SELECT node, edge, peer, dir, type, crc FROM adj ORDER BY node, edge`
-	sqlChanges   = `SELECT seq, id, crc FROM log WHERE seq > ? ORDER BY seq`
-	sqlKV        = `SELECT value, crc FROM kv WHERE key = ?`
-	sqlMeta      = `SELECT key, value, crc FROM meta WHERE key IN ('hlc', 'seq')`
+	sqlChanges = `SELECT seq, id, crc FROM log WHERE seq > ? ORDER BY seq`
+	sqlKV      = `SELECT value, crc FROM kv WHERE key = ?`
+	sqlMeta    = `SELECT key, value, crc FROM meta WHERE key IN ('hlc', 'seq')`
 )
 
 // corrupt builds the error for a row that does not decode: an
@@ -260,33 +258,6 @@ func decodeAccess(a *anchor.Anchor, b []byte, legacy anchor.HLC) error {
 		a.AccessStamps[anchor.ID(p[:16])] = anchor.Mark{At: anchor.HLC(binary.BigEndian.Uint64(p[16:24])), Origin: anchor.ID(p[24:40])}
 	}
 	return nil
-}
-
-// decodeAdj turns the columns (node, edge, peer, dir, type) into a row.
-func decodeAdj(node, edge, peer, dir, typ any) (anchor.Adj, error) {
-	var a anchor.Adj
-	for _, p := range []struct {
-		dst *anchor.ID
-		src any
-	}{{&a.Node, node}, {&a.Edge, edge}, {&a.Peer, peer}} {
-		if err := idCol(p.dst, p.src); err != nil {
-			return a, fmt.Errorf("%w: adjacency row %s/%s: %v", anchor.ErrCorrupt, a.Node, a.Edge, err)
-		}
-	}
-	d, ok := dir.(int64)
-	if !ok || d < int64(anchor.Out) || d > int64(anchor.Both) {
-		return a, fmt.Errorf("%w: adjacency row %s/%s has direction %v", anchor.ErrCorrupt, a.Node, a.Edge, dir)
-	}
-	a.Dir = anchor.Direction(d)
-	switch t := typ.(type) {
-	case string:
-		a.Type = t
-	case []byte:
-		a.Type = string(t)
-	default:
-		return a, fmt.Errorf("%w: adjacency row %s/%s has type %T", anchor.ErrCorrupt, a.Node, a.Edge, typ)
-	}
-	return a, nil
 }
 
 // nullID is the source/target column value of an anchor: the ID for an

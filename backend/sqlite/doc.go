@@ -17,10 +17,6 @@
 //   - fields: one row per (anchor, field name): the msgpack value and the
 //     stamp of the write that set it. A merge writes only the fields that
 //     changed.
-//   - adj: the adjacency index, PRIMARY KEY (node, edge), WITHOUT ROWID.
-//     Adding or removing an edge inserts or deletes its rows by key, so
-//     concurrent edge changes commute, and adding an edge to a node with a
-//     million edges touches nothing else of the node.
 //   - log: the change log, seq INTEGER PRIMARY KEY and id UNIQUE: each
 //     anchor appears once, at the sequence of its latest write.
 //   - meta: magic, store and replica IDs, the persisted HLC and sequence.
@@ -28,22 +24,36 @@
 //     (anchor, field), kept out of fields (whose rows are its B-tree's
 //     keys: a large one there made every seek past it read it); the field
 //     row holds a reference instead.
+//   - idx (schema 3): delta's secondary-index entries, key -> value, each
+//     value carrying delta's checksum of both. Its edge entries, one per
+//     end of every live edge, are the store's only adjacency: a node's
+//     edges are read from them (delta.Adjacent), by key, so adding an edge
+//     to a node with a million edges touches nothing else of the node.
 //
-// Two more tables: kv (small values written with batches) and idx
-// (delta's secondary-index entries).
+// One more table: kv (small values written with batches).
+//
+// Schema history: 1, the initial layout (with an adjacency table, adj,
+// one row per (node, edge)); 2, a checksum column on every row; 3, idx;
+// 4, vals; 5, adj dropped, the edge index entries taking its place. A
+// read-write Open migrates an older store forward in one transaction (a
+// store whose index was never built then gets it from the engine); a
+// read-only Open reads a schema-4 store as it is, since it has every table
+// this build reads, and refuses an older one with anchor.ErrVersion.
 //
 // The schema version is PRAGMA user_version, and PRAGMA application_id
 // marks the file as Anchorage's. Open refuses, without changing the file,
 // a file that is not a SQLite database and a SQLite database of another
 // application (anchor.ErrNotStore), a store of a newer schema
-// (anchor.ErrVersion) and a damaged file (anchor.ErrCorrupt). An older
-// schema is migrated forward when opened read-write. A row that does not
-// decode is reported as an *anchor.Error naming the anchor and wrapping
-// anchor.ErrCorrupt; View.Anchors passes it on as (id, nil, err).
+// (anchor.ErrVersion) and a damaged file (anchor.ErrCorrupt). A row that
+// does not decode is reported as an *anchor.Error naming the anchor and
+// wrapping anchor.ErrCorrupt; View.Anchors passes it on as (id, nil, err).
+// An index entry that fails its checksum is reported by delta with an
+// error wrapping anchor.ErrCorrupt that names the entry's key.
 //
-// Every row (and kv, which holds import cursors) carries a crc column: the
-// CRC-32C of its table's name and all its other columns, key included,
-// checked on every read before a column is decoded. An anchors row also
+// Every row of the other tables (kv, which holds import cursors,
+// included) carries a crc column: the CRC-32C of its table's name and all
+// its other columns, key included, checked on every read before a column
+// is decoded. An anchors row also
 // carries fsum, a digest of its field rows, so a field row that vanished,
 // moved to another key or came back stale is caught when the anchor is
 // read. A row whose checksum does not match is reported like one that

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -27,6 +29,9 @@ import (
 // value of any SQLite storage class there. ok says, from the stored class
 // and value alone and independently of the backend's decoder, whether the
 // row must still decode. edge tells whether the row belongs to an edge.
+// The sites in idx (the edge index entries, the store's adjacency) have
+// no ok: an entry carries delta's checksum of its key and value, which
+// the fuzz target recomputes (see sealedEntry) rather than the template's.
 type damageSite struct {
 	table, column string
 	ok            func(class string, v any, edge bool) bool
@@ -78,15 +83,31 @@ var damageSites = []damageSite{
 	{"fields", "value", func(c string, v any, _ bool) bool { return c == "blob" || c == "null" }},
 	{"fields", "stamp", func(c string, v any, _ bool) bool { return isInt(c, v, minStamp, maxStamp) }},
 	{"fields", "origin", func(c string, v any, _ bool) bool { return c == "null" || isID(c, v) }},
-	{"adj", "peer", func(c string, v any, _ bool) bool { return isID(c, v) }},
-	{"adj", "dir", func(c string, v any, _ bool) bool { return isInt(c, v, 1, 3) }},
-	{"adj", "type", func(c string, v any, _ bool) bool { return isText(c, v) }},
+	{"idx", "v", nil},
+	{"idx", "k", nil},
 	{"log", "id", func(c string, v any, _ bool) bool { return isID(c, v) }},
 }
 
 // tableKeys names each table's primary key columns.
 var tableKeys = map[string][]string{
-	"anchors": {"id"}, "fields": {"id", "name"}, "adj": {"node", "edge"}, "log": {"seq"},
+	"anchors": {"id"}, "fields": {"id", "name"}, "idx": {"k"}, "log": {"seq"},
+}
+
+// tableRows picks the rows of a table that damage may reach: in idx, the
+// edge entries ('e'), one per end of every live edge.
+var tableRows = map[string]string{"idx": "WHERE substr(k, 1, 1) = X'65'"}
+
+// sealedEntry reports whether an index entry stored as v under k (any
+// storage class) carries delta's checksum of them: the CRC-32C of the key
+// then the value, little-endian, before the value.
+func sealedEntry(k, v any) bool {
+	kb, ok1 := k.([]byte)
+	vb, ok2 := v.([]byte)
+	if !ok1 || !ok2 || len(vb) < 4 {
+		return false
+	}
+	tab := crc32.MakeTable(crc32.Castagnoli)
+	return binary.LittleEndian.Uint32(vb) == crc32.Update(crc32.Checksum(kb, tab), tab, vb[4:])
 }
 
 // sqliteTemplate is a small real store (a root, two nodes, a directed and an
@@ -136,7 +157,7 @@ func buildSQLiteTemplate(f *testing.F) *sqliteTemplate {
 		f.Fatal(err)
 	}
 	for table, cols := range tableKeys {
-		rows, err := db.Query(fmt.Sprintf("SELECT %s FROM %s ORDER BY %[1]s", strings.Join(cols, ", "), table))
+		rows, err := db.Query(fmt.Sprintf("SELECT %s FROM %s %s ORDER BY %[1]s", strings.Join(cols, ", "), table, tableRows[table]))
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -246,9 +267,20 @@ func FuzzStoredColumns(f *testing.F) {
 		if _, err := db.Exec(sqlite.ResumSQL); err != nil {
 			t.Fatal(err)
 		}
+		// The row is found under its key as it now is.
+		after := append([]any{}, key...)
+		for i, c := range cols {
+			if c == ds.column {
+				after[i] = val
+			}
+		}
 		var storedClass string
 		var stored any
-		err = db.QueryRow(fmt.Sprintf("SELECT typeof(%s), %[1]s FROM %s WHERE %s", ds.column, ds.table, where), key...).Scan(&storedClass, &stored)
+		err = db.QueryRow(fmt.Sprintf("SELECT typeof(%s), %[1]s FROM %s WHERE %s", ds.column, ds.table, where), after...).Scan(&storedClass, &stored)
+		var entryK, entryV any // idx: the damaged entry as stored
+		if err == nil && ds.table == "idx" {
+			err = db.QueryRow("SELECT k, v FROM idx WHERE k = ?", after...).Scan(&entryK, &entryV)
+		}
 		if cerr := db.Close(); err == nil {
 			err = cerr
 		}
@@ -301,30 +333,43 @@ func FuzzStoredColumns(f *testing.F) {
 				set := &delta.Batch{Changes: []delta.Change{{ID: id, Set: map[string][]byte{"x": {0x01}}}}}
 				backendtest.RequireFailsCleanly(t, s, rep, set, "a field set on the damaged anchor", anchor.ErrCorrupt)
 			}
-		case "adj":
-			node := anchor.ID(key[0].([]byte))
-			ok := ds.ok(storedClass, stored, false)
+		case "idx":
+			// The edge index entries are the adjacency: an entry changed
+			// without its checksum fails every listing of its node that
+			// reaches it; one that no longer sits under its node, or
+			// whose checksum holds (no damage to the template's bytes,
+			// or a fuzzed value that seals itself), must not leave the
+			// store verified clean unless it is the template's entry.
+			orig := key[0].([]byte)
+			node := anchor.ID(orig[1:17])
+			unchanged := sameAsTemplate(t, tpl, ds, key, storedClass, stored)
+			kb, isBlob := entryK.([]byte)
+			underNode := isBlob && bytes.HasPrefix(kb, orig[:17])
+			sealed := sealedEntry(entryK, entryV)
 			aerr := s.View(ctx, func(v backend.View) error {
 				return v.Adjacent(node, func(anchor.Adj) error { return nil })
 			})
 			switch {
-			case ok && aerr != nil:
-				t.Fatalf("adj.%s = %s %v is a valid value, but listing %s fails: %v", ds.column, storedClass, stored, node, aerr)
-			case !ok && !errors.Is(aerr, anchor.ErrCorrupt):
-				t.Fatalf("adj.%s = %s %v cannot be decoded, but listing %s gives %v", ds.column, storedClass, stored, node, aerr)
-			case !ok && !hasProblem(backend.ProblemCorrupt, anchor.ID{}):
-				t.Fatalf("an adjacency row that does not decode is not reported: %v", rep.Problems)
-			case ok && rep.Clean() && !sameAsTemplate(t, tpl, ds, key, storedClass, stored):
-				t.Fatalf("adj.%s changed to %s %v, which no edge accounts for, but Verify is clean", ds.column, storedClass, stored)
+			case unchanged && aerr != nil:
+				t.Fatalf("idx.%s holds the template's %s %v, but listing %s fails: %v", ds.column, storedClass, stored, node, aerr)
+			case unchanged:
+			case underNode && !sealed && !errors.Is(aerr, anchor.ErrCorrupt):
+				t.Fatalf("idx.%s = %s %v fails the entry's checksum, but listing %s gives %v", ds.column, storedClass, stored, node, aerr)
+			case underNode && !sealed && !hasProblem(backend.ProblemCorrupt, anchor.ID{}):
+				t.Fatalf("an edge entry that fails its checksum is not reported: %v", rep.Problems)
+			case aerr != nil && !errors.Is(aerr, anchor.ErrCorrupt):
+				t.Fatalf("idx.%s = %s %v: listing %s fails with %v, want ErrCorrupt", ds.column, storedClass, stored, node, aerr)
+			case rep.Clean():
+				t.Fatalf("idx.%s changed to %s %v, which no edge accounts for, but Verify is clean", ds.column, storedClass, stored)
 			}
-			if !ok {
-				// Walkers list edges from the edge index, which this damage
-				// does not touch: their listing still works.
-				if _, err := tiered.New(s, anchor.SystemRoot, nil).Edges(ctx, node); err != nil {
-					t.Fatalf("listing the edges of %s from the index beside a damaged adjacency row: %v", node, err)
+			if aerr != nil {
+				// Walkers list edges from the same entries: their
+				// listing fails as the View's does, typed.
+				if _, err := tiered.New(s, anchor.SystemRoot, nil).Edges(ctx, node); !errors.Is(err, anchor.ErrCorrupt) {
+					t.Fatalf("listing the edges of %s beside a damaged edge entry: %v, want ErrCorrupt", node, err)
 				}
 				del := &delta.Batch{Changes: []delta.Change{{ID: node, Delete: true}}}
-				backendtest.RequireFailsCleanly(t, s, rep, del, "deleting a node whose adjacency is damaged", anchor.ErrCorrupt)
+				backendtest.RequireFailsCleanly(t, s, rep, del, "deleting a node whose edge entry is damaged", anchor.ErrCorrupt)
 			}
 		case "log":
 			ok := ds.ok(storedClass, stored, false)

@@ -106,40 +106,6 @@ func readAnchor(ctx context.Context, stmt *sql.Stmt, id anchor.ID) (*anchor.Anch
 	return b.finish()
 }
 
-// checkAdj checks the checksum of one adjacency row and decodes it.
-func checkAdj(node, edge, peer, dir, typ, crc any) (anchor.Adj, error) {
-	if !crcOK(crc, rowSum("adj", node, edge, peer, dir, typ)) {
-		var id anchor.ID
-		idCol(&id, node)
-		return anchor.Adj{}, damaged(id, "adjacency row (node %x, edge %x)", node, edge)
-	}
-	return decodeAdj(node, edge, peer, dir, typ)
-}
-
-// readAdjacent calls fn for each adjacency row of node, in edge order,
-// through stmt (a prepared sqlAdjacent).
-func readAdjacent(ctx context.Context, stmt *sql.Stmt, node anchor.ID, fn func(anchor.Adj) error) error {
-	rows, err := stmt.QueryContext(ctx, node[:])
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var edge, peer, dir, typ, crc any
-		if err := rows.Scan(&edge, &peer, &dir, &typ, &crc); err != nil {
-			return err
-		}
-		a, err := checkAdj(node[:], edge, peer, dir, typ, crc)
-		if err != nil {
-			return err
-		}
-		if err := fn(a); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
-}
-
 // readKV reads the kv row key through stmt (a prepared sqlKV): nil if
 // there is none, an error wrapping anchor.ErrCorrupt if it is damaged.
 func readKV(ctx context.Context, stmt *sql.Stmt, key string) ([]byte, error) {

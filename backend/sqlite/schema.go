@@ -17,7 +17,7 @@ import (
 // PRAGMA user_version; a database with a higher version is refused with
 // anchor.ErrVersion, one with a lower version is migrated forward when
 // opened read-write. It always equals len(migrations).
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 // applicationID marks an Anchorage database in the SQLite header
 // (PRAGMA application_id): "Anch".
@@ -33,7 +33,7 @@ var migrations = []string{
 	//
 	// anchors holds the header of every anchor (tombstones included); the
 	// fields of an anchor are rows of fields, so a merge writes only the
-	// fields that changed. adj is the adjacency index: one row per
+	// fields that changed. adj (dropped in 5) is the adjacency index: one row per
 	// (node, edge), so adding or removing an edge is a key-level insert or
 	// delete that commutes with every other edge change. log is the change
 	// log: each anchor appears once, at the sequence of its latest write.
@@ -97,7 +97,7 @@ ALTER TABLE anchors ADD COLUMN crc INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE adj ADD COLUMN crc INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE log ADD COLUMN crc INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE kv ADD COLUMN crc INTEGER NOT NULL DEFAULT 0;
-` + resumSQL,
+` + resumV2SQL,
 	// 3: delta's secondary indexes (see index.go), filled by the engine
 	// when it first opens the store.
 	`
@@ -116,11 +116,32 @@ CREATE TABLE vals (
 	PRIMARY KEY (id, name)
 );
 `,
+	// 5: no adjacency table. delta's edge index entries (in idx since
+	// schema 3, one per end of every live edge) are the store's only
+	// adjacency: the engine reads a node's edges from them. A store whose
+	// index was never built (delta.IndexedKey unset) gets every entry when
+	// the engine opens it read-write, right after this migration. The adj
+	// rows go with their table, which has no other index.
+	`
+DROP TABLE adj;
+`,
 }
 
-// resumSQL sets the checksum columns of every row from the row's other
-// columns (schema 2): fields before the anchors whose digest they feed.
-const resumSQL = `
+// minReadable is the oldest schema a read-only Open reads as it is: one
+// that has every table this build reads (schema 4 differs from 5 only by
+// the adj table, which this build never reads). An older one must be
+// migrated by a read-write Open first.
+const minReadable = 4
+
+// dropped names the tables a later schema dropped, with the schema that
+// dropped them: a store of an earlier schema must still have them, since
+// the migrations on the way alter them.
+var dropped = map[string]int{"adj": 5}
+
+// resumV2SQL sets the checksum columns of every row from the row's other
+// columns, as migration 2 runs it (adj included): fields before the
+// anchors whose digest they feed. Released with schema 2; never edited.
+const resumV2SQL = `
 UPDATE meta SET crc = ` + sumFunc + `('meta', key, value);
 UPDATE fields SET crc = ` + sumFunc + `('fields', id, name, value, stamp, origin);
 UPDATE anchors SET fsum = coalesce((SELECT sum(f.crc + 4294967296) FROM fields f WHERE f.id = anchors.id), 0);
@@ -131,8 +152,9 @@ UPDATE log SET crc = ` + sumFunc + `('log', seq, id);
 UPDATE kv SET crc = ` + sumFunc + `('kv', key, value);
 `
 
-// Tables every schema version has; checked on open.
-var tables = []string{"meta", "anchors", "fields", "adj", "log", "kv"}
+// Tables every schema version has; checked on open (with dropped, for an
+// older version).
+var tables = []string{"meta", "anchors", "fields", "log", "kv"}
 
 // sqliteHeader starts every SQLite database file.
 const sqliteHeader = "SQLite format 3\x00"
@@ -247,6 +269,11 @@ func checkSchema(ctx context.Context, q querier) (schemaState, int, error) {
 	for _, t := range tables {
 		if !have[t] {
 			return 0, 0, fmt.Errorf("%w: table %q is missing", anchor.ErrCorrupt, t)
+		}
+	}
+	for t, at := range dropped {
+		if version < int64(at) && !have[t] {
+			return 0, 0, fmt.Errorf("%w: table %q of schema %d is missing", anchor.ErrCorrupt, t, version)
 		}
 	}
 	var m string

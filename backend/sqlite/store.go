@@ -120,6 +120,7 @@ func (s *driver) open(ctx context.Context) error {
 			return err
 		}
 		err = s.retryOpen(ctx, func() error {
+			s.meta.Schema = SchemaVersion
 			tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 			if err != nil {
 				return err
@@ -131,8 +132,11 @@ func (s *driver) open(ctx context.Context) error {
 				return err
 			case state == schemaFresh:
 				return fmt.Errorf("%w: an empty SQLite database", anchor.ErrNotStore)
-			case state == schemaOlder:
+			case state == schemaOlder && version < minReadable:
 				return fmt.Errorf("%w: schema version %d is older than this build's %d; open it read-write once to migrate", anchor.ErrVersion, version, SchemaVersion)
+			case state == schemaOlder:
+				// Readable as it is (see minReadable); left unmigrated.
+				s.meta.Schema = version
 			}
 			return s.loadMeta(ctx, tx)
 		})

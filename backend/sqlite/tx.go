@@ -17,10 +17,10 @@ type writer struct {
 	conn                                     *sql.Conn
 	begin, commit, rollback                  *sql.Stmt
 	meta, setMeta                            *sql.Stmt
-	anchor, adjacent                         *sql.Stmt
+	anchor                                   *sql.Stmt
 	putVal, delVal, delVals                  *sql.Stmt // lazy.go
 	putAnchor, putField, delField, delFields *sql.Stmt
-	putAdj, delAdj, logged                   *sql.Stmt
+	logged                                   *sql.Stmt
 	kv, putKV                                *sql.Stmt
 	index, putIndex, delIndex                *sql.Stmt
 }
@@ -38,14 +38,11 @@ func prepareWriter(ctx context.Context, conn *sql.Conn) (*writer, error) {
 		{&w.setMeta, "UPDATE meta SET value = ?1, crc = " + sumFunc + "('meta', ?2, ?1) WHERE key = ?2"},
 		{&w.anchor, sqlAnchor},
 		{&w.putVal, sqlPutVal}, {&w.delVal, sqlDelVal}, {&w.delVals, sqlDelVals},
-		{&w.adjacent, sqlAdjacent},
 		{&w.putAnchor, `INSERT OR REPLACE INTO anchors (id, kind, owner, type, created, updated, deleted,
 			access_stamp, access, source, target, undirected, fsum, crc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&w.putField, "INSERT OR REPLACE INTO fields (id, name, value, stamp, origin, crc) VALUES (?, ?, ?, ?, ?, ?)"},
 		{&w.delField, "DELETE FROM fields WHERE id = ? AND name = ?"},
 		{&w.delFields, "DELETE FROM fields WHERE id = ?"},
-		{&w.putAdj, "INSERT OR REPLACE INTO adj (node, edge, peer, dir, type, crc) VALUES (?1, ?2, ?3, ?4, ?5, " + sumFunc + "('adj', ?1, ?2, ?3, ?4, ?5))"},
-		{&w.delAdj, "DELETE FROM adj WHERE node = ? AND edge = ?"},
 		// id is UNIQUE: REPLACE drops the anchor's previous log entry.
 		{&w.logged, "INSERT OR REPLACE INTO log (seq, id, crc) VALUES (?1, ?2, " + sumFunc + "('log', ?1, ?2))"},
 		{&w.kv, sqlKV},
@@ -63,9 +60,9 @@ func prepareWriter(ctx context.Context, conn *sql.Conn) (*writer, error) {
 }
 
 func (w *writer) close() {
-	for _, st := range []*sql.Stmt{w.begin, w.commit, w.rollback, w.meta, w.setMeta, w.anchor, w.adjacent,
+	for _, st := range []*sql.Stmt{w.begin, w.commit, w.rollback, w.meta, w.setMeta, w.anchor,
 		w.putVal, w.delVal, w.delVals,
-		w.putAnchor, w.putField, w.delField, w.delFields, w.putAdj, w.delAdj, w.logged, w.kv, w.putKV, w.index, w.putIndex, w.delIndex} {
+		w.putAnchor, w.putField, w.delField, w.delFields, w.logged, w.kv, w.putKV, w.index, w.putIndex, w.delIndex} {
 		if st != nil {
 			st.Close()
 		}
@@ -157,27 +154,6 @@ func (t *wtx) Anchor(id anchor.ID) (*anchor.Anchor, error) {
 	return a.Clone(), nil
 }
 
-func (t *wtx) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
-	if t.err != nil {
-		return t.err
-	}
-	// Collect first: fn may read through t while the rows would be open.
-	var rows []anchor.Adj
-	err := readAdjacent(t.ctx, t.w.adjacent, node, func(a anchor.Adj) error { rows = append(rows, a); return nil })
-	if err != nil {
-		if errors.Is(err, anchor.ErrCorrupt) {
-			return err
-		}
-		return t.fail(err)
-	}
-	for _, r := range rows {
-		if err := fn(r); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // PutAnchor writes a's header row and the field rows that differ from
 // what the transaction last saw of a (all of them if it saw nothing), and
 // deletes the field rows a no longer has. The header's digest (fsum) is
@@ -247,14 +223,6 @@ func (t *wtx) PutAnchor(a *anchor.Anchor) error {
 }
 
 func sameRef(a, b *anchor.Ref) bool { return a == b || (a != nil && b != nil && *a == *b) }
-
-func (t *wtx) PutAdj(r anchor.Adj) error {
-	return t.exec(t.w.putAdj, r.Node[:], r.Edge[:], r.Peer[:], int64(r.Dir), r.Type)
-}
-
-func (t *wtx) DeleteAdj(node, edge anchor.ID) error {
-	return t.exec(t.w.delAdj, node[:], edge[:])
-}
 
 func (t *wtx) Logged(id anchor.ID) error {
 	if err := t.exec(t.w.logged, int64(t.seq+1), id[:]); err != nil {

@@ -15,9 +15,9 @@ import (
 
 // TestInlineBigValueFromSchema3: a schema-3 store (no vals table) whose
 // field row holds a large value inline, as builds before out-of-line
-// values wrote it, is refused read-only (ErrVersion, as every older
-// schema); a read-write open migrates it to schema 4, the value reads the
-// same, and the next write of the anchor
+// values wrote it, is refused read-only (ErrVersion, as every schema
+// before 4); a read-write open migrates it to the current schema, the
+// value reads the same, and the next write of the anchor
 // moves it to vals (the field row then holds an integer reference),
 // exactly, Verify clean.
 func TestInlineBigValueFromSchema3(t *testing.T) {
@@ -28,10 +28,10 @@ func TestInlineBigValueFromSchema3(t *testing.T) {
 	require.NoError(t, s.Close())
 
 	big := bytes.Repeat([]byte{0}, 2*anchor.OutOfLine) // what zeroblob writes
-	rawExec(t, path, "DROP TABLE vals", "UPDATE fields SET value = zeroblob(2 * 65536) WHERE name = 'blob'",
-		sqlite.ResumSQL, "PRAGMA user_version = 3")
+	rawExec(t, path, append(adjTable(true), "DROP TABLE vals", "UPDATE fields SET value = zeroblob(2 * 65536) WHERE name = 'blob'",
+		sqlite.ResumSQL, "PRAGMA user_version = 3")...)
 
-	_, err = sqlite.Open(path, &sqlite.Options{ReadOnly: true}) // as for every older schema
+	_, err = sqlite.Open(path, &sqlite.Options{ReadOnly: true}) // as for every schema before 4
 	require.ErrorIs(t, err, anchor.ErrVersion)
 
 	s, err = sqlite.Open(path, nil)

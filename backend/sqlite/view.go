@@ -16,7 +16,7 @@ import (
 // readers holds the statements of the read pool, prepared once on the
 // pool; each view binds the ones it uses to its transaction.
 type readers struct {
-	meta, anchor, anchors, adjacent, adjacency, changes, kv, index *sql.Stmt
+	meta, anchor, anchors, changes, kv, index *sql.Stmt
 }
 
 func prepareReaders(ctx context.Context, db *sql.DB) (*readers, error) {
@@ -26,7 +26,7 @@ func prepareReaders(ctx context.Context, db *sql.DB) (*readers, error) {
 		sql string
 	}{
 		{&r.meta, sqlMeta}, {&r.anchor, sqlAnchor}, {&r.anchors, sqlAnchors},
-		{&r.adjacent, sqlAdjacent}, {&r.adjacency, sqlAdjacency}, {&r.changes, sqlChanges}, {&r.kv, sqlKV},
+		{&r.changes, sqlChanges}, {&r.kv, sqlKV},
 		{&r.index, sqlIndex},
 	} {
 		st, err := db.PrepareContext(ctx, p.sql)
@@ -40,14 +40,14 @@ func prepareReaders(ctx context.Context, db *sql.DB) (*readers, error) {
 }
 
 func (r *readers) close() {
-	for _, st := range []*sql.Stmt{r.meta, r.anchor, r.anchors, r.adjacent, r.adjacency, r.changes, r.kv, r.index} {
+	for _, st := range []*sql.Stmt{r.meta, r.anchor, r.anchors, r.changes, r.kv, r.index} {
 		if st != nil {
 			st.Close()
 		}
 	}
 }
 
-// view is a backend.View over one read transaction of the read pool: one
+// view is a backend.Snapshot over one read transaction of the read pool: one
 // consistent snapshot (WAL mode fixes it at the first read, which start
 // does). It is used by one goroutine, during the View callback only.
 type view struct {
@@ -58,10 +58,7 @@ type view struct {
 	st   map[*sql.Stmt]*sql.Stmt // pool statement -> bound to tx
 }
 
-var (
-	_ backend.View = (*view)(nil)
-	_ backend.View = (*view)(nil)
-)
+var _ backend.Snapshot = (*view)(nil)
 
 func (v *view) stmt(pool *sql.Stmt) *sql.Stmt {
 	if st, ok := v.st[pool]; ok {
@@ -92,10 +89,6 @@ func (v *view) Anchor(id anchor.ID) (*anchor.Anchor, error) {
 		return nil, v.err("get", err)
 	}
 	return a, nil
-}
-
-func (v *view) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
-	return v.err("adjacent", readAdjacent(v.ctx, v.stmt(v.s.r.adjacent), node, fn))
 }
 
 func (v *view) Anchors(fn func(anchor.ID, *anchor.Anchor, error) error) error {
@@ -155,28 +148,6 @@ func (v *view) Anchors(fn func(anchor.ID, *anchor.Anchor, error) error) error {
 	return flush()
 }
 
-func (v *view) Adjacency(fn func(anchor.Adj) error) error {
-	rows, err := v.stmt(v.s.r.adjacency).QueryContext(v.ctx)
-	if err != nil {
-		return v.err("adjacency", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var node, edge, peer, dir, typ, crc any
-		if err := rows.Scan(&node, &edge, &peer, &dir, &typ, &crc); err != nil {
-			return v.err("adjacency", err)
-		}
-		a, err := checkAdj(node, edge, peer, dir, typ, crc)
-		if err != nil {
-			return err
-		}
-		if err := fn(a); err != nil {
-			return err
-		}
-	}
-	return v.err("adjacency", rows.Err())
-}
-
 func (v *view) Changes(after uint64, fn func(uint64, anchor.ID) error) error {
 	if after >= math.MaxInt64 {
 		return nil
@@ -229,7 +200,7 @@ func (v *view) MetaValue(key string) ([]byte, error) {
 // the read pool. It never waits for writers; in the rare case SQLite
 // reports the database locked to a reader it retries with backoff while
 // ctx allows.
-func (s *driver) View(ctx context.Context, fn func(backend.View) error) error {
+func (s *driver) View(ctx context.Context, fn func(backend.Snapshot) error) error {
 	start := time.Now()
 	ctx, cancel := s.viewContext(ctx)
 	defer cancel()
