@@ -48,3 +48,12 @@ func (v *view) built() error {
 	v.e.indexed.Store(true)
 	return nil
 }
+
+// CheckStorage runs the driver's own checks (StorageChecker) for Verify,
+// when the driver's Snapshot has them.
+func (v *view) CheckStorage(report func(kind string, id anchor.ID, detail string)) error {
+	if sc, ok := v.Snapshot.(StorageChecker); ok {
+		return sc.CheckStorage(report)
+	}
+	return nil
+}
