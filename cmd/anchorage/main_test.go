@@ -306,27 +306,31 @@ func boltUpdate(t *testing.T, path string, fn func(tx *bbolt.Tx) error) {
 func TestVerifyReportsProblems(t *testing.T) {
 	path, out := demoStore(t, 1, 2)
 	root := anchor.MustParseID(out.Root)
-	// Drop one adjacency row of the root: its edge is left without it.
+	// Drop one edge entry of the root from the index: its edge is left
+	// without adjacency, and the index differs from its rebuild.
 	boltUpdate(t, path, func(tx *bbolt.Tx) error {
-		c := tx.Bucket([]byte("adj")).Cursor()
-		k, _ := c.Seek(root[:])
-		require.True(t, bytes.HasPrefix(k, root[:]))
+		c := tx.Bucket([]byte("index")).Cursor()
+		prefix := append([]byte{'e'}, root[:]...)
+		k, _ := c.Seek(prefix)
+		require.True(t, bytes.HasPrefix(k, prefix))
 		return c.Delete()
 	})
 	before := freeze(t, path)
 	r := cli(t, "verify", "--db", path)
 	require.Equal(t, 1, r.code, r.stdout+r.stderr)
-	require.Contains(t, r.stdout, "1 PROBLEM (")
+	require.Contains(t, r.stdout, "2 PROBLEMS (")
 	require.Contains(t, r.stdout, "edge-without-adjacency")
-	require.Contains(t, r.stderr, "verify: 1 problem found")
+	require.Contains(t, r.stdout, "secondary-index")
+	require.Contains(t, r.stderr, "verify: 2 problems found")
 
 	r = cli(t, "verify", "--db", path, "--json")
 	require.Equal(t, 1, r.code)
 	var v verifyJSON
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &v))
 	require.False(t, v.Clean)
-	require.Len(t, v.Problems, 1)
+	require.Len(t, v.Problems, 2)
 	require.Equal(t, "edge-without-adjacency", v.Problems[0].Kind)
+	require.Equal(t, "secondary-index", v.Problems[1].Kind)
 	requireUnchanged(t, path, before)
 }
 
