@@ -10,9 +10,15 @@ import (
 	"github.com/anchorage-db/anchorage/delta"
 )
 
-// pageRows is how many rows one read of a listing fetches: the memory an
-// iterator holds, whatever the node's edges.
-const pageRows = 256
+// pageRows is how many rows the first read of a listing fetches; each
+// full page after it fetches four times as many, up to maxPageRows: the
+// memory an iterator holds, whatever the node's edges. A listing that
+// stops early reads little more than it used, and a long one pays for a
+// read (a snapshot, the node's access check) every few thousand rows.
+const (
+	pageRows    = 256
+	maxPageRows = 4096
+)
 
 // EdgesOf lists node's edges that q selects (a direction, a type), as this
 // walker sees them, in the order delta.EdgeQuery documents: the order the
@@ -26,8 +32,8 @@ const pageRows = 256
 // Access is checked on the store's current state, in the same read as
 // the rows: Read on node (so a revoked grant takes effect at once) and
 // Read on each stored edge, whose rows are left out when this walker may
-// not read it. Rows are read in pages of 256, each page one read of the
-// store (the walker's snapshot with Options.Snapshot), and yielded after
+// not read it. Rows are read in pages (256 rows, then each four times the
+// last, up to 4,096), each page one read of the store (the walker's snapshot with Options.Snapshot), and yielded after
 // the read ends: the loop body may do anything, Get and Commit included.
 // An error is yielded once, with a zero Adj, and ends the iteration; the
 // context is checked for every page.
@@ -39,8 +45,8 @@ func (m *Memory) EdgesOf(ctx context.Context, node anchor.ID, q delta.EdgeQuery)
 			return
 		}
 		var buf pager // reused by every page of the listing
-		for e.snap != nil {
-			rows, next, err := m.page(ctx, node, q, pageRows, &buf)
+		for n := pageRows; e.snap != nil; n = min(4*n, maxPageRows) {
+			rows, next, err := m.page(ctx, node, q, n, &buf)
 			if err != nil {
 				yield(anchor.Adj{}, err)
 				return
