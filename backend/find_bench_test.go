@@ -118,3 +118,27 @@ func BenchmarkEdgePage(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAdjacencyScan lists all edges of a root with 10^5 through the
+// store's View.Adjacent (the edge index, checksums checked, rows
+// decoded) and reports ns and allocations per edge, on every backend.
+func BenchmarkAdjacencyScan(b *testing.B) {
+	ctx := context.Background()
+	const edges = 100_000
+	for _, be := range backends.All() {
+		b.Run(be.Name, func(b *testing.B) {
+			s, root := profileStore(b, be, edges)
+			b.ReportAllocs()
+			for b.Loop() {
+				n := 0
+				err := s.View(ctx, func(v backend.View) error {
+					return v.Adjacent(root, func(anchor.Adj) error { n++; return nil })
+				})
+				if err != nil || n != edges+1 {
+					b.Fatalf("%d rows: %v", n, err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/(edges+1), "ns/edge")
+		})
+	}
+}

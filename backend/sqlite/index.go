@@ -27,8 +27,8 @@ func scanIndex(ctx context.Context, stmt *sql.Stmt, prefix, after []byte, fn fun
 		return err, false
 	}
 	defer rows.Close()
+	var k, v sql.RawBytes // fn's k and v are valid only during the call: no copies
 	for rows.Next() {
-		var k, v []byte
 		if err := rows.Scan(&k, &v); err != nil {
 			return err, false
 		}
