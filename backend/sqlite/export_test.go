@@ -4,3 +4,13 @@ package sqlite
 // column directly run it to check what the decoder makes of the value
 // itself, past the checksum.
 const ResumSQL = resumSQL
+
+// Begins returns how many times s's writer has run BEGIN IMMEDIATE.
+func Begins(s *Store) uint64 { return s.Driver().(*driver).begins.Load() }
+
+// LockSuffix names the lock file writers queue on: the database's path
+// plus LockSuffix.
+const LockSuffix = lockSuffix
+
+// FlockSupported: writers queue on the lock file on this platform.
+const FlockSupported = flockSupported

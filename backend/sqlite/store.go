@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	sqlite "modernc.org/sqlite"
@@ -43,8 +44,15 @@ type driver struct {
 
 	wdb *sql.DB // nil when read-only
 	w   *writer
-	rdb *sql.DB
-	r   *readers
+	// lock queues this Store's writer behind other processes' (nil when
+	// read-only); locked: the writer's transaction holds it.
+	lock   *writeLock
+	locked bool
+	// begins counts BEGIN IMMEDIATE statements run (tests check that a
+	// writer queued on lock does not poll).
+	begins atomic.Uint64
+	rdb    *sql.DB
+	r      *readers
 }
 
 var _ backend.Driver = (*driver)(nil)
@@ -183,6 +191,7 @@ func (s *driver) open(ctx context.Context) error {
 		return err
 	}
 	s.w = w
+	s.lock = openWriteLock(s.path)
 	if s.rdb, err = s.pool(s.dsn("rw", "query_only(1)")); err != nil {
 		return err
 	}
@@ -392,7 +401,10 @@ func fullErr(path string, err error) error {
 	return err
 }
 
+// rollback ends the write transaction without writing, and releases the
+// write lock.
 func (s *driver) rollback() error {
+	defer s.unlock()
 	if _, err := s.w.rollback.ExecContext(context.Background()); err != nil {
 		var se *sqlite.Error
 		if errors.As(err, &se) && se.Code() == sqlite3.SQLITE_ERROR {
@@ -412,6 +424,9 @@ func (s *driver) closeDBs() error {
 	if s.w != nil {
 		s.w.close()
 		errs = append(errs, s.w.conn.Close())
+	}
+	if s.lock != nil {
+		errs = append(errs, s.lock.close())
 	}
 	if s.wdb != nil {
 		errs = append(errs, s.wdb.Close())
