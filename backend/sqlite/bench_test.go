@@ -128,8 +128,8 @@ func BenchmarkProcesses(b *testing.B) {
 // fresh file and fails if the root lacks an edge of an acknowledged
 // commit.
 //
-// ANCHORAGE_BENCH_CPUPROFILE=dir makes the first child process of each
-// case write its CPU profile to dir.
+// ANCHORAGE_BENCH_CPUPROFILE=dir makes every child process write its CPU
+// profile to dir (go tool pprof merges them: pass them all).
 func BenchmarkProcesses32(b *testing.B) {
 	const walkers, per = 32, 60
 	profDir := os.Getenv("ANCHORAGE_BENCH_CPUPROFILE")
@@ -155,11 +155,8 @@ func BenchmarkProcesses32(b *testing.B) {
 				cfg := childConfig{Path: path, Root: root, Walkers: 1, Per: per, Sync: mode.sync}
 				var rs []childResult
 				if profDir != "" {
-					// Only the first child profiles: start it with its own config.
 					rs = runProcessesWith(b, walkers, cfg, func(i int, c *childConfig) {
-						if i == 0 {
-							c.CPUProfile = filepath.Join(profDir, fmt.Sprintf("child-%s.pprof", strings.TrimPrefix(mode.name, "sync=")))
-						}
+						c.CPUProfile = filepath.Join(profDir, fmt.Sprintf("child-%s-%02d.pprof", strings.TrimPrefix(mode.name, "sync="), i))
 					})
 				} else {
 					rs = runProcesses(b, walkers, cfg)
