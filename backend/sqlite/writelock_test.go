@@ -115,6 +115,36 @@ func TestQueuedWriterGivesUp(t *testing.T) {
 	})
 }
 
+// TestCloseWhileQueued: Close does not wait for a lock-file wait that a
+// caller gave up; that wait ends once the other writer lets go, releases
+// the lock and closes the file, leaving no goroutine and no lock behind.
+func TestCloseWhileQueued(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "anchorage.sqlite")
+	s, err := sqlite.Open(path, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	root := backendtest.NewRootNode(t, s, anchor.Access{})
+	release := holdWriter(t, path)
+	c, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	b, _ := nodeBatch(root)
+	require.ErrorIs(t, backendtest.Apply(c, s, b), anchor.ErrBusy)
+	start := time.Now()
+	require.NoError(t, s.Close())
+	require.Less(t, time.Since(start), time.Second, "Close waits for no lock")
+	release()
+
+	s2, err := sqlite.Open(path, nil)
+	require.NoError(t, err)
+	b2, id2 := nodeBatch(root)
+	c2, cancel2 := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel2()
+	require.NoError(t, backendtest.Apply(c2, s2, b2), "the closed Store's wait let go of the lock")
+	require.NotNil(t, backendtest.Stored(t, s2, id2))
+	require.NoError(t, s2.Close())
+	goleak.VerifyNone(t)
+}
+
 // TestLockFile: a read-write open creates the lock file with the database
 // file's permissions; a read-only open neither creates nor needs it.
 func TestLockFile(t *testing.T) {
