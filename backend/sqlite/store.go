@@ -25,7 +25,9 @@ import (
 // A Store is safe for concurrent use by any number of goroutines. Writes go
 // through one writer connection per Store, used by one transaction at a
 // time; with group commit (the default) concurrent Apply calls share one
-// transaction. Views run on a pool of read connections and never block,
+// transaction. Write transactions of all Stores on the file, in this and
+// other processes, take turns on the lock file (see the package
+// documentation). Views run on a pool of read connections and never block,
 // nor are blocked by, writers of this or any other process. After Close
 // returns, every method fails with an error wrapping anchor.ErrClosed.
 type Store struct {
