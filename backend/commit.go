@@ -14,7 +14,7 @@ import (
 // job in a transaction of its own, so one job's bad write never fails
 // another. ctx bounds only the wait for the store's lock.
 func (e *Engine) run(ctx context.Context, jobs []*job) {
-	err := e.transact(ctx, jobs)
+	jobs, err := e.transact(ctx, jobs)
 	if err == nil {
 		return
 	}
@@ -34,20 +34,33 @@ func (e *Engine) run(ctx context.Context, jobs []*job) {
 	}
 }
 
-// transact runs jobs in one driver transaction and commits it. It sets
-// each job's result or check error, and returns an error when the
+// transact runs jobs in one driver transaction and commits it. Once Begin
+// returns it claims the jobs whose callers still wait and returns them
+// (claim; a caller may give up while Begin waits for a lock). It sets
+// each claimed job's result or check error, and returns an error when the
 // transaction failed as a whole (nothing landed, unless the error wraps
 // anchor.ErrOutcomeUnknown).
-func (e *Engine) transact(ctx context.Context, jobs []*job) error {
-	for _, j := range jobs {
-		j.res, j.err = delta.Result{}, nil
-	}
+func (e *Engine) transact(ctx context.Context, jobs []*job) ([]*job, error) {
 	e.beginSince.Store(time.Now().UnixNano())
 	tx, err := e.d.Begin(ctx)
 	e.beginSince.Store(0)
-	if err != nil {
-		return e.retried(err)
+	jobs = claim(jobs)
+	for _, j := range jobs {
+		j.res, j.err = delta.Result{}, nil
 	}
+	if err != nil {
+		return jobs, e.retried(err)
+	}
+	if len(jobs) == 0 {
+		tx.Rollback()
+		return jobs, nil
+	}
+	return jobs, e.commit(tx, jobs)
+}
+
+// commit runs jobs in the transaction tx has begun and commits it; see
+// transact.
+func (e *Engine) commit(tx Tx, jobs []*job) error {
 	committed := false
 	defer func() {
 		if !committed {

@@ -24,10 +24,11 @@ import (
 //
 //   - Before the write is queued: if ctx is done, Apply returns ctx's
 //     error and nothing happens.
-//   - While it is queued (waiting for the committer or, without group
-//     commit, for the one write transaction): if ctx ends, the write is
-//     withdrawn, nothing of it lands, and Apply returns ctx's error; as a
-//     *BusyError if another connection's lock is what kept it waiting.
+//   - While it is queued (waiting for the committer, or for its group's
+//     transaction to begin, or, without group commit, for the one write
+//     transaction): if ctx ends, the write is withdrawn, nothing of it
+//     lands, and Apply returns ctx's error; as a *BusyError if another
+//     connection's lock is what kept it waiting.
 //   - Once its transaction has started, the transaction runs to its end
 //     whatever ctx does, so the answer is the truth: nil means durable,
 //     an error means nothing landed (anchor.ErrOutcomeUnknown is the one

@@ -16,7 +16,7 @@ type job struct {
 	w     delta.Write
 	res   delta.Result
 	err   error
-	state atomic.Int32 // queued → taken, or queued → abandoned
+	state atomic.Int32 // queued → taken (claim), or queued → abandoned (its caller gave up)
 	done  chan struct{}
 }
 
@@ -46,9 +46,10 @@ func newCommitter(run func([]*job), max int) *committer {
 }
 
 // submit queues j and waits until run has answered it. If ctx ends while
-// j is still queued, j is withdrawn and ctx's error returned; once the
-// committer has taken j, submit waits for the true outcome, so its answer
-// never lies.
+// j is still queued, or while its group's transaction waits to begin, j
+// is withdrawn and ctx's error returned; once the transaction has begun
+// and claimed j, submit waits for the true outcome, so its answer never
+// lies.
 func (g *committer) submit(ctx context.Context, j *job) error {
 	j.done = make(chan struct{})
 	g.mu.RLock()
@@ -99,10 +100,15 @@ func (g *committer) loop() {
 	}
 }
 
+// flush hands the group's jobs that are still wanted to run, which claims
+// them once its transaction has begun (claim), and wakes the callers of
+// the jobs it claimed. Until then a caller may still withdraw its job: a
+// transaction waiting for another process's lock holds no caller past
+// its context.
 func (g *committer) flush(group []*job) {
 	live := group[:0:0]
 	for _, j := range group {
-		if j.state.CompareAndSwap(queued, taken) {
+		if j.state.Load() == queued {
 			live = append(live, j)
 		}
 	}
@@ -111,8 +117,23 @@ func (g *committer) flush(group []*job) {
 	}
 	g.run(live)
 	for _, j := range live {
-		close(j.done)
+		if j.state.Load() == taken {
+			close(j.done)
+		}
 	}
+}
+
+// claim marks the jobs whose callers still wait as taken (from then on
+// their callers wait for the true outcome) and returns them; a job its
+// caller withdrew is dropped. Claiming a taken job again keeps it.
+func claim(jobs []*job) []*job {
+	live := jobs[:0:0]
+	for _, j := range jobs {
+		if j.state.CompareAndSwap(queued, taken) || j.state.Load() == taken {
+			live = append(live, j)
+		}
+	}
+	return live
 }
 
 // close stops accepting jobs, answers every queued one, and waits for the

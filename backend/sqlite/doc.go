@@ -91,22 +91,41 @@
 //
 // # Many processes
 //
-// Processes coordinate through SQLite's file locks. A transaction that
-// finds the database locked waits under SQLite's busy_timeout
-// (Options.BusyTimeout), then rolls back and retries the whole
-// transaction after a randomised exponential backoff (capped at
-// Options.MaxBackoff). Re-running is safe: each attempt starts from
-// scratch inside its own transaction, and nothing of a rolled-back
-// attempt, stamp included, is kept. The retries go on for as long as the
-// caller's context allows; "database is locked" never reaches a caller.
-// Only a caller whose context is done gets a *BusyError, which wraps
-// anchor.ErrBusy and the context's error and names the file and how long
-// the caller waited; nothing of its batch landed.
+// Writers of all processes queue on a lock file next to the database (its
+// path with "-lock" appended, created by the first read-write Open with
+// the database file's permissions): each write transaction takes an
+// exclusive advisory lock on it (flock) before BEGIN IMMEDIATE and lets go
+// after COMMIT or ROLLBACK. A writer that finds it taken sleeps in the
+// kernel until the holder lets go, so waiting processes do not poll and a
+// released lock is taken at once. Two Stores in one process queue on it
+// like two processes. The wait is bounded by the caller's context only
+// (see below); a wait cut short goes on in the background and lets go of
+// the lock as soon as it gets it. The lock file holds no data: it may be
+// deleted while no Store has the database open.
 //
-// With group commit the committer makes one attempt per group: if the
-// lock stays taken past BusyTimeout it rolls back and hands every batch of
-// the group back to its caller, which pauses and resubmits it, or gives up
-// when its own context is done. So no caller waits on another's behalf.
+// The lock file only orders Anchorage's writers; SQLite's own file locks
+// still guard the data. A writer that does not take the lock file (the
+// sqlite3 shell, an older build of this package) is met as before: a
+// transaction that finds the database locked waits under SQLite's
+// busy_timeout (Options.BusyTimeout), then rolls back and retries the
+// whole transaction after a randomised exponential backoff (capped at
+// Options.MaxBackoff). So too every writer when the lock file cannot be
+// opened (a read-only directory, say) or the platform has no flock
+// (Windows, among others): they then poll SQLite's lock. Re-running is
+// safe: each attempt starts from scratch inside its own transaction, and
+// nothing of a rolled-back attempt, stamp included, is kept. The retries
+// go on for as long as the caller's context allows; "database is locked"
+// never reaches a caller. Only a caller whose context is done gets a
+// *BusyError, which wraps anchor.ErrBusy and the context's error and
+// names the file and how long the caller waited; nothing of its batch
+// landed.
+//
+// With group commit the committer waits for the lock file on behalf of
+// the group, and a caller whose context ends meanwhile withdraws its
+// batch. If SQLite's lock stays taken past BusyTimeout the committer rolls
+// back and hands every batch of the group back to its caller, which pauses
+// and resubmits it, or gives up when its own context is done. So no caller
+// waits on another's behalf.
 //
 // # Reads
 //
@@ -118,5 +137,6 @@
 //
 // Options.ReadOnly opens an existing store without ever writing to the
 // database file (tools such as the anchorage command use it to inspect a
-// store in use). Apply then fails with anchor.ErrReadOnly.
+// store in use), and without creating or locking the lock file. Apply
+// then fails with anchor.ErrReadOnly.
 package sqlite

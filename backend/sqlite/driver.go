@@ -10,11 +10,14 @@ import (
 	"github.com/anchorage-db/anchorage/backend"
 )
 
-// Begin opens the write transaction with BEGIN IMMEDIATE, which takes the
-// database's write lock at once: SQLite waits for it up to BusyTimeout (and
-// no longer than ctx allows), then Begin fails with an error wrapping
-// backend.ErrRetry and the engine decides, by its callers' contexts,
-// whether to try again.
+// Begin takes the lock file (writeLock), waiting in the kernel behind other
+// processes' writers for as long as ctx allows, then opens the write
+// transaction with BEGIN IMMEDIATE, which takes the database's write lock
+// at once: SQLite waits for it up to BusyTimeout (and no longer than ctx
+// allows; only a writer that does not take the lock file can hold it),
+// then Begin fails with an error wrapping backend.ErrRetry and the engine
+// decides, by its callers' contexts, whether to try again. The lock file
+// is held until Commit or Rollback.
 func (s *driver) Begin(ctx context.Context) (backend.Tx, error) {
 	if s.w == nil {
 		return nil, fmt.Errorf("apply: %s: %w", s.path, anchor.ErrReadOnly)
@@ -27,6 +30,10 @@ func (s *driver) Begin(ctx context.Context) (backend.Tx, error) {
 		defer cancel()
 		bctx = c
 	}
+	if err := s.lockWrite(bctx); err != nil {
+		return nil, fmt.Errorf("begin on %s: %w: %w", s.path, backend.ErrRetry, err)
+	}
+	s.begins.Add(1)
 	_, err := s.w.begin.ExecContext(bctx)
 	if err != nil {
 		// When bctx ends while BEGIN runs, the driver reports bctx's error
@@ -88,7 +95,23 @@ func (t *wtx) Commit() error {
 		s.rollback()
 		return s.commitErr(err)
 	}
+	s.unlock()
 	return nil
+}
+
+// lockWrite takes the lock file for the writer's next transaction.
+func (s *driver) lockWrite(ctx context.Context) error {
+	locked, err := s.lock.lock(ctx)
+	s.locked = locked
+	return err
+}
+
+// unlock releases the lock file if the writer holds it. Idempotent.
+func (s *driver) unlock() {
+	if s.locked {
+		s.locked = false
+		s.lock.unlock()
+	}
 }
 
 // Rollback ends the transaction without writing.

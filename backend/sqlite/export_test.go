@@ -13,3 +13,13 @@ UPDATE anchors SET crc = ` + sumFunc + `('anchors', id, kind, owner, type, creat
 UPDATE log SET crc = ` + sumFunc + `('log', seq, id);
 UPDATE kv SET crc = ` + sumFunc + `('kv', key, value);
 `
+
+// Begins returns how many times s's writer has run BEGIN IMMEDIATE.
+func Begins(s *Store) uint64 { return s.Driver().(*driver).begins.Load() }
+
+// LockSuffix names the lock file writers queue on: the database's path
+// plus LockSuffix.
+const LockSuffix = lockSuffix
+
+// FlockSupported: writers queue on the lock file on this platform.
+const FlockSupported = flockSupported

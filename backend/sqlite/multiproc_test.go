@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -33,6 +34,9 @@ type childConfig struct {
 	Per     int // commits per walker
 	Sync    sqlite.Synchronous
 	NoGroup bool
+	// CPUProfile, if set, is a file the child writes its CPU profile of
+	// the timed work to.
+	CPUProfile string
 }
 
 type childResult struct {
@@ -41,8 +45,9 @@ type childResult struct {
 	Raw     int      // errors carrying a raw SQLite error (e.g. "database is locked")
 	Errors  []string // the first few errors of any kind
 	NErrors int
-	Start   int64 // unix nanos: first commit began
-	End     int64 // unix nanos: last commit answered
+	Start   int64   // unix nanos: first commit began
+	End     int64   // unix nanos: last commit answered
+	Lat     []int64 // microseconds each acknowledged commit took, in no order
 }
 
 // TestMultiProcessChild is the child role of TestMultiProcess and
@@ -61,6 +66,13 @@ func TestMultiProcessChild(t *testing.T) {
 	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
 	require.NoError(t, err)
 	require.Equal(t, "GO\n", line)
+	if cfg.CPUProfile != "" {
+		f, err := os.Create(cfg.CPUProfile)
+		require.NoError(t, err)
+		require.NoError(t, pprof.StartCPUProfile(f))
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	res := runWalkers(s, cfg.Root, cfg.Walkers, cfg.Per)
 	out, err := json.Marshal(res)
 	require.NoError(t, err)
@@ -75,11 +87,12 @@ func runWalkers(s *sqlite.Store, root anchor.ID, walkers, per int) childResult {
 		res childResult
 		wg  sync.WaitGroup
 	)
-	record := func(err error) {
+	record := func(err error, took time.Duration) {
 		mu.Lock()
 		defer mu.Unlock()
 		if err == nil {
 			res.Commits++
+			res.Lat = append(res.Lat, took.Microseconds())
 			return
 		}
 		res.NErrors++
@@ -99,11 +112,13 @@ func runWalkers(s *sqlite.Store, root anchor.ID, walkers, per int) childResult {
 		wg.Go(func() {
 			m := tiered.New(s, anchor.NewID(), nil)
 			if _, err := m.Get(context.Background(), root); err != nil {
-				record(err)
+				record(err, 0)
 				return
 			}
 			for i := range per {
-				record(commitEdge(m, root, i))
+				t0 := time.Now()
+				err := commitEdge(m, root, i)
+				record(err, time.Since(t0))
 			}
 		})
 	}
@@ -138,8 +153,13 @@ func commitEdge(m *tiered.Memory, root anchor.ID, i int) error {
 // each reported.
 func runProcesses(t testing.TB, procs int, cfg childConfig) []childResult {
 	t.Helper()
-	cfgJSON, err := json.Marshal(cfg)
-	require.NoError(t, err)
+	return runProcessesWith(t, procs, cfg, nil)
+}
+
+// runProcessesWith is runProcesses with edit, if not nil, changing the
+// config of child i before it starts.
+func runProcessesWith(t testing.TB, procs int, cfg childConfig, edit func(i int, c *childConfig)) []childResult {
+	t.Helper()
 	type child struct {
 		cmd    *exec.Cmd
 		stdin  io.WriteCloser
@@ -148,6 +168,12 @@ func runProcesses(t testing.TB, procs int, cfg childConfig) []childResult {
 	}
 	children := make([]*child, procs)
 	for i := range children {
+		ci := cfg
+		if edit != nil {
+			edit(i, &ci)
+		}
+		cfgJSON, err := json.Marshal(ci)
+		require.NoError(t, err)
 		c := &child{cmd: childproc.Command(t, "TestMultiProcessChild", string(cfgJSON))}
 		c.cmd.Stderr = &c.stderr
 		c.stdin, err = c.cmd.StdinPipe()

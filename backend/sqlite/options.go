@@ -63,9 +63,9 @@ type Options struct {
 
 	// ReadOnly opens an existing store for reading only: nothing in the
 	// database file is changed, Apply fails with anchor.ErrReadOnly, and a
-	// missing file is an error rather than a new store. (SQLite may still
-	// create the -wal and -shm files next to a WAL database, as any reader
-	// does.)
+	// missing file is an error rather than a new store. The writers' lock
+	// file is neither created nor locked. (SQLite may still create the
+	// -wal and -shm files next to a WAL database, as any reader does.)
 	ReadOnly bool
 
 	// ReadConns is the size of the read connection pool used by View.
@@ -74,13 +74,16 @@ type Options struct {
 
 	// BusyTimeout is how long one attempt waits, inside SQLite (PRAGMA
 	// busy_timeout), for a lock another connection holds before the
-	// whole transaction is retried after a backoff. It is not a limit on
-	// Apply: only the caller's context limits how long Apply waits.
-	// Default 10ms. SQLite's own wait polls at growing intervals (1, 2,
-	// 5, 10ms, ...) and a waiter is not woken when the lock is released,
-	// so a short BusyTimeout with jittered retries keeps the database
-	// busier when several processes write: a long one lets waiters sleep
-	// through free time.
+	// whole transaction is retried after a backoff. Writers of this
+	// package queue on the lock file instead (see the package
+	// documentation), so this wait only meets writers that do not take
+	// it, and every writer where the lock file is not available. It is
+	// not a limit on Apply: only the caller's context limits how long
+	// Apply waits. Default 10ms. SQLite's own wait polls at growing
+	// intervals (1, 2, 5, 10ms, ...) and a waiter is not woken when the
+	// lock is released, so a short BusyTimeout with jittered retries
+	// keeps the database busier when several processes write: a long one
+	// lets waiters sleep through free time.
 	BusyTimeout time.Duration
 	// MaxBackoff bounds the randomised exponential pause (from 1ms)
 	// between two attempts of a transaction that found the database

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	sqlite "modernc.org/sqlite"
@@ -24,7 +25,9 @@ import (
 // A Store is safe for concurrent use by any number of goroutines. Writes go
 // through one writer connection per Store, used by one transaction at a
 // time; with group commit (the default) concurrent Apply calls share one
-// transaction. Views run on a pool of read connections and never block,
+// transaction. Write transactions of all Stores on the file, in this and
+// other processes, take turns on the lock file (see the package
+// documentation). Views run on a pool of read connections and never block,
 // nor are blocked by, writers of this or any other process. After Close
 // returns, every method fails with an error wrapping anchor.ErrClosed.
 type Store struct {
@@ -43,8 +46,15 @@ type driver struct {
 
 	wdb *sql.DB // nil when read-only
 	w   *writer
-	rdb *sql.DB
-	r   *readers
+	// lock queues this Store's writer behind other processes' (nil when
+	// read-only); locked: the writer's transaction holds it.
+	lock   *writeLock
+	locked bool
+	// begins counts BEGIN IMMEDIATE statements run (tests check that a
+	// writer queued on lock does not poll).
+	begins atomic.Uint64
+	rdb    *sql.DB
+	r      *readers
 }
 
 var _ backend.Driver = (*driver)(nil)
@@ -187,6 +197,7 @@ func (s *driver) open(ctx context.Context) error {
 		return err
 	}
 	s.w = w
+	s.lock = openWriteLock(s.path)
 	if s.rdb, err = s.pool(s.dsn("rw", "query_only(1)")); err != nil {
 		return err
 	}
@@ -396,7 +407,10 @@ func fullErr(path string, err error) error {
 	return err
 }
 
+// rollback ends the write transaction without writing, and releases the
+// write lock.
 func (s *driver) rollback() error {
+	defer s.unlock()
 	if _, err := s.w.rollback.ExecContext(context.Background()); err != nil {
 		var se *sqlite.Error
 		if errors.As(err, &se) && se.Code() == sqlite3.SQLITE_ERROR {
@@ -416,6 +430,9 @@ func (s *driver) closeDBs() error {
 	if s.w != nil {
 		s.w.close()
 		errs = append(errs, s.w.conn.Close())
+	}
+	if s.lock != nil {
+		errs = append(errs, s.lock.close())
 	}
 	if s.wdb != nil {
 		errs = append(errs, s.wdb.Close())

@@ -1,0 +1,155 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"sync"
+)
+
+// lockSuffix names the lock file next to the database: path + lockSuffix.
+const lockSuffix = "-lock"
+
+// writeLock is the advisory lock that orders the writers of every process
+// sharing a database: a file next to it, locked exclusively (flock) from
+// before BEGIN IMMEDIATE until after COMMIT or ROLLBACK. A writer waiting
+// for it sleeps in the kernel and is woken when the holder lets go,
+// instead of polling SQLite's lock. It is only a queue: SQLite's own lock
+// still guards the data, so a writer that does not take this lock (the
+// sqlite3 shell, an older build) is met by the busy timeout and retries as
+// before.
+//
+// A lock is per open file description, so each Store opens its own and
+// two Stores in one process exclude each other like two processes.
+//
+// lock and unlock are called by the one goroutine that runs the Store's
+// write transaction at a time; close may be called from any goroutine.
+type writeLock struct {
+	f  *os.File // nil: no lock file; lock and unlock do nothing
+	fd int
+
+	mu      sync.Mutex
+	pending *lockWait // an acquisition still blocked in the kernel, or nil
+	closed  bool
+}
+
+// lockWait is one blocking acquisition, run in a goroutine of its own so
+// that the caller's context can end the wait.
+type lockWait struct {
+	done chan error // buffered: the result, sent unless abandoned
+	// abandoned: nobody waits for the result any more; the goroutine
+	// releases the lock as soon as it gets it.
+	abandoned bool
+}
+
+// openWriteLock opens (creating it if need be) the lock file of the
+// database at path, with the permissions of the database file so that
+// whoever may write the one may lock the other. It returns a writeLock
+// that does nothing if the file cannot be opened (a read-only directory,
+// say) or the platform has no flock: writers then rely on SQLite's busy
+// timeout alone.
+func openWriteLock(path string) *writeLock {
+	if !flockSupported {
+		return &writeLock{}
+	}
+	perm := fs.FileMode(0o644)
+	if fi, err := os.Stat(path); err == nil {
+		perm = fi.Mode().Perm() & 0o666
+	}
+	// Read-only is enough for flock, and lets a writer lock a file it
+	// may read but another user created.
+	f, err := os.OpenFile(path+lockSuffix, os.O_RDONLY|os.O_CREATE, perm)
+	if err != nil {
+		return &writeLock{}
+	}
+	return &writeLock{f: f, fd: int(f.Fd())}
+}
+
+// lock takes the lock, waiting in the kernel for as long as ctx allows. It
+// reports whether the lock is held: false with a nil error if there is no
+// lock file or flock failed (the caller proceeds under SQLite's lock
+// alone), false with ctx's error if ctx ended first. An acquisition that
+// ctx cut short goes on in the background and lets go of the lock as soon
+// as it gets it, unless the next lock call takes it over.
+func (l *writeLock) lock(ctx context.Context) (bool, error) {
+	if l.f == nil {
+		return false, nil
+	}
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return false, nil
+	}
+	w := l.pending
+	if w == nil {
+		w = &lockWait{done: make(chan error, 1)}
+		l.pending = w
+		go l.acquire(w)
+	} else {
+		w.abandoned = false // take over the acquisition a caller gave up
+	}
+	l.mu.Unlock()
+	select {
+	case err := <-w.done:
+		return err == nil, nil
+	case <-ctx.Done():
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	select {
+	case err := <-w.done:
+		return err == nil, nil // got it meanwhile: use it
+	default:
+		w.abandoned = true
+		return false, ctx.Err()
+	}
+}
+
+// acquire blocks in flock until the lock is taken, then hands it to the
+// waiting lock call, or releases it if nobody waits any more.
+func (l *writeLock) acquire(w *lockWait) {
+	err := flockExclusive(l.fd)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.pending = nil
+	if w.abandoned {
+		if err == nil {
+			flockRelease(l.fd)
+		}
+		if l.closed {
+			l.f.Close()
+		}
+		return
+	}
+	w.done <- err
+}
+
+// unlock releases the lock taken by lock.
+func (l *writeLock) unlock() {
+	if l.f != nil {
+		flockRelease(l.fd)
+	}
+}
+
+// close releases the lock and closes the file; an acquisition still
+// blocked in the kernel closes it once it returns. Idempotent.
+func (l *writeLock) close() error {
+	if l.f == nil {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	if l.pending != nil {
+		l.pending.abandoned = true
+		return nil
+	}
+	if err := l.f.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
+		return err
+	}
+	return nil
+}
