@@ -15,6 +15,7 @@ type BareCommitter struct{ g *committer }
 // handing each group to run, whose error answers every write of it.
 func NewBareCommitter(max int, run func(ws []delta.Write) error) *BareCommitter {
 	return &BareCommitter{g: newCommitter(func(jobs []*job) {
+		jobs = claim(jobs) // as the engine does once its transaction has begun
 		ws := make([]delta.Write, len(jobs))
 		for i, j := range jobs {
 			ws[i] = j.w

@@ -39,6 +39,10 @@ type committer struct {
 	done   chan struct{}
 }
 
+// newCommitter starts a committer that hands each group of up to max jobs
+// to run. run must claim the jobs it answers (claim) before it sets their
+// results: only a claimed job's caller is woken, and an unclaimed one
+// still waiting would wait for ever.
 func newCommitter(run func([]*job), max int) *committer {
 	g := &committer{run: run, max: max, reqs: make(chan *job, max), done: make(chan struct{})}
 	go g.loop()
