@@ -19,7 +19,8 @@ import (
 //  4. merges only what the walker changed (fields it set, access entries
 //     it changed, edges it added or removed), stamping them with
 //     env.Stamp,
-//  5. writes the result, the adjacency rows and the change-log entries.
+//  5. writes the result, its index entries (an edge's are its adjacency)
+//     and the change-log entries.
 //
 // A Merge is merged by the replication rules described on Merge.
 //

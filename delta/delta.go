@@ -19,7 +19,8 @@ type Write interface {
 // one of Create, Delete, Restore, or (Set and/or Grants) is meaningful:
 //
 //   - Create: the anchor is new; the whole anchor (header, fields, access,
-//     edge endpoints) is written, and an edge's adjacency rows with it.
+//     edge endpoints) is written, and its index entries with it (an
+//     edge's are its adjacency rows).
 //   - Delete: the anchor is tombstoned; a node takes its incident edges
 //     with it. Deleting what is already deleted is a no-op.
 //   - Restore: the tombstoned node, walker or object lives again under its
