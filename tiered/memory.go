@@ -59,6 +59,7 @@ type Memory struct {
 	root  anchor.ID
 	opts  Options
 	l1    map[anchor.ID]*entry
+	dels  int       // anchors Delete has marked in L1, ever: none means deleted is false for all
 	snap  *snapshot // the held read view (Options.Snapshot), or nil
 	reads reads     // what the walker read (Options.ValidateReads)
 }
@@ -308,6 +309,7 @@ func (m *Memory) Delete(ctx context.Context, id anchor.ID) error {
 		return nil
 	}
 	e.mut().Deleted = 1 // any non-zero marks it; the store stamps the tombstone
+	m.dels++
 	return nil
 }
 
@@ -321,7 +323,12 @@ func (m *Memory) dropEdges(node anchor.ID) {
 }
 
 // deleted reports whether this walker deleted id and has not committed it.
+// Only Delete leaves an L1 entry that is not live, so a walker that never
+// deleted anything skips the lookup (a listing asks for every row).
 func (m *Memory) deleted(id anchor.ID) bool {
+	if m.dels == 0 {
+		return false
+	}
 	e, ok := m.l1[id]
 	return ok && !e.cur.Live()
 }
