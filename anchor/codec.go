@@ -34,7 +34,9 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // wire is the msgpack layout of an anchor. Short keys keep records small;
 // new fields must be added with omitempty so older records still decode.
 // Maps are written as slices sorted by key, so equal anchors encode to
-// equal bytes.
+// equal bytes. Marshal encodes a wire with msgpack; Unmarshal decodes the
+// same layout by hand (rawWire, decode.go), so a field added here must be
+// added there too.
 type wire struct {
 	ID          []byte      `msgpack:"i"`
 	Kind        Kind        `msgpack:"k"`
@@ -149,6 +151,11 @@ func Marshal(a *Anchor) ([]byte, error) {
 // was stored under; a record naming another ID is corrupt. Every failure is
 // an *Error naming id and wrapping ErrCorrupt or ErrVersion; Unmarshal never
 // panics, whatever the input.
+//
+// The anchor shares nothing with b (a store's b may be memory it reuses):
+// its type and field names are one string, its field values sub-slices of
+// one buffer, each capped at its own end so that appending to one cannot
+// overwrite the next.
 func Unmarshal(id ID, b []byte) (a *Anchor, err error) {
 	bad := func(format string, args ...any) error {
 		return &Error{Op: "decode", ID: id, Err: fmt.Errorf("%w: "+format, append([]any{ErrCorrupt}, args...)...)}
@@ -173,12 +180,16 @@ func Unmarshal(id ID, b []byte) (a *Anchor, err error) {
 	if err := checkMsgpack(b[headerLen:]); err != nil {
 		return nil, bad("%v", err)
 	}
-	var w wire
-	if err := msgpack.Unmarshal(b[headerLen:], &w); err != nil {
+	var w rawWire
+	var fieldBuf [8]rawField // see decodeWire
+	fields, err := decodeWire(b[headerLen:], &w, fieldBuf[:0])
+	if err != nil {
 		return nil, bad("%v", err)
 	}
-	a = &Anchor{Kind: w.Kind, Access: Access{All: w.All}, Type: w.Type, Created: w.Created, Updated: w.Updated,
+	names, values := w.copies(fields)
+	a = &Anchor{Kind: w.Kind, Access: Access{All: w.All}, Type: names[:len(w.Type)], Created: w.Created, Updated: w.Updated,
 		Deleted: w.Deleted, Undirected: w.Undirected, Restored: w.Restored}
+	names = names[len(w.Type):]
 	if w.Kind == KindEdge {
 		a.SourceEpoch, a.TargetEpoch = w.SourceEpoch, w.TargetEpoch
 	}
@@ -218,40 +229,41 @@ func Unmarshal(id ID, b []byte) (a *Anchor, err error) {
 		}
 		a.AccessStamps[root] = Mark{At: m.At, Origin: origin}
 	}
-	for _, f := range w.Fields {
+	if n := len(fields) + len(w.Refs); n > 0 {
+		a.Fields = make(map[string]Field, n)
+	}
+	for _, f := range fields {
+		name := names[:len(f.Name)]
+		names = names[len(f.Name):]
 		var origin ID
 		if len(f.Origin) > 0 {
 			var err error
 			if origin, err = IDFromBytes(f.Origin); err != nil {
-				return nil, bad("field %q origin: %v", f.Name, err)
+				return nil, bad("field %q origin: %v", name, err)
 			}
 		}
-		if a.Fields == nil {
-			a.Fields = make(map[string]Field, len(w.Fields))
-		}
-		if f.Value == nil {
-			f.Value = []byte{}
-		}
-		a.Fields[f.Name] = Field{Value: f.Value, Stamp: f.Stamp, Origin: origin}
+		// A nil value (msgpack nil) becomes an empty one, as it always did.
+		value := values[:len(f.Value):len(f.Value)]
+		values = values[len(f.Value):]
+		a.Fields[name] = Field{Value: value, Stamp: f.Stamp, Origin: origin}
 	}
 	if len(w.Refs) > 0 && b[0] != FormatOutOfLine {
 		return nil, bad("out-of-line references in a version %d record", b[0])
 	}
 	for _, r := range w.Refs {
+		name := names[:len(r.Name)]
+		names = names[len(r.Name):]
 		var origin ID
 		if len(r.Origin) > 0 {
 			var err error
 			if origin, err = IDFromBytes(r.Origin); err != nil {
-				return nil, bad("field %q origin: %v", r.Name, err)
+				return nil, bad("field %q origin: %v", name, err)
 			}
 		}
-		if _, dup := a.Fields[r.Name]; dup || r.Size < OutOfLine {
-			return nil, bad("out-of-line field %q of %d bytes", r.Name, r.Size)
+		if _, dup := a.Fields[name]; dup || r.Size < OutOfLine {
+			return nil, bad("out-of-line field %q of %d bytes", name, r.Size)
 		}
-		if a.Fields == nil {
-			a.Fields = make(map[string]Field, len(w.Refs))
-		}
-		a.Fields[r.Name] = Field{Stamp: r.Stamp, Origin: origin, Ref: &Ref{Size: r.Size, Sum: r.Sum}}
+		a.Fields[name] = Field{Stamp: r.Stamp, Origin: origin, Ref: &Ref{Size: r.Size, Sum: r.Sum}}
 	}
 	for _, p := range []struct {
 		dst  *ID

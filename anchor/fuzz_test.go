@@ -75,7 +75,9 @@ func mustMarshal(tb testing.TB, a *anchor.Anchor) []byte {
 // FuzzUnmarshal: whatever the bytes, Unmarshal returns an anchor or an
 // *anchor.Error naming the key and wrapping ErrCorrupt (ErrVersion exactly
 // when the checksum holds and the version byte is another), never panics;
-// and a record it accepts survives Marshal/Unmarshal unchanged.
+// a record it accepts survives Marshal/Unmarshal unchanged; and it agrees
+// with the reflection decoder it replaced (anchor.UnmarshalReflect, see
+// decode_oracle_test.go): both fail alike, or both return equal anchors.
 //
 // key is the ID the record is stored under (padded or cut to 16 bytes).
 // With sealed, rec is taken as a payload and given a valid header first,
@@ -101,6 +103,7 @@ func FuzzUnmarshal(f *testing.F) {
 		if sealed {
 			rec = seal(anchor.FormatVersion, rec)
 		}
+		sameDecode(t, id, rec)
 		a, err := anchor.Unmarshal(id, rec)
 		if err != nil {
 			checkDecodeError(t, id, rec, a, err)

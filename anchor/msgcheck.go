@@ -115,8 +115,12 @@ func readHead(b []byte, pos int) (head, error) {
 // trailing bytes.
 func checkMsgpack(b []byte) error {
 	pos := 0
-	pending := []int{1} // values still to read at each open nesting level
-	total := 1          // sum of pending
+	// Values still to read at each open nesting level. Records nest three
+	// deep (the record, its field list, a field), so a small array on the
+	// stack spares Unmarshal allocations; deeper values grow it on the heap.
+	var levels [8]int
+	pending := append(levels[:0], 1)
+	total := 1 // sum of pending
 	for len(pending) > 0 {
 		top := len(pending) - 1
 		if pending[top] == 0 {
