@@ -79,11 +79,7 @@ func (d *driver) View(_ context.Context, fn func(backend.Snapshot) error) error 
 		return err
 	}
 	defer guard("view", tx.Rollback)
-	t := newTx(d, tx)
-	if err := guard("view", func() error { t.buckets(); return nil }); err != nil {
-		return err
-	}
-	return fn(&view{rtx: t})
+	return fn(&view{rtx: newTx(d, tx)}) // buckets open on first use, under guard
 }
 
 // Size returns the file size in bytes.
@@ -138,28 +134,55 @@ func u64(n uint64) []byte {
 // rtx implements delta.Tx (and the reads of backend.Snapshot) over a
 // bbolt transaction.
 type rtx struct {
-	d                    *driver
-	tx                   *bbolt.Tx
-	writable             bool
-	anchors, log, logIdx *bbolt.Bucket
-	index                *bbolt.Bucket // nil in a store of schema < 3 opened read-only
-	values               *bbolt.Bucket // nil in a store of schema < 4 opened read-only
+	d        *driver
+	tx       *bbolt.Tx
+	writable bool
+	b        [nBuckets]*bbolt.Bucket // opened on first use (open); nil: absent
+	tried    [nBuckets]bool
 }
+
+// The store's buckets as an rtx opens them. The index bucket is absent
+// from a store of schema < 3 opened read-only, the values bucket from one
+// of schema < 4.
+type bucketID int
+
+const (
+	bAnchors bucketID = iota
+	bLog
+	bLogIdx
+	bIndex
+	bValues
+	nBuckets
+)
+
+var bucketNames = [nBuckets][]byte{bAnchors: bucketAnchors, bLog: bucketLog, bLogIdx: bucketLogIdx, bIndex: bucketIndex, bValues: bucketValues}
 
 func newTx(d *driver, tx *bbolt.Tx) *rtx { return &rtx{d: d, tx: tx, writable: tx.Writable()} }
 
-// buckets opens the store's buckets (it reads the root page: run it under guard).
+// open returns bucket i, opening it the first time: a View that reads one
+// anchor opens one bucket (each open costs bbolt a few allocations), not
+// five. It reads the root page: call it under guard.
+func (t *rtx) open(i bucketID) *bbolt.Bucket {
+	if !t.tried[i] {
+		t.b[i], t.tried[i] = t.tx.Bucket(bucketNames[i]), true
+	}
+	return t.b[i]
+}
+
+// buckets opens every bucket of a write transaction and sets how full
+// their split pages are (it reads the root page: run it under guard).
 func (t *rtx) buckets() {
-	t.anchors = t.tx.Bucket(bucketAnchors)
-	t.log, t.logIdx = t.tx.Bucket(bucketLog), t.tx.Bucket(bucketLogIdx)
-	t.index, t.values = t.tx.Bucket(bucketIndex), t.tx.Bucket(bucketValues)
-	if t.writable && t.anchors != nil && t.log != nil && t.logIdx != nil {
+	for i := range nBuckets {
+		t.open(i)
+	}
+	anchors, log, logIdx, index := t.b[bAnchors], t.b[bLog], t.b[bLogIdx], t.b[bIndex]
+	if t.writable && anchors != nil && log != nil && logIdx != nil {
 		// Time-ordered IDs and sequence numbers arrive in key order, at
 		// the right edge of these trees: fill split pages instead of
 		// leaving them half empty (bbolt's default, made for random keys).
-		t.anchors.FillPercent, t.log.FillPercent, t.logIdx.FillPercent = 1.0, 1.0, 1.0
+		anchors.FillPercent, log.FillPercent, logIdx.FillPercent = 1.0, 1.0, 1.0
 	}
-	if t.writable && t.index != nil {
+	if t.writable && index != nil {
 		// Index keys start with a node's ID or a name: a hub's edges
 		// arrive at the end of its range, edges between old nodes at
 		// thousands of places. Split pages 80% full: measured
@@ -167,7 +190,7 @@ func (t *rtx) buckets() {
 		// 1,100 at the default 50%, and random edges no more (674 at 2*10^5
 		// edges, 634 instead of 722 at 4*10^5); at 85% and above the
 		// random shape's pages split again at once and it grows.
-		t.index.FillPercent = 0.8
+		index.FillPercent = 0.8
 	}
 }
 
@@ -192,9 +215,9 @@ func (t *rtx) write(op string, fn func() error) error {
 // they come as references (anchor.Field.Ref; see values.go).
 func (t *rtx) Anchor(id anchor.ID) (a *anchor.Anchor, err error) {
 	err = t.write("get", func() error {
-		v := t.anchors.Get(id[:])
+		v := t.open(bAnchors).Get(id[:])
 		if v == nil {
-			if seq := t.logIdx.Get(id[:]); seq != nil {
+			if seq := t.open(bLogIdx).Get(id[:]); seq != nil {
 				return &anchor.Error{Op: "get", ID: id, Err: fmt.Errorf("%w: no record, but the log index holds it at %x", anchor.ErrCorrupt, seq)}
 			}
 			return &anchor.Error{Op: "get", ID: id, Err: anchor.ErrNotFound}
@@ -207,10 +230,14 @@ func (t *rtx) Anchor(id anchor.ID) (a *anchor.Anchor, err error) {
 
 // scan calls fn for each row of b from start (nil: the first row) while
 // the key has prefix. The cursor steps run under guard; fn does not.
-func (t *rtx) scan(op string, b *bbolt.Bucket, start, prefix []byte, fn func(k, v []byte) error) error {
+func (t *rtx) scan(op string, which bucketID, start, prefix []byte, fn func(k, v []byte) error) error {
 	var c *bbolt.Cursor
 	var k, v []byte
 	err := t.write(op, func() error {
+		b := t.open(which)
+		if b == nil {
+			return nil // an absent bucket holds no rows
+		}
 		c = b.Cursor()
 		if start == nil {
 			k, v = c.First()
@@ -230,9 +257,6 @@ func (t *rtx) scan(op string, b *bbolt.Bucket, start, prefix []byte, fn func(k, 
 }
 
 func (t *rtx) Index(prefix, after []byte, fn func(k, v []byte) error) error {
-	if t.index == nil {
-		return nil
-	}
 	if t.d.indexDamage != nil && len(prefix) > 0 {
 		return fmt.Errorf("index scan of %x: the index cannot be trusted, run Verify: %w", prefix, t.d.indexDamage)
 	}
@@ -240,15 +264,15 @@ func (t *rtx) Index(prefix, after []byte, fn func(k, v []byte) error) error {
 	if bytes.Compare(after, prefix) >= 0 {
 		start = append(bytes.Clone(after), 0) // the first key after after
 	}
-	return t.scan("index", t.index, start, prefix, fn)
+	return t.scan("index", bIndex, start, prefix, fn)
 }
 
 func (t *rtx) PutIndex(k, v []byte) error {
-	return t.write("put index", func() error { return t.index.Put(k, v) })
+	return t.write("put index", func() error { return t.open(bIndex).Put(k, v) })
 }
 
 func (t *rtx) DeleteIndex(k []byte) error {
-	return t.write("delete index", func() error { return t.index.Delete(k) })
+	return t.write("delete index", func() error { return t.open(bIndex).Delete(k) })
 }
 
 // PutAnchor writes a's record, its field values of anchor.OutOfLine bytes
@@ -264,7 +288,7 @@ func (t *rtx) PutAnchor(a *anchor.Anchor) error {
 		if err := t.putValues(head, values); err != nil {
 			return err
 		}
-		return t.anchors.Put(a.ID[:], b)
+		return t.open(bAnchors).Put(a.ID[:], b)
 	})
 }
 
@@ -273,22 +297,22 @@ func (t *rtx) PutAnchor(a *anchor.Anchor) error {
 // hold id: writing on would leave two log entries for one anchor.
 func (t *rtx) Logged(id anchor.ID) error {
 	return t.write("log", func() error {
-		if old := t.logIdx.Get(id[:]); old != nil {
-			if got := t.log.Get(old); !bytes.Equal(got, id[:]) {
+		if old := t.open(bLogIdx).Get(id[:]); old != nil {
+			if got := t.open(bLog).Get(old); !bytes.Equal(got, id[:]) {
 				return &anchor.Error{Op: "log", ID: id, Err: fmt.Errorf("%w: log index names sequence %x, which holds %x", anchor.ErrCorrupt, old, got)}
 			}
-			if err := t.log.Delete(old); err != nil {
+			if err := t.open(bLog).Delete(old); err != nil {
 				return err
 			}
 		}
-		seq, err := t.log.NextSequence()
+		seq, err := t.open(bLog).NextSequence()
 		if err != nil {
 			return err
 		}
-		if err := t.log.Put(u64(seq), id[:]); err != nil {
+		if err := t.open(bLog).Put(u64(seq), id[:]); err != nil {
 			return err
 		}
-		return t.logIdx.Put(id[:], u64(seq))
+		return t.open(bLogIdx).Put(id[:], u64(seq))
 	})
 }
 

@@ -12,16 +12,16 @@ import (
 func (t *wtx) Purge(ids []anchor.ID) (maxSeq uint64, err error) {
 	err = t.write("purge", func() error {
 		for _, id := range ids {
-			if t.anchors.Get(id[:]) == nil {
+			if t.open(bAnchors).Get(id[:]) == nil {
 				continue
 			}
-			if err := t.anchors.Delete(id[:]); err != nil {
+			if err := t.open(bAnchors).Delete(id[:]); err != nil {
 				return err
 			}
 			if err := t.dropValues(id, nil); err != nil {
 				return err
 			}
-			seq := t.logIdx.Get(id[:])
+			seq := t.open(bLogIdx).Get(id[:])
 			if seq == nil {
 				continue
 			}
@@ -29,10 +29,10 @@ func (t *wtx) Purge(ids []anchor.ID) (maxSeq uint64, err error) {
 				return &anchor.Error{Op: "purge", ID: id, Err: fmt.Errorf("%w: log index entry of %d bytes", anchor.ErrCorrupt, len(seq))}
 			}
 			n := binary.BigEndian.Uint64(seq)
-			if err := t.log.Delete(u64(n)); err != nil {
+			if err := t.open(bLog).Delete(u64(n)); err != nil {
 				return err
 			}
-			if err := t.logIdx.Delete(id[:]); err != nil {
+			if err := t.open(bLogIdx).Delete(id[:]); err != nil {
 				return err
 			}
 			maxSeq = max(maxSeq, n)

@@ -36,8 +36,8 @@ func (t *rtx) FieldValue(id anchor.ID, name string) ([]byte, error) {
 // value reads one out-of-line value and checks it against ref.
 func (t *rtx) value(id anchor.ID, name string, ref anchor.Ref) (v []byte, err error) {
 	err = t.write("read value", func() error {
-		if t.values != nil {
-			v = bytes.Clone(t.values.Get(valueKey(id, name)))
+		if b := t.open(bValues); b != nil {
+			v = bytes.Clone(b.Get(valueKey(id, name)))
 		}
 		return nil
 	})
@@ -72,7 +72,7 @@ func (t *rtx) loadValues(a *anchor.Anchor) (*anchor.Anchor, error) {
 // the rows of id that head no longer refers to. Run it under write.
 func (t *rtx) putValues(head *anchor.Anchor, values map[string][]byte) error {
 	for name, v := range values {
-		if err := t.values.Put(valueKey(head.ID, name), v); err != nil {
+		if err := t.open(bValues).Put(valueKey(head.ID, name), v); err != nil {
 			return err
 		}
 	}
@@ -85,18 +85,19 @@ func (t *rtx) putValues(head *anchor.Anchor, values map[string][]byte) error {
 // dropValues deletes id's value rows except those keep (nil: none) keeps.
 // Run it under write.
 func (t *rtx) dropValues(id anchor.ID, keep func(name string) bool) error {
-	if t.values == nil {
+	values := t.open(bValues)
+	if values == nil {
 		return nil
 	}
 	var drop [][]byte
-	c := t.values.Cursor()
+	c := values.Cursor()
 	for k, _ := c.Seek(id[:]); k != nil && bytes.HasPrefix(k, id[:]); k, _ = c.Next() {
 		if keep == nil || !keep(string(k[len(id):])) {
 			drop = append(drop, bytes.Clone(k))
 		}
 	}
 	for _, k := range drop {
-		if err := t.values.Delete(k); err != nil {
+		if err := values.Delete(k); err != nil {
 			return err
 		}
 	}
@@ -106,10 +107,7 @@ func (t *rtx) dropValues(id anchor.ID, keep func(name string) bool) error {
 // checkValues reports every value row no record refers to. (A referenced
 // value that is missing or damaged is found when Verify reads the anchor.)
 func (t *rtx) checkValues(report func(kind string, id anchor.ID, detail string)) error {
-	if t.values == nil {
-		return nil
-	}
-	return t.scan("scan values", t.values, nil, nil, func(k, v []byte) error {
+	return t.scan("scan values", bValues, nil, nil, func(k, v []byte) error {
 		if len(k) < len(anchor.ID{}) {
 			report(backend.ProblemCorrupt, anchor.ID{}, fmt.Sprintf("out-of-line value key %x is too short", k))
 			return nil

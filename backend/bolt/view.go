@@ -31,7 +31,7 @@ func (v *view) Index(prefix, after []byte, fn func(k, v []byte) error) error {
 }
 
 func (v *view) Anchors(fn func(anchor.ID, *anchor.Anchor, error) error) error {
-	return v.rtx.scan("scan anchors", v.rtx.anchors, nil, nil, func(k, val []byte) error {
+	return v.rtx.scan("scan anchors", bAnchors, nil, nil, func(k, val []byte) error {
 		id, err := anchor.IDFromBytes(k)
 		if err != nil {
 			return fn(id, nil, fmt.Errorf("%w: anchor key of %d bytes", anchor.ErrCorrupt, len(k)))
@@ -53,13 +53,13 @@ func (v *view) Changes(after uint64, fn func(uint64, anchor.ID) error) error {
 	if after > 0 {
 		start = u64(after + 1)
 	}
-	return v.rtx.scan("scan change log", v.rtx.log, start, nil, func(k, val []byte) error {
+	return v.rtx.scan("scan change log", bLog, start, nil, func(k, val []byte) error {
 		id, err := anchor.IDFromBytes(val)
 		if err != nil || len(k) != 8 || binary.BigEndian.Uint64(k) == 0 {
 			return fmt.Errorf("%w: change-log entry %x", anchor.ErrCorrupt, k)
 		}
 		var idx []byte
-		if err := v.rtx.write("scan change log", func() error { idx = v.rtx.logIdx.Get(id[:]); return nil }); err != nil {
+		if err := v.rtx.write("scan change log", func() error { idx = v.rtx.open(bLogIdx).Get(id[:]); return nil }); err != nil {
 			return err
 		}
 		if !bytes.Equal(idx, k) {
@@ -76,14 +76,14 @@ func (v *view) CheckStorage(report func(kind string, id anchor.ID, detail string
 	if err := v.rtx.checkValues(report); err != nil {
 		return err
 	}
-	return v.rtx.scan("scan log index", v.rtx.logIdx, nil, nil, func(k, seq []byte) error {
+	return v.rtx.scan("scan log index", bLogIdx, nil, nil, func(k, seq []byte) error {
 		id, err := anchor.IDFromBytes(k)
 		if err != nil || len(seq) != 8 {
 			report(backend.ProblemCorrupt, id, fmt.Sprintf("log-index row %x -> %x does not decode", k, seq))
 			return nil
 		}
 		var got []byte
-		if err := v.rtx.write("scan log index", func() error { got = bytes.Clone(v.rtx.log.Get(seq)); return nil }); err != nil {
+		if err := v.rtx.write("scan log index", func() error { got = bytes.Clone(v.rtx.open(bLog).Get(seq)); return nil }); err != nil {
 			return err
 		}
 		if !bytes.Equal(got, k) {
@@ -101,7 +101,7 @@ func (v *view) Meta() backend.Meta {
 	i := v.rtx.d.info
 	m := backend.Meta{Schema: i.Schema, StoreID: i.StoreID, ReplicaID: i.ReplicaID}
 	_ = v.rtx.write("read meta", func() error {
-		m.Seq = v.rtx.log.Sequence()
+		m.Seq = v.rtx.open(bLog).Sequence()
 		if h := v.rtx.tx.Bucket(bucketMeta).Get(keyHLC); len(h) == 8 {
 			m.HLC = anchor.HLC(binary.BigEndian.Uint64(h))
 		}
