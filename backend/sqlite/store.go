@@ -327,84 +327,9 @@ func (s *driver) retryOpen(ctx context.Context, fn func() error) error {
 	}
 }
 
-// openErr translates SQLite's verdict on a damaged or foreign file, and a
-// full disk met while creating the schema.
-func (s *driver) openErr(err error) error {
-	var se *sqlite.Error
-	if !errors.As(err, &se) {
-		return err
-	}
-	switch {
-	case se.Code()&0xff == sqlite3.SQLITE_NOTADB:
-		return fmt.Errorf("%w: SQLite does not recognise the file: %v", anchor.ErrNotStore, err)
-	case se.Code()&0xff == sqlite3.SQLITE_CORRUPT, se.Code() == sqlite3.SQLITE_IOERR_SHORT_READ:
-		return fmt.Errorf("%w: %v", anchor.ErrCorrupt, err)
-	case se.Code()&0xff == sqlite3.SQLITE_FULL, se.Code() == sqlite3.SQLITE_IOERR_SHMSIZE:
-		// Creating or migrating the schema ran out of space (the disk,
-		// or MaxPages): SQLite rolled the transaction back, so the file
-		// holds the store as it was, or nothing the next Open will not
-		// create again. SHMSIZE: the -shm index could not be extended,
-		// which on a full disk is how switching a new file to WAL mode
-		// fails.
-		return fmt.Errorf("%w: %v", anchor.ErrFull, err)
-	}
-	return err
-}
-
-// readErr translates a database error met while reading: damage becomes
-// anchor.ErrCorrupt, a lock (which WAL readers only meet in rare recovery
-// cases) a *BusyError. Other errors, such as those of callbacks, pass.
-func (s *driver) readErr(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if isBusy(err) {
-		return &BusyError{Op: op, Path: s.path, Err: err}
-	}
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		switch {
-		case se.Code()&0xff == sqlite3.SQLITE_CORRUPT, se.Code()&0xff == sqlite3.SQLITE_NOTADB,
-			se.Code() == sqlite3.SQLITE_IOERR_SHORT_READ:
-			return fmt.Errorf("%s: %w: %s: %v", op, anchor.ErrCorrupt, s.path, err)
-		}
-	}
-	return err
-}
-
-func isBusy(err error) bool {
-	var se *sqlite.Error
-	if !errors.As(err, &se) {
-		return false
-	}
-	// SQLITE_BUSY and its extended codes (BUSY_RECOVERY, BUSY_SNAPSHOT,
-	// BUSY_TIMEOUT): another connection holds a lock; it will let go.
-	// SQLITE_LOCKED is not among them: without a shared cache it means a
-	// conflict inside one connection, which waiting does not cure.
-	return se.Code()&0xff == sqlite3.SQLITE_BUSY
-}
-
-func isCanceled(err error) bool {
-	var se *sqlite.Error
-	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_INTERRUPT {
-		return true
-	}
-	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
-}
-
 // Info returns the store's identity.
 func (s *driver) Info() backend.Info {
 	return backend.Info{Schema: s.meta.Schema, StoreID: s.meta.StoreID, ReplicaID: s.meta.ReplicaID, ReadOnly: s.opts.ReadOnly}
-}
-
-// fullErr marks SQLITE_FULL (the disk, or Options.MaxPages, is full) as
-// anchor.ErrFull; other errors pass unchanged.
-func fullErr(path string, err error) error {
-	var se *sqlite.Error
-	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL {
-		return fmt.Errorf("apply: commit to %s: %w: %w", path, anchor.ErrFull, err)
-	}
-	return err
 }
 
 // rollback ends the write transaction without writing, and releases the
