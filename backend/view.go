@@ -21,6 +21,16 @@ func (v *view) Adjacent(node anchor.ID, fn func(anchor.Adj) error) error {
 	return delta.Adjacent(v.Snapshot, node, fn)
 }
 
+// Index reads the driver's entries once the store has them (built): a
+// listing, lookup or page of an unindexed store fails rather than come
+// back empty.
+func (v *view) Index(prefix, after []byte, fn func(k, v []byte) error) error {
+	if err := v.built(); err != nil {
+		return err
+	}
+	return v.Snapshot.Index(prefix, after, fn)
+}
+
 func (v *view) Adjacency(fn func(anchor.Adj) error) error {
 	if err := v.built(); err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"github.com/anchorage-db/anchorage/backend/backendtest"
 	"github.com/anchorage-db/anchorage/backend/bolt"
 	"github.com/anchorage-db/anchorage/delta"
+	"github.com/anchorage-db/anchorage/tiered"
 )
 
 // schema2 rewrites the store at path as schema 2 kept it: an adjacency
@@ -71,6 +72,8 @@ func TestUpgradeDropsAdjacency(t *testing.T) {
 	err = ro.View(ctx, func(v backend.View) error { return v.Adjacent(root, func(anchor.Adj) error { return nil }) })
 	require.ErrorIs(t, err, anchor.ErrVersion)
 	require.ErrorIs(t, err, anchor.ErrNoIndex)
+	_, err = tiered.New(ro, anchor.SystemRoot, nil).Edges(ctx, root) // a walker's listing, through the index
+	require.ErrorIs(t, err, anchor.ErrVersion)
 	require.NoError(t, ro.Close())
 
 	s, err := bolt.Open(path, nil)
