@@ -5,9 +5,10 @@ import "github.com/anchorage-db/anchorage/anchor"
 // Adjacent calls fn for every edge of node, one row per end of the edge
 // that is node, as the edge index holds it: grouped by direction, then by
 // edge type, each group in creation order (Edges merges the groups into
-// one creation order, and checks Read). The index is the store's only
-// adjacency: a node's edges are found under its 'e' entries and nowhere
-// else, so this is also what a cascade delete reads.
+// one creation order). No access is checked: a walker lists through
+// tiered, which checks Read. The index is the store's only adjacency: a
+// node's edges are found under its edge entries and nowhere else, so this
+// is also what a cascade delete reads.
 func Adjacent(r Reader, node anchor.ID, fn func(anchor.Adj) error) error {
 	return adjacency(r, append([]byte{keyEdge}, node[:]...), fn)
 }
