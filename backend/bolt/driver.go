@@ -157,6 +157,19 @@ const (
 
 var bucketNames = [nBuckets][]byte{bAnchors: bucketAnchors, bLog: bucketLog, bLogIdx: bucketLogIdx, bIndex: bucketIndex, bValues: bucketValues}
 
+// bucketFill is how full a write transaction splits each bucket's pages
+// (bbolt's FillPercent; 0 keeps its default, 50%, made for random keys).
+//   - anchors, log, logidx: time-ordered IDs and sequence numbers arrive in
+//     key order, at the right edge of these trees, so split pages are
+//     filled instead of left half empty.
+//   - index: keys start with a node's ID or a name; a hub's edges arrive
+//     at the end of its range, edges between old nodes at thousands of
+//     places. Measured (BenchmarkBytesPerEdge), 80% makes a hub row cost
+//     850 bytes instead of 1,100 at 50%, and random edges no more (674 at
+//     2*10^5 edges, 634 instead of 722 at 4*10^5); at 85% and above the
+//     random shape's pages split again at once and it grows.
+var bucketFill = [nBuckets]float64{bAnchors: 1.0, bLog: 1.0, bLogIdx: 1.0, bIndex: 0.8}
+
 func newTx(d *driver, tx *bbolt.Tx) *rtx { return &rtx{d: d, tx: tx, writable: tx.Writable()} }
 
 // open returns bucket i, opening it the first time: a View that reads one
@@ -165,32 +178,18 @@ func newTx(d *driver, tx *bbolt.Tx) *rtx { return &rtx{d: d, tx: tx, writable: t
 func (t *rtx) open(i bucketID) *bbolt.Bucket {
 	if !t.tried[i] {
 		t.b[i], t.tried[i] = t.tx.Bucket(bucketNames[i]), true
+		if t.b[i] != nil && t.writable && bucketFill[i] > 0 {
+			t.b[i].FillPercent = bucketFill[i]
+		}
 	}
 	return t.b[i]
 }
 
-// buckets opens every bucket of a write transaction and sets how full
-// their split pages are (it reads the root page: run it under guard).
+// buckets opens every bucket of a write transaction at its start (it reads
+// the root page: run it under guard).
 func (t *rtx) buckets() {
 	for i := range nBuckets {
 		t.open(i)
-	}
-	anchors, log, logIdx, index := t.b[bAnchors], t.b[bLog], t.b[bLogIdx], t.b[bIndex]
-	if t.writable && anchors != nil && log != nil && logIdx != nil {
-		// Time-ordered IDs and sequence numbers arrive in key order, at
-		// the right edge of these trees: fill split pages instead of
-		// leaving them half empty (bbolt's default, made for random keys).
-		anchors.FillPercent, log.FillPercent, logIdx.FillPercent = 1.0, 1.0, 1.0
-	}
-	if t.writable && index != nil {
-		// Index keys start with a node's ID or a name: a hub's edges
-		// arrive at the end of its range, edges between old nodes at
-		// thousands of places. Split pages 80% full: measured
-		// (BenchmarkBytesPerEdge), a hub row costs 850 bytes instead of
-		// 1,100 at the default 50%, and random edges no more (674 at 2*10^5
-		// edges, 634 instead of 722 at 4*10^5); at 85% and above the
-		// random shape's pages split again at once and it grows.
-		index.FillPercent = 0.8
 	}
 }
 
