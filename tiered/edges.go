@@ -33,8 +33,9 @@ const (
 // the rows: Read on node (so a revoked grant takes effect at once) and
 // Read on each stored edge, whose rows are left out when this walker may
 // not read it. Rows are read in pages (256 rows, then each four times the
-// last, up to 4,096), each page one read of the store (the walker's snapshot with Options.Snapshot), and yielded after
-// the read ends: the loop body may do anything, Get and Commit included.
+// last, up to 4,096), each page one read of the store (the walker's
+// snapshot with Options.Snapshot), and yielded after the read ends: the
+// loop body may do anything, Get and Commit included.
 // An error is yielded once, with a zero Adj, and ends the iteration; the
 // context is checked for every page.
 func (m *Memory) EdgesOf(ctx context.Context, node anchor.ID, q delta.EdgeQuery) iter.Seq2[anchor.Adj, error] {

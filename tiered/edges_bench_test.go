@@ -59,9 +59,10 @@ func liveHeap() uint64 {
 // bare scan of the driver's index entries under the hub's prefix (the
 // floor: no checksum, no decoding), the store's streaming View.Adjacent
 // (checksums and decoding, no access checks), the walker's streaming
-// Memory.EdgesSeq, and the walker's materialised Memory.Edges. The walker is not the hub's owner, so every access check
-// runs. Reports ns/edge and live_B: the live heap the listing holds,
-// sampled half-way through a stream, or with Edges' result in hand.
+// Memory.EdgesSeq, and the walker's materialised Memory.Edges. The walker
+// is not the hub's owner, so every access check runs. Reports ns/edge and
+// live_B: the live heap the listing holds, sampled half-way through a
+// stream, or with Edges' result in hand.
 func BenchmarkHubEdges(b *testing.B) {
 	s, hub := hubStore(b)
 	ctx := context.Background()
