@@ -86,7 +86,10 @@ func (w *wtx) escalateForEdges(b *pgx.Batch, prefix []byte, node anchor.ID) {
 		return
 	}
 	if h := w.held[node]; h != nil && h.exclusive {
-		return // counted when the node was locked
+		// An earlier chunk of this read took the node (and counted its
+		// edges), or a write of the node did: then the edges' own locks
+		// escalate, if they must, when they are read (Prefetch).
+		return
 	}
 	lo, hi := delta.IndexRange(prefix, nil)
 	limit := max(1, w.s.opts.EscalateLocks-w.locks)
