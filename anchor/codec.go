@@ -1,15 +1,12 @@
 package anchor
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"maps"
 	"math"
 	"reflect"
-	"slices"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -34,9 +31,10 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // wire is the msgpack layout of an anchor. Short keys keep records small;
 // new fields must be added with omitempty so older records still decode.
 // Maps are written as slices sorted by key, so equal anchors encode to
-// equal bytes. Marshal encodes a wire with msgpack; Unmarshal decodes the
-// same layout by hand (rawWire, decode.go), so a field added here must be
-// added there too.
+// equal bytes. Marshal writes this layout by hand (encode.go) and
+// Unmarshal reads it by hand (rawWire, decode.go), so a field added here
+// must be added to both; the tests keep msgpack's reflection encoder and
+// decoder of wire as the oracles both must agree with.
 type wire struct {
 	ID          []byte      `msgpack:"i"`
 	Kind        Kind        `msgpack:"k"`
@@ -89,62 +87,6 @@ type wireField struct {
 	Value    []byte
 	Stamp    HLC
 	Origin   []byte
-}
-
-// Marshal encodes a into the versioned, checksummed on-disk format:
-// one version byte, a CRC-32C of the payload, then the msgpack payload.
-func Marshal(a *Anchor) ([]byte, error) {
-	w := wire{
-		ID: a.ID[:], Kind: a.Kind, Owner: a.Owner[:], All: a.Access.All, Type: a.Type,
-		Created: a.Created, Updated: a.Updated, Deleted: a.Deleted, Undirected: a.Undirected,
-		Restored: a.Restored,
-	}
-	for _, root := range slices.SortedFunc(maps.Keys(a.AccessStamps), func(x, y ID) int { return bytes.Compare(x[:], y[:]) }) {
-		m := a.AccessStamps[root]
-		wm := wireMark{At: m.At}
-		if !root.IsZero() {
-			wm.Root = root[:]
-		}
-		if !m.Origin.IsZero() {
-			wm.Origin = m.Origin[:]
-		}
-		w.AccessMarks = append(w.AccessMarks, wm)
-	}
-	for _, root := range slices.SortedFunc(maps.Keys(a.Access.Roots), func(x, y ID) int { return bytes.Compare(x[:], y[:]) }) {
-		w.Grants = append(w.Grants, wireGrant{Root: root[:], Level: a.Access.Roots[root]})
-	}
-	for _, name := range a.FieldNames() {
-		f := a.Fields[name]
-		if f.Ref != nil {
-			wr := wireRef{Name: name, Size: f.Ref.Size, Sum: f.Ref.Sum, Stamp: f.Stamp}
-			if !f.Origin.IsZero() {
-				wr.Origin = f.Origin[:]
-			}
-			w.Refs = append(w.Refs, wr)
-			continue
-		}
-		wf := wireField{Name: name, Value: f.Value, Stamp: f.Stamp}
-		if !f.Origin.IsZero() {
-			wf.Origin = f.Origin[:]
-		}
-		w.Fields = append(w.Fields, wf)
-	}
-	if a.Kind == KindEdge {
-		w.Source, w.Target = a.Source[:], a.Target[:]
-		w.SourceEpoch, w.TargetEpoch = a.SourceEpoch, a.TargetEpoch
-	}
-	var buf bytes.Buffer
-	buf.Write(make([]byte, headerLen))
-	if err := msgpack.NewEncoder(&buf).Encode(&w); err != nil {
-		return nil, &Error{Op: "encode", ID: a.ID, Err: err}
-	}
-	b := buf.Bytes()
-	b[0] = FormatVersion
-	if len(w.Refs) > 0 {
-		b[0] = FormatOutOfLine
-	}
-	binary.LittleEndian.PutUint32(b[1:headerLen], crc32.Checksum(b[headerLen:], castagnoli))
-	return b, nil
 }
 
 // Unmarshal decodes a record written by Marshal. id is the key the record

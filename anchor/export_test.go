@@ -1,9 +1,12 @@
 package anchor
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"maps"
+	"slices"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -141,4 +144,65 @@ func unmarshalReflect(id ID, b []byte) (a *Anchor, err error) {
 		return nil, bad("unknown kind %d", uint8(a.Kind))
 	}
 	return a, nil
+}
+
+// MarshalReflect is marshalReflect for the external tests.
+var MarshalReflect = marshalReflect
+
+// marshalReflect is Marshal as it was before the hand-written encoder
+// (encode.go): a wire encoded by msgpack's reflection. It is kept,
+// unchanged, as the oracle Marshal must match byte for byte
+// (encode_oracle_test.go): msgpack's encoder defines the record's bytes.
+func marshalReflect(a *Anchor) ([]byte, error) {
+	w := wire{
+		ID: a.ID[:], Kind: a.Kind, Owner: a.Owner[:], All: a.Access.All, Type: a.Type,
+		Created: a.Created, Updated: a.Updated, Deleted: a.Deleted, Undirected: a.Undirected,
+		Restored: a.Restored,
+	}
+	for _, root := range slices.SortedFunc(maps.Keys(a.AccessStamps), func(x, y ID) int { return bytes.Compare(x[:], y[:]) }) {
+		m := a.AccessStamps[root]
+		wm := wireMark{At: m.At}
+		if !root.IsZero() {
+			wm.Root = root[:]
+		}
+		if !m.Origin.IsZero() {
+			wm.Origin = m.Origin[:]
+		}
+		w.AccessMarks = append(w.AccessMarks, wm)
+	}
+	for _, root := range slices.SortedFunc(maps.Keys(a.Access.Roots), func(x, y ID) int { return bytes.Compare(x[:], y[:]) }) {
+		w.Grants = append(w.Grants, wireGrant{Root: root[:], Level: a.Access.Roots[root]})
+	}
+	for _, name := range a.FieldNames() {
+		f := a.Fields[name]
+		if f.Ref != nil {
+			wr := wireRef{Name: name, Size: f.Ref.Size, Sum: f.Ref.Sum, Stamp: f.Stamp}
+			if !f.Origin.IsZero() {
+				wr.Origin = f.Origin[:]
+			}
+			w.Refs = append(w.Refs, wr)
+			continue
+		}
+		wf := wireField{Name: name, Value: f.Value, Stamp: f.Stamp}
+		if !f.Origin.IsZero() {
+			wf.Origin = f.Origin[:]
+		}
+		w.Fields = append(w.Fields, wf)
+	}
+	if a.Kind == KindEdge {
+		w.Source, w.Target = a.Source[:], a.Target[:]
+		w.SourceEpoch, w.TargetEpoch = a.SourceEpoch, a.TargetEpoch
+	}
+	var buf bytes.Buffer
+	buf.Write(make([]byte, headerLen))
+	if err := msgpack.NewEncoder(&buf).Encode(&w); err != nil {
+		return nil, &Error{Op: "encode", ID: a.ID, Err: err}
+	}
+	b := buf.Bytes()
+	b[0] = FormatVersion
+	if len(w.Refs) > 0 {
+		b[0] = FormatOutOfLine
+	}
+	binary.LittleEndian.PutUint32(b[1:headerLen], crc32.Checksum(b[headerLen:], castagnoli))
+	return b, nil
 }

@@ -113,6 +113,7 @@ func FuzzUnmarshal(f *testing.F) {
 			t.Fatalf("accepted a record with no anchor, another ID or an invalid kind: %+v", a)
 		}
 		roundTrip(t, a)
+		sameEncode(t, a) // what the fuzzer decodes, both encoders write alike
 	})
 }
 
