@@ -18,23 +18,14 @@ import (
 // checked against): records written before and after compare equal, and
 // every store's serial write path spends a fraction of the time it did.
 // It never fails; the error is for the signature's stability.
-func Marshal(a *Anchor) ([]byte, error) { return AppendMarshal(nil, a), nil }
-
-// AppendMarshal appends Marshal's record of a to b and returns the grown
-// slice (a store that keeps its own header in front of each record writes
-// both into one buffer).
-func AppendMarshal(b []byte, a *Anchor) []byte {
-	start := len(b)
-	b = slices.Grow(b, a.encodedSize())
-	b = append(b, make([]byte, headerLen)...)
-	b, refs := appendWire(b, a)
-	rec := b[start:]
-	rec[0] = FormatVersion
+func Marshal(a *Anchor) ([]byte, error) {
+	b, refs := appendWire(make([]byte, headerLen, a.encodedSize()), a)
+	b[0] = FormatVersion
 	if refs {
-		rec[0] = FormatOutOfLine
+		b[0] = FormatOutOfLine
 	}
-	binary.LittleEndian.PutUint32(rec[1:headerLen], crc32.Checksum(rec[headerLen:], castagnoli))
-	return b
+	binary.LittleEndian.PutUint32(b[1:headerLen], crc32.Checksum(b[headerLen:], castagnoli))
+	return b, nil
 }
 
 // encodedSize is an upper bound of Marshal's output for a, so that the

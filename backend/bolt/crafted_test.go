@@ -113,8 +113,7 @@ func inlineCount(t *testing.T, p []byte, name string) {
 // TestVerifyChecksLogIndex pins a fixed bug: a log-index entry (ID ->
 // sequence) naming a sequence that does not hold the ID was reported
 // clean, and the next write of that anchor left two change-log entries
-// for it. Verify now reports it, and the write is refused. The sequence
-// now sits in front of the record (schema 6); the test damages it there.
+// for it. Verify now reports it, and the write is refused.
 func TestVerifyChecksLogIndex(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "logidx.db")
 	s, err := bolt.Open(path, &bolt.Options{NoSync: true})
@@ -124,9 +123,7 @@ func TestVerifyChecksLogIndex(t *testing.T) {
 	db, err := bbolt.Open(path, 0o600, nil)
 	require.NoError(t, err)
 	require.NoError(t, db.Update(func(tx *bbolt.Tx) error {
-		v := append([]byte(nil), tx.Bucket([]byte("anchors")).Get(root[:])...)
-		copy(v, []byte{0, 0, 0, 0, 0, 0, 0, 99})
-		return tx.Bucket([]byte("anchors")).Put(root[:], v)
+		return tx.Bucket([]byte("logidx")).Put(root[:], []byte{0, 0, 0, 0, 0, 0, 0, 99})
 	}))
 	require.NoError(t, db.Close())
 

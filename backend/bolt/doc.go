@@ -2,9 +2,9 @@
 //
 // # Layout
 //
-// One file with five buckets: anchors (ID -> the anchor's change-log
-// sequence, 8 bytes, then its record), log (sequence -> ID), holding one
-// change-log entry per anchor at its latest write, meta (magic, schema version, store
+// One file with six buckets: anchors (ID -> anchor record), log
+// (sequence -> ID) and logidx (ID -> sequence), holding one change-log
+// entry per anchor at its latest write, meta (magic, schema version, store
 // ID, replica ID, HLC), index (delta's secondary-index entries, whose edge
 // entries are also the store's adjacency: a node's edges are the keys
 // under its prefix, so adding an edge is a few key inserts, O(log n)
@@ -13,10 +13,7 @@
 // its size, CRC-32C, stamp and origin; a write that leaves the value alone
 // neither reads nor rewrites it). Stores before schema 5 also kept an adj
 // bucket of adjacency rows; a read-write Open drops it, and the engine
-// builds the index entries of a store that has none. Stores before schema
-// 6 kept the sequences in a bucket of their own (logidx, ID -> sequence);
-// a read-write Open moves each into its record, in one transaction, and
-// drops the bucket.
+// builds the index entries of a store that has none.
 //
 // # Damaged files
 //
@@ -37,8 +34,8 @@
 // also runs under a recover with faults turned into panics; a write
 // transaction that panicked is rolled back and stops later writes until
 // the store is reopened. Anchor records carry a CRC-32C, index entries
-// too, and each change-log entry is checked against the sequence its
-// anchor's record names on every read of the log. A read-write Open of a store whose records do not
+// too, and the change log and its index are checked against each other on
+// every read of the log. A read-write Open of a store whose records do not
 // all decode, and which has no index entries yet, fails with ErrCorrupt
 // rather than build an index that would leave the damaged edges out. Not
 // covered: bytes of the meta bucket (store and replica IDs, the

@@ -139,15 +139,11 @@ type rtx struct {
 	writable bool
 	b        [nBuckets]*bbolt.Bucket // opened on first use (open); nil: absent
 	tried    [nBuckets]bool
-	// logged is the anchor whose log entry the last PutAnchor moved, while
-	// justLogged; Logged of it then does nothing.
-	logged     anchor.ID
-	justLogged bool
 }
 
 // The store's buckets as an rtx opens them. The index bucket is absent
 // from a store of schema < 3 opened read-only, the values bucket from one
-// of schema < 4; the log index is present only in one of schema < 6.
+// of schema < 4.
 type bucketID int
 
 const (
@@ -163,7 +159,7 @@ var bucketNames = [nBuckets][]byte{bAnchors: bucketAnchors, bLog: bucketLog, bLo
 
 // bucketFill is how full a write transaction splits each bucket's pages
 // (bbolt's FillPercent; 0 keeps its default, 50%, made for random keys).
-//   - anchors, log (and logidx): time-ordered IDs and sequence numbers arrive in
+//   - anchors, log, logidx: time-ordered IDs and sequence numbers arrive in
 //     key order, at the right edge of these trees, so split pages are
 //     filled instead of left half empty.
 //   - index: keys start with a node's ID or a name; a hub's edges arrive
@@ -220,17 +216,12 @@ func (t *rtx) Anchor(id anchor.ID) (a *anchor.Anchor, err error) {
 	err = t.write("get", func() error {
 		v := t.open(bAnchors).Get(id[:])
 		if v == nil {
-			if !t.seqInRecord() {
-				if seq := t.open(bLogIdx).Get(id[:]); seq != nil {
-					return &anchor.Error{Op: "get", ID: id, Err: fmt.Errorf("%w: no record, but the log index holds it at %x", anchor.ErrCorrupt, seq)}
-				}
+			if seq := t.open(bLogIdx).Get(id[:]); seq != nil {
+				return &anchor.Error{Op: "get", ID: id, Err: fmt.Errorf("%w: no record, but the log index holds it at %x", anchor.ErrCorrupt, seq)}
 			}
 			return &anchor.Error{Op: "get", ID: id, Err: anchor.ErrNotFound}
 		}
-		rec, err := t.record(id, v)
-		if err == nil {
-			a, err = anchor.Unmarshal(id, rec)
-		}
+		a, err = anchor.Unmarshal(id, v)
 		return err
 	})
 	return a, err
@@ -285,40 +276,42 @@ func (t *rtx) DeleteIndex(k []byte) error {
 
 // PutAnchor writes a's record, its field values of anchor.OutOfLine bytes
 // or more to the values bucket, and removes the values a no longer keeps
-// out of line. A field given as a reference keeps its stored value. It
-// also moves a's change-log entry to the next sequence, which the record
-// carries (see records.go): the Logged call that follows it for the same
-// anchor (delta.Apply's order) then has nothing left to do.
+// out of line. A field given as a reference keeps its stored value.
 func (t *rtx) PutAnchor(a *anchor.Anchor) error {
 	head, values := anchor.SplitOutOfLine(a)
-	val := anchor.AppendMarshal(make([]byte, seqLen, seqLen+256), head)
+	b, err := anchor.Marshal(head)
+	if err != nil {
+		return err
+	}
 	return t.write("put", func() error {
 		if err := t.putValues(head, values); err != nil {
 			return err
 		}
-		if err := t.relog(a.ID, val); err != nil {
-			return err
-		}
-		t.logged, t.justLogged = a.ID, true
-		return nil
+		return t.open(bAnchors).Put(a.ID[:], b)
 	})
 }
 
-// Logged moves id's change-log entry to a new sequence, unless the
-// PutAnchor just before it did (see PutAnchor). It refuses (with
-// anchor.ErrCorrupt) when the record names a sequence that does not hold
-// id: writing on would leave two log entries for one anchor.
+// Logged moves id's change-log entry to a new sequence. It refuses (with
+// anchor.ErrCorrupt) when the log index names a sequence that does not
+// hold id: writing on would leave two log entries for one anchor.
 func (t *rtx) Logged(id anchor.ID) error {
-	if t.justLogged && t.logged == id {
-		t.justLogged = false
-		return nil
-	}
 	return t.write("log", func() error {
-		v := t.open(bAnchors).Get(id[:])
-		if v == nil {
-			return &anchor.Error{Op: "log", ID: id, Err: fmt.Errorf("%w: no record to log", anchor.ErrNotFound)}
+		if old := t.open(bLogIdx).Get(id[:]); old != nil {
+			if got := t.open(bLog).Get(old); !bytes.Equal(got, id[:]) {
+				return &anchor.Error{Op: "log", ID: id, Err: fmt.Errorf("%w: log index names sequence %x, which holds %x", anchor.ErrCorrupt, old, got)}
+			}
+			if err := t.open(bLog).Delete(old); err != nil {
+				return err
+			}
 		}
-		return t.relog(id, bytes.Clone(v))
+		seq, err := t.open(bLog).NextSequence()
+		if err != nil {
+			return err
+		}
+		if err := t.open(bLog).Put(u64(seq), id[:]); err != nil {
+			return err
+		}
+		return t.open(bLogIdx).Put(id[:], u64(seq))
 	})
 }
 

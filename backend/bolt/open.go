@@ -22,10 +22,8 @@ import (
 // store, schema 4 the bucket of field values kept out of line: see
 // values.go; schema 5 dropped the adjacency bucket, whose rows the edge
 // entries of the secondary index hold, and which the engine rebuilds from
-// the anchors when a store has no index yet; schema 6 moved each anchor's
-// change-log sequence from the log-index bucket into its record and
-// dropped that bucket).
-const SchemaVersion = 6
+// the anchors when a store has no index yet).
+const SchemaVersion = 5
 
 // schemaNoAdj is the first schema without the adjacency bucket; older
 // stores have one, which a read-write open drops.
@@ -34,10 +32,10 @@ const schemaNoAdj = 5
 const magic = "anchorage-bolt"
 
 var (
-	bucketAnchors = []byte("anchors") // id -> seq (schema >= 6) and anchor record
+	bucketAnchors = []byte("anchors") // id -> anchor record
 	bucketAdj     = []byte("adj")     // schema < 5: node|edge -> peer|dir|type, dropped by the upgrade
 	bucketLog     = []byte("log")     // seq (big endian) -> id
-	bucketLogIdx  = []byte("logidx")  // schema < 6: id -> seq, folded into the records by the upgrade
+	bucketLogIdx  = []byte("logidx")  // id -> seq
 	bucketMeta    = []byte("meta")
 	bucketIndex   = []byte("index")  // delta's secondary-index entries
 	bucketValues  = []byte("values") // id|field name -> value kept out of line
@@ -192,7 +190,7 @@ func (s *driver) init() error {
 			s.info.Schema = int(n)
 		}
 		for _, b := range [][]byte{bucketAnchors, bucketLog, bucketLogIdx} {
-			if tx.Bucket(b) == nil && (s.info.Schema < schemaSeqInRecord || string(b) != string(bucketLogIdx)) {
+			if tx.Bucket(b) == nil {
 				return false, fmt.Errorf("%w: bucket %q missing", anchor.ErrCorrupt, b)
 			}
 		}
@@ -221,7 +219,7 @@ func (s *driver) initTx(check func(tx *bbolt.Tx) (bool, error)) error {
 		if !fresh {
 			return s.upgrade(tx)
 		}
-		for _, b := range [][]byte{bucketAnchors, bucketLog, bucketMeta, bucketIndex, bucketValues} {
+		for _, b := range [][]byte{bucketAnchors, bucketLog, bucketLogIdx, bucketMeta, bucketIndex, bucketValues} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -255,11 +253,6 @@ func (s *driver) upgrade(tx *bbolt.Tx) error {
 	for _, b := range [][]byte{bucketIndex, bucketValues} {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return fmt.Errorf("upgrading to schema %d: %w", SchemaVersion, err)
-		}
-	}
-	if s.info.Schema < schemaSeqInRecord {
-		if err := foldLogIndex(tx); err != nil {
-			return fmt.Errorf("upgrading to schema %d: %w", schemaSeqInRecord, err)
 		}
 	}
 	var schema [4]byte

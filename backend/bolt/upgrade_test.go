@@ -3,7 +3,6 @@ package bolt_test
 import (
 	"context"
 	"encoding/binary"
-	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -18,17 +17,14 @@ import (
 	"github.com/anchorage-db/anchorage/tiered"
 )
 
-// schema2 rewrites the store at path as schema 2 kept it: bare records
-// with a log index, an adjacency bucket (node|edge rows, stale here: the upgrade drops it unread), and no
+// schema2 rewrites the store at path as schema 2 kept it: an adjacency
+// bucket (node|edge rows, stale here: the upgrade drops it unread), and no
 // secondary-index or out-of-line-values bucket.
 func schema2(t *testing.T, path string) {
 	db, err := bbolt.Open(path, 0o600, nil)
 	require.NoError(t, err)
 	defer db.Close()
 	require.NoError(t, db.Update(func(tx *bbolt.Tx) error {
-		if err := unfoldSequences(tx); err != nil {
-			return err
-		}
 		adj, err := tx.CreateBucket([]byte("adj"))
 		if err != nil {
 			return err
@@ -107,65 +103,4 @@ func TestUpgradeDropsAdjacency(t *testing.T) {
 	require.NoError(t, db.Close())
 	_, err = bolt.Open(path, nil)
 	require.ErrorIs(t, err, anchor.ErrCorrupt)
-}
-
-// changeLog lists s's change log as "seq id" lines.
-func changeLog(t *testing.T, s backend.Store) []string {
-	var log []string
-	require.NoError(t, s.View(context.Background(), func(v backend.View) error {
-		return v.Changes(0, func(seq uint64, id anchor.ID) error { log = append(log, fmt.Sprint(seq, " ", id)); return nil })
-	}))
-	return log
-}
-
-// TestUpgradeFoldsLogIndex: a store of schema 5 (bare records, each
-// anchor's change-log sequence in a log-index bucket) reads as it was
-// read-only, and a read-write open moves every sequence in front of its
-// record (more anchors than the upgrade rewrites in one chunk) and drops
-// the bucket: the change log, the anchors and Verify are as before, and
-// the next write moves its anchor's entry as it should.
-func TestUpgradeFoldsLogIndex(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "v5.db")
-	s, err := bolt.Open(path, &bolt.Options{NoSync: true})
-	require.NoError(t, err)
-	root := backendtest.NewRootNode(t, s, anchor.Access{All: anchor.Connect})
-	require.NoError(t, backendtest.AddEdges(ctx, []backend.Store{s}, root, 10, 130)) // 2,600 anchors
-	set := &delta.Batch{Changes: []delta.Change{{ID: root, Set: map[string][]byte{"x": {1}}}}}
-	require.NoError(t, backendtest.Apply(ctx, s, set)) // the root's entry moves to the end
-	want := changeLog(t, s)
-	require.Greater(t, len(want), 2048)
-	require.NoError(t, s.Close())
-	db, err := bbolt.Open(path, 0o600, nil)
-	require.NoError(t, err)
-	require.NoError(t, db.Update(unfoldSequences))
-	require.NoError(t, db.Close())
-
-	ro, err := bolt.Open(path, &bolt.Options{ReadOnly: true})
-	require.NoError(t, err)
-	require.Equal(t, 5, backendtest.Meta(t, ro).Schema)
-	require.Equal(t, want, changeLog(t, ro))
-	require.Equal(t, 1300, backendtest.EdgeCount(t, ro, root))
-	backendtest.RequireClean(t, ro)
-	require.NoError(t, ro.Close())
-
-	s, err = bolt.Open(path, &bolt.Options{NoSync: true})
-	require.NoError(t, err)
-	require.Equal(t, bolt.SchemaVersion, backendtest.Meta(t, s).Schema)
-	require.Equal(t, want, changeLog(t, s))
-	require.Equal(t, 1300, backendtest.EdgeCount(t, s, root))
-	backendtest.RequireClean(t, s)
-	require.NoError(t, backendtest.Apply(ctx, s, set))
-	got := changeLog(t, s)
-	require.Len(t, got, len(want), "a write moves its anchor's entry, it adds none")
-	require.Contains(t, got[len(got)-1], root.String())
-	backendtest.RequireClean(t, s)
-	require.NoError(t, s.Close())
-	db, err = bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true})
-	require.NoError(t, err)
-	defer db.Close()
-	require.NoError(t, db.View(func(tx *bbolt.Tx) error {
-		require.Nil(t, tx.Bucket([]byte("logidx")), "the upgrade drops the log index")
-		return nil
-	}))
 }

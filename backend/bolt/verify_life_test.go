@@ -39,7 +39,7 @@ func TestVerifyEdgeOfEarlierLife(t *testing.T) {
 	require.NoError(t, err)
 	db, err := bbolt.Open(path, 0o600, nil)
 	require.NoError(t, err)
-	require.NoError(t, db.Update(func(tx *bbolt.Tx) error { return putRecord(tx, n, rec) }))
+	require.NoError(t, db.Update(func(tx *bbolt.Tx) error { return tx.Bucket([]byte("anchors")).Put(n[:], rec) }))
 	require.NoError(t, db.Close())
 
 	s, err = bolt.Open(path, &bolt.Options{NoSync: true})

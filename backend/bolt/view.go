@@ -36,11 +36,7 @@ func (v *view) Anchors(fn func(anchor.ID, *anchor.Anchor, error) error) error {
 		if err != nil {
 			return fn(id, nil, fmt.Errorf("%w: anchor key of %d bytes", anchor.ErrCorrupt, len(k)))
 		}
-		rec, err := v.rtx.record(id, val)
-		if err != nil {
-			return fn(id, nil, err)
-		}
-		a, err := anchor.Unmarshal(id, rec)
+		a, err := anchor.Unmarshal(id, val)
 		if err == nil {
 			a, err = v.rtx.loadValues(a)
 		}
@@ -49,10 +45,9 @@ func (v *view) Anchors(fn func(anchor.ID, *anchor.Anchor, error) error) error {
 }
 
 // Changes lists the change log from after+1. Each entry is checked against
-// the record it names (which must name the same sequence; on a store of
-// schema < 6, the log index), so a damaged sequence or ID in either gives
-// anchor.ErrCorrupt rather than a wrong entry (an entry whose anchor has
-// no record too: its ID may be the damaged part).
+// the log index (which must name the same sequence for the same anchor),
+// so a damaged sequence or ID in either gives anchor.ErrCorrupt rather
+// than a wrong entry.
 func (v *view) Changes(after uint64, fn func(uint64, anchor.ID) error) error {
 	var start []byte // from the very first row, so Verify sees malformed keys too
 	if after > 0 {
@@ -63,47 +58,36 @@ func (v *view) Changes(after uint64, fn func(uint64, anchor.ID) error) error {
 		if err != nil || len(k) != 8 || binary.BigEndian.Uint64(k) == 0 {
 			return fmt.Errorf("%w: change-log entry %x", anchor.ErrCorrupt, k)
 		}
-		seq := binary.BigEndian.Uint64(k)
-		var named uint64
-		var ok bool
-		if err := v.rtx.write("scan change log", func() error {
-			named, ok = v.rtx.recordSeq(id, v.rtx.open(bAnchors).Get(id[:]))
-			return nil
-		}); err != nil {
+		var idx []byte
+		if err := v.rtx.write("scan change log", func() error { idx = v.rtx.open(bLogIdx).Get(id[:]); return nil }); err != nil {
 			return err
 		}
-		if !ok || named != seq {
-			return &anchor.Error{Op: "changes", ID: id, Err: fmt.Errorf("%w: change-log entry %d, but the anchor names sequence %d", anchor.ErrCorrupt, seq, named)}
+		if !bytes.Equal(idx, k) {
+			return &anchor.Error{Op: "changes", ID: id, Err: fmt.Errorf("%w: change-log entry %x, but the log index holds %x", anchor.ErrCorrupt, k, idx)}
 		}
-		return fn(seq, id)
+		return fn(binary.BigEndian.Uint64(k), id)
 	})
 }
 
-// CheckStorage reports every anchor whose stored sequence (its record's
-// prefix, or on a store of schema < 6 its log-index row) does not hold
-// that anchor in the change log, and every such sequence that does not
-// decode. (Log entries naming the wrong anchor are found by Changes.)
+// CheckStorage reports every log-index row (ID -> sequence) whose sequence
+// does not hold that ID in the change log, and every row that does not
+// decode. (Log entries missing from the index are found by Changes.)
 func (v *view) CheckStorage(report func(kind string, id anchor.ID, detail string)) error {
 	if err := v.rtx.checkValues(report); err != nil {
 		return err
 	}
-	which, what := bAnchors, "record"
-	if !v.rtx.seqInRecord() {
-		which, what = bLogIdx, "log-index row"
-	}
-	return v.rtx.scan("check sequences", which, nil, nil, func(k, val []byte) error {
+	return v.rtx.scan("scan log index", bLogIdx, nil, nil, func(k, seq []byte) error {
 		id, err := anchor.IDFromBytes(k)
-		if err != nil || len(val) < seqLen || (which == bLogIdx && len(val) != seqLen) {
-			report(backend.ProblemCorrupt, id, fmt.Sprintf("%s %x holds no sequence", what, k))
+		if err != nil || len(seq) != 8 {
+			report(backend.ProblemCorrupt, id, fmt.Sprintf("log-index row %x -> %x does not decode", k, seq))
 			return nil
 		}
-		seq := binary.BigEndian.Uint64(val)
 		var got []byte
-		if err := v.rtx.write("check sequences", func() error { got = bytes.Clone(v.rtx.open(bLog).Get(u64(seq))); return nil }); err != nil {
+		if err := v.rtx.write("scan log index", func() error { got = bytes.Clone(v.rtx.open(bLog).Get(seq)); return nil }); err != nil {
 			return err
 		}
 		if !bytes.Equal(got, k) {
-			report(backend.ProblemIndexMismatch, id, fmt.Sprintf("%s names sequence %d, which holds %x", what, seq, got))
+			report(backend.ProblemIndexMismatch, id, fmt.Sprintf("log index names sequence %d, which holds %x", binary.BigEndian.Uint64(seq), got))
 		}
 		return nil
 	})
