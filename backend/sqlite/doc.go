@@ -131,7 +131,11 @@
 //
 // View runs on a pool of read connections (PRAGMA query_only), each View
 // one read transaction: one consistent snapshot of committed state. In WAL
-// mode readers neither wait for writers nor hold them up.
+// mode readers neither wait for writers nor hold them up. A View's index
+// scans (listings, adjacency) step SQLite's statements through its C API
+// on the View's own connection, in the View's transaction, copying rows in
+// batches into one reused buffer; the rest of its reads go through
+// database/sql.
 //
 // # Read-only
 //

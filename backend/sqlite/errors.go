@@ -30,16 +30,16 @@ type BusyError = backend.BusyError
 // openErr translates SQLite's verdict on a damaged or foreign file, and a
 // full disk met while creating the schema.
 func (s *driver) openErr(err error) error {
-	var se *sqlite.Error
-	if !errors.As(err, &se) {
+	code, ok := resultCode(err)
+	if !ok {
 		return err
 	}
 	switch {
-	case se.Code()&0xff == sqlite3.SQLITE_NOTADB:
+	case code&0xff == sqlite3.SQLITE_NOTADB:
 		return fmt.Errorf("%w: SQLite does not recognise the file: %v", anchor.ErrNotStore, err)
-	case se.Code()&0xff == sqlite3.SQLITE_CORRUPT, se.Code() == sqlite3.SQLITE_IOERR_SHORT_READ:
+	case code&0xff == sqlite3.SQLITE_CORRUPT, code == sqlite3.SQLITE_IOERR_SHORT_READ:
 		return fmt.Errorf("%w: %v", anchor.ErrCorrupt, err)
-	case se.Code()&0xff == sqlite3.SQLITE_FULL, se.Code() == sqlite3.SQLITE_IOERR_SHMSIZE:
+	case code&0xff == sqlite3.SQLITE_FULL, code == sqlite3.SQLITE_IOERR_SHMSIZE:
 		// Creating or migrating the schema ran out of space (the disk,
 		// or MaxPages): SQLite rolled the transaction back, so the file
 		// holds the store as it was, or nothing the next Open will not
@@ -61,32 +61,41 @@ func (s *driver) readErr(op string, err error) error {
 	if isBusy(err) {
 		return &BusyError{Op: op, Path: s.path, Err: err}
 	}
-	var se *sqlite.Error
-	if errors.As(err, &se) {
+	if code, ok := resultCode(err); ok {
 		switch {
-		case se.Code()&0xff == sqlite3.SQLITE_CORRUPT, se.Code()&0xff == sqlite3.SQLITE_NOTADB,
-			se.Code() == sqlite3.SQLITE_IOERR_SHORT_READ:
+		case code&0xff == sqlite3.SQLITE_CORRUPT, code&0xff == sqlite3.SQLITE_NOTADB,
+			code == sqlite3.SQLITE_IOERR_SHORT_READ:
 			return fmt.Errorf("%s: %w: %s: %v", op, anchor.ErrCorrupt, s.path, err)
 		}
 	}
 	return err
 }
 
-func isBusy(err error) bool {
+// resultCode returns the SQLite result code err carries: modernc's
+// *sqlite.Error, or a scanner's *stepError.
+func resultCode(err error) (int, bool) {
 	var se *sqlite.Error
-	if !errors.As(err, &se) {
-		return false
+	if errors.As(err, &se) {
+		return se.Code(), true
 	}
+	var st *stepError
+	if errors.As(err, &st) {
+		return st.code, true
+	}
+	return 0, false
+}
+
+func isBusy(err error) bool {
+	code, ok := resultCode(err)
 	// SQLITE_BUSY and its extended codes (BUSY_RECOVERY, BUSY_SNAPSHOT,
 	// BUSY_TIMEOUT): another connection holds a lock; it will let go.
 	// SQLITE_LOCKED is not among them: without a shared cache it means a
 	// conflict inside one connection, which waiting does not cure.
-	return se.Code()&0xff == sqlite3.SQLITE_BUSY
+	return ok && code&0xff == sqlite3.SQLITE_BUSY
 }
 
 func isCanceled(err error) bool {
-	var se *sqlite.Error
-	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_INTERRUPT {
+	if code, ok := resultCode(err); ok && code&0xff == sqlite3.SQLITE_INTERRUPT {
 		return true
 	}
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
@@ -95,8 +104,7 @@ func isCanceled(err error) bool {
 // fullErr marks SQLITE_FULL (the disk, or Options.MaxPages, is full) as
 // anchor.ErrFull; other errors pass unchanged.
 func fullErr(path string, err error) error {
-	var se *sqlite.Error
-	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL {
+	if code, ok := resultCode(err); ok && code&0xff == sqlite3.SQLITE_FULL {
 		return fmt.Errorf("apply: commit to %s: %w: %w", path, anchor.ErrFull, err)
 	}
 	return err

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 
 	"github.com/anchorage-db/anchorage/anchor"
 	"github.com/anchorage-db/anchorage/delta"
@@ -55,8 +56,13 @@ func (t *wtx) PutIndex(k, v []byte) error { return t.exec(t.w.putIndex, k, v) }
 
 func (t *wtx) DeleteIndex(k []byte) error { return t.exec(t.w.delIndex, k) }
 
+// Index streams index entries through a scanner (scan.go), or through
+// database/sql if the view's connection has no handle for one.
 func (v *view) Index(prefix, after []byte, fn func(k, v []byte) error) error {
-	err, stop := scanIndex(v.ctx, v.stmt(v.s.r.index), prefix, after, fn)
+	err, stop := v.scan(prefix, after, fn)
+	if errors.Is(err, errNoHandle) {
+		err, stop = scanIndex(v.ctx, v.stmt(v.s.r.index), prefix, after, fn)
+	}
 	if err != nil && !stop {
 		return v.err("index", err)
 	}

@@ -205,7 +205,7 @@ func (s *driver) open(ctx context.Context) error {
 }
 
 func (s *driver) pool(dsn string) (*sql.DB, error) {
-	db, err := sql.Open("sqlite", dsn)
+	db, err := newReadPool(dsn)
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,7 @@ import (
 // readers holds the statements of the read pool, prepared once on the
 // pool; each view binds the ones it uses to its transaction.
 type readers struct {
-	meta, anchor, anchors, changes, kv, index *sql.Stmt
+	meta, anchor, anchors, changes, kv, index *sql.Stmt // index: see view.Index
 }
 
 func prepareReaders(ctx context.Context, db *sql.DB) (*readers, error) {
@@ -49,9 +49,13 @@ func (r *readers) close() {
 
 // view is a backend.Snapshot over one read transaction of the read pool: one
 // consistent snapshot (WAL mode fixes it at the first read, which start
-// does). It is used by one goroutine, during the View callback only.
+// does). It holds its connection (conn, on which tx runs) for its whole
+// life, so that its index scans, which step statements of their own on it,
+// read in tx too. It is used by one goroutine, during the View callback
+// only.
 type view struct {
 	s    *driver
+	conn *sql.Conn
 	tx   *sql.Tx
 	ctx  context.Context
 	meta backend.Meta
@@ -196,6 +200,33 @@ func (v *view) MetaValue(key string) ([]byte, error) {
 	return b, v.err("meta", err)
 }
 
+// begin takes a connection of the read pool and opens the view's read
+// transaction on it.
+func (s *driver) begin(ctx context.Context) (*view, error) {
+	conn, err := s.rdb.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tx, err := conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	v := &view{s: s, conn: conn, tx: tx, ctx: ctx, st: make(map[*sql.Stmt]*sql.Stmt)}
+	if err := v.start(); err != nil {
+		v.end()
+		return nil, err
+	}
+	return v, nil
+}
+
+// end rolls the read transaction back and returns the connection to the
+// pool.
+func (v *view) end() {
+	v.tx.Rollback()
+	v.conn.Close()
+}
+
 // View calls fn with a consistent snapshot of committed state, taken from
 // the read pool. It never waits for writers; in the rare case SQLite
 // reports the database locked to a reader it retries with backoff while
@@ -205,14 +236,10 @@ func (s *driver) View(ctx context.Context, fn func(backend.Snapshot) error) erro
 	ctx, cancel := s.viewContext(ctx)
 	defer cancel()
 	for attempt := 0; ; attempt++ {
-		tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		v, err := s.begin(ctx)
 		if err == nil {
-			v := &view{s: s, tx: tx, ctx: ctx, st: make(map[*sql.Stmt]*sql.Stmt)}
-			if err = v.start(); err == nil {
-				defer tx.Rollback()
-				return fn(v)
-			}
-			tx.Rollback()
+			defer v.end()
+			return fn(v)
 		}
 		if !isBusy(err) {
 			return s.readErr("view", err)
