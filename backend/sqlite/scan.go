@@ -26,9 +26,6 @@ import (
 // snapshot: it checks the View's context before each batch, and stops
 // before database/sql can have rolled the transaction back.
 
-// sqlScan is sqlIndex for a scanner: both bound the scan the same way.
-const sqlScan = sqlIndex
-
 // Batch bounds: a batch ends after scanBatchRows rows or once the buffer
 // holds scanBatchBytes; a buffer that grew past scanKeepBytes (for a huge
 // entry) is not kept for the next scan.
@@ -72,7 +69,7 @@ type span struct{ k0, k1, v0, v1 int }
 // prepare returns a new scanner on c.
 func prepare(c *readConn) (*scanner, error) {
 	s := &scanner{c: c}
-	z, err := libc.CString(sqlScan)
+	z, err := libc.CString(sqlIndex) // the statement database/sql scans with, bounded the same way
 	if err != nil {
 		return nil, err
 	}
