@@ -139,6 +139,8 @@ type rtx struct {
 	writable bool
 	b        [nBuckets]*bbolt.Bucket // opened on first use (open); nil: absent
 	tried    [nBuckets]bool
+	edges    [nBuckets]rightEdge // of bAnchors and bLogIdx, in a write transaction (see isNew)
+	wrote    map[anchor.ID]uint8 // keys written above edges' tops: bit 1<<bucketID
 }
 
 // The store's buckets as an rtx opens them. The index bucket is absent
@@ -214,6 +216,9 @@ func (t *rtx) write(op string, fn func() error) error {
 // they come as references (anchor.Field.Ref; see values.go).
 func (t *rtx) Anchor(id anchor.ID) (a *anchor.Anchor, err error) {
 	err = t.write("get", func() error {
+		if t.isNew(id) {
+			return &anchor.Error{Op: "get", ID: id, Err: anchor.ErrNotFound}
+		}
 		v := t.open(bAnchors).Get(id[:])
 		if v == nil {
 			if seq := t.open(bLogIdx).Get(id[:]); seq != nil {
@@ -287,8 +292,27 @@ func (t *rtx) PutAnchor(a *anchor.Anchor) error {
 		if err := t.putValues(head, values); err != nil {
 			return err
 		}
-		return t.open(bAnchors).Put(a.ID[:], b)
+		if err := t.open(bAnchors).Put(a.ID[:], b); err != nil {
+			return err
+		}
+		t.note(bAnchors, a.ID)
+		return nil
 	})
+}
+
+// unlog removes id's change-log entry, if it has one. Call it under guard.
+func (t *rtx) unlog(id anchor.ID) error {
+	if t.above(bLogIdx, id) {
+		return nil // no entry (see isNew)
+	}
+	old := t.open(bLogIdx).Get(id[:])
+	if old == nil {
+		return nil
+	}
+	if got := t.open(bLog).Get(old); !bytes.Equal(got, id[:]) {
+		return &anchor.Error{Op: "log", ID: id, Err: fmt.Errorf("%w: log index names sequence %x, which holds %x", anchor.ErrCorrupt, old, got)}
+	}
+	return t.open(bLog).Delete(old)
 }
 
 // Logged moves id's change-log entry to a new sequence. It refuses (with
@@ -296,13 +320,8 @@ func (t *rtx) PutAnchor(a *anchor.Anchor) error {
 // hold id: writing on would leave two log entries for one anchor.
 func (t *rtx) Logged(id anchor.ID) error {
 	return t.write("log", func() error {
-		if old := t.open(bLogIdx).Get(id[:]); old != nil {
-			if got := t.open(bLog).Get(old); !bytes.Equal(got, id[:]) {
-				return &anchor.Error{Op: "log", ID: id, Err: fmt.Errorf("%w: log index names sequence %x, which holds %x", anchor.ErrCorrupt, old, got)}
-			}
-			if err := t.open(bLog).Delete(old); err != nil {
-				return err
-			}
+		if err := t.unlog(id); err != nil {
+			return err
 		}
 		seq, err := t.open(bLog).NextSequence()
 		if err != nil {
@@ -311,7 +330,11 @@ func (t *rtx) Logged(id anchor.ID) error {
 		if err := t.open(bLog).Put(u64(seq), id[:]); err != nil {
 			return err
 		}
-		return t.open(bLogIdx).Put(id[:], u64(seq))
+		if err := t.open(bLogIdx).Put(id[:], u64(seq)); err != nil {
+			return err
+		}
+		t.note(bLogIdx, id)
+		return nil
 	})
 }
 

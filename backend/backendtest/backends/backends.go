@@ -131,6 +131,7 @@ func Run(t *testing.T) {
 			t.Run("Faults", func(t *testing.T) {
 				backendtest.RunFaults(t, backendtest.FaultOpeners{Limited: b.Limited, Driver: b.Driver})
 			})
+			t.Run("TxReads", func(t *testing.T) { backendtest.RunTxReads(t, b.Driver) })
 			t.Run("Purge", func(t *testing.T) { backendtest.RunPurge(t, b.Opener(nil), b.Compact, b.Name != "postgres") })
 			t.Run("BigField", func(t *testing.T) {
 				size := backendtest.BigFieldBytes
