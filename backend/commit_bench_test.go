@@ -111,9 +111,18 @@ func BenchmarkCommitter(b *testing.B) {
 				bareRoot := backendtest.NewRootNode(b, bare, anchor.Access{All: anchor.Connect})
 				var stamp atomic.Uint64
 				stamp.Store(uint64(backendtest.Meta(b, bare).HLC) + 1<<20)
-				bc := backend.NewBareCommitter(64, bareRun(bare.Driver(), &stamp))
+				var bareTx atomic.Int64
+				run := bareRun(bare.Driver(), &stamp)
+				bc := backend.NewBareCommitter(64, func(ws []delta.Write) error {
+					err := run(ws)
+					if err == nil {
+						bareTx.Add(1)
+					}
+					return err
+				})
 				defer bc.Close()
 				fullTx.Store(0)
+				bareTx.Store(0)
 				var tFull, tBare time.Duration
 				n := 0
 				for b.Loop() {
@@ -125,6 +134,7 @@ func BenchmarkCommitter(b *testing.B) {
 				b.ReportMetric(float64(n)/tBare.Seconds(), "bare_commits/s")
 				b.ReportMetric(tFull.Seconds()/tBare.Seconds(), "bare/full")
 				b.ReportMetric(float64(n)/float64(max(fullTx.Load(), 1)), "full_commits/tx")
+				b.ReportMetric(float64(n)/float64(max(bareTx.Load(), 1)), "bare_commits/tx")
 				b.ReportMetric(0, "ns/op")
 				if got := backendtest.EdgeCount(b, full, fullRoot); got != n {
 					b.Fatalf("full path stored %d edges, want %d", got, n)
