@@ -202,10 +202,9 @@ func (t *rtx) buckets() {
 func (t *rtx) write(op string, fn func() error) error {
 	err := guard(op, fn)
 	if err == nil || !t.writable {
-		return err // (errors.As's target escapes: keep it off the path of every read)
+		return err
 	}
-	var p *panicError
-	if errors.As(err, &p) {
+	if _, panicked := err.(*panicError); panicked { // guard returns it as it is (errors.As would cost an allocation on every failed read, "not found" included)
 		broken := err // its own variable: &err would move err to the heap on every call
 		t.d.broken.CompareAndSwap(nil, &broken)
 	}
