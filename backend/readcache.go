@@ -46,15 +46,26 @@ func (t *groupTx) PutMeta(key string, value []byte) error {
 
 // Anchor returns a copy of the cached anchor, or reads it and caches it.
 func (t *groupTx) Anchor(id anchor.ID) (*anchor.Anchor, error) {
+	a, err := t.SharedAnchor(id)
+	if err != nil {
+		return nil, err
+	}
+	return a.Clone(), nil
+}
+
+// SharedAnchor returns the cached anchor itself (delta.SharedReader), or
+// reads it and caches it. A write of the anchor drops it from the cache;
+// the value handed out is never modified.
+func (t *groupTx) SharedAnchor(id anchor.ID) (*anchor.Anchor, error) {
 	if a, ok := t.anchors[id]; ok {
-		return a.Clone(), nil
+		return a, nil
 	}
 	a, err := t.Tx.Anchor(id)
 	if err != nil {
 		return nil, err
 	}
 	t.anchors[id] = a
-	return a.Clone(), nil
+	return a, nil
 }
 
 // PutAnchor writes a and forgets the cached copy of it.

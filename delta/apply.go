@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/anchorage-db/anchorage/anchor"
 )
@@ -42,6 +43,7 @@ func Apply(tx Tx, env Env, w Write) (Result, error) {
 	}
 	p := &plan{tx: tx, stamp: env.Stamp, local: env.Replica, maxFields: env.Limits.WithDefaults().MaxFields,
 		cache: make(map[anchor.ID]*anchor.Anchor), adj: make(map[adjKey]*anchor.Adj)}
+	p.dirty = p.dirtyBuf[:0]
 	if err := w.apply(p); err != nil {
 		return Result{}, err
 	}
@@ -123,17 +125,19 @@ type plan struct {
 	held          held              // a Merge's held edges (hold.go)
 	once          writeOnce         // the store's write-once types (writeonce.go)
 
-	cache map[anchor.ID]*anchor.Anchor // anchors read or written, copies
-	dirty []anchor.ID                  // anchors to write, in first-dirtied order
-	isDir map[anchor.ID]bool
-	adj   map[adjKey]*anchor.Adj // planned rows; nil value = delete
+	cache    map[anchor.ID]*anchor.Anchor // anchors read or written, copies
+	dirty    []anchor.ID                  // anchors to write, in first-dirtied order
+	dirtyBuf [8]anchor.ID                 // dirty's first array: most batches write a few anchors
+	isDir    map[anchor.ID]bool           // the set of dirty, once it outgrows dirtyBuf (isDirty)
+	adj      map[adjKey]*anchor.Adj       // planned rows; nil value = delete
 
-	ix       *Indexes              // the store's declared indexes (index.go)
-	before   map[anchor.ID][]entry // index entries of anchors as stored
-	ixPut    []entry               // planned index entries
-	ixDel    []delKey              // planned index deletes
-	released map[string]bool       // unique keys dirty anchors give up
-	found    anchor.Adj            // what Batch.Once found
+	ix       *Indexes                     // the store's declared indexes (index.go)
+	before   map[anchor.ID][]entry        // index entries of anchors as stored (storedEntries)
+	stored   map[anchor.ID]*anchor.Anchor // anchors as a SharedReader stored them, not to be modified
+	ixPut    []entry                      // planned index entries
+	ixDel    []delKey                     // planned index deletes
+	released map[string]bool              // unique keys dirty anchors give up
+	found    anchor.Adj                   // what Batch.Once found
 }
 
 func (p *plan) fail(op string, id anchor.ID, field string, err error) error {
@@ -146,7 +150,14 @@ func (p *plan) get(id anchor.ID) (*anchor.Anchor, error) {
 	if a, ok := p.cache[id]; ok {
 		return a, nil
 	}
-	a, err := p.tx.Anchor(id)
+	var a *anchor.Anchor
+	var err error
+	sr, shared := p.tx.(SharedReader)
+	if shared {
+		a, err = sr.SharedAnchor(id)
+	} else {
+		a, err = p.tx.Anchor(id)
+	}
 	if errors.Is(err, anchor.ErrNotFound) {
 		p.cache[id] = nil
 		return nil, nil
@@ -154,7 +165,13 @@ func (p *plan) get(id anchor.ID) (*anchor.Anchor, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := p.remember(a); err != nil {
+	if shared {
+		if p.stored == nil {
+			p.stored = make(map[anchor.ID]*anchor.Anchor)
+		}
+		p.stored[id] = a // its index entries are worked out if it is written (storedEntries)
+		a = a.Clone()
+	} else if err := p.remember(a); err != nil {
 		return nil, err
 	}
 	p.cache[id] = a
@@ -180,13 +197,28 @@ func (p *plan) markDirty(a *anchor.Anchor) { p.markDirtyAt(a, p.stamp) }
 // markDirtyAt queues a for writing with Updated = stamp.
 func (p *plan) markDirtyAt(a *anchor.Anchor, stamp anchor.HLC) {
 	a.Updated = stamp
-	if p.isDir == nil {
-		p.isDir = make(map[anchor.ID]bool)
+	if p.isDirty(a.ID) {
+		return
 	}
-	if !p.isDir[a.ID] {
+	p.dirty = append(p.dirty, a.ID)
+	switch {
+	case p.isDir != nil:
 		p.isDir[a.ID] = true
-		p.dirty = append(p.dirty, a.ID)
+	case len(p.dirty) > len(p.dirtyBuf):
+		// Past a few anchors, a set beats searching the list.
+		p.isDir = make(map[anchor.ID]bool, len(p.dirty))
+		for _, id := range p.dirty {
+			p.isDir[id] = true
+		}
 	}
+}
+
+// isDirty reports whether anchor id is queued for writing.
+func (p *plan) isDirty(id anchor.ID) bool {
+	if p.isDir != nil {
+		return p.isDir[id]
+	}
+	return slices.Contains(p.dirty, id)
 }
 
 func (p *plan) need(op string, a *anchor.Anchor, lvl anchor.Level) error {

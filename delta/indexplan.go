@@ -55,6 +55,8 @@ func (p *plan) indexes() (*Indexes, error) {
 
 // remember records the index entries of a as stored, before the plan
 // changes it: planIndex diffs them against the entries of what it writes.
+// (An anchor a SharedReader read is remembered unchanged instead, and its
+// entries worked out only if it is written: storedEntries.)
 func (p *plan) remember(a *anchor.Anchor) error {
 	ix, err := p.indexes()
 	if err != nil {
@@ -70,6 +72,18 @@ func (p *plan) remember(a *anchor.Anchor) error {
 	return nil
 }
 
+// storedEntries returns the index entries of anchor id as stored (none for
+// an anchor the plan creates).
+func (p *plan) storedEntries(id anchor.ID) ([]entry, error) {
+	if a, ok := p.stored[id]; ok {
+		if err := p.remember(a); err != nil {
+			return nil, err
+		}
+		delete(p.stored, id)
+	}
+	return p.before[id], nil
+}
+
 // planIndex turns the plan's dirty anchors into index puts and deletes,
 // refusing (before anything is written) a walker's write that would take a
 // unique value or create-once edge another anchor holds. A merge is not
@@ -81,7 +95,10 @@ func (p *plan) planIndex() error {
 	}
 	var puts []claimed
 	for _, id := range p.dirty {
-		old := p.before[id]
+		old, err := p.storedEntries(id)
+		if err != nil {
+			return err
+		}
 		a, err := p.indexed(ix, p.cache[id])
 		if err != nil {
 			return err
@@ -205,10 +222,14 @@ func (p *plan) heldByOther(k []byte) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if !p.isDir[h] {
+	if !p.isDirty(h) {
 		return true, nil
 	}
-	for _, e := range p.before[h] {
+	before, err := p.storedEntries(h)
+	if err != nil {
+		return false, err
+	}
+	for _, e := range before {
 		if bytes.Equal(e.k, k) {
 			return false, nil // its holder gives it up in this plan
 		}

@@ -58,3 +58,14 @@ type Tx interface {
 	// PutMeta stores value under key in this transaction.
 	PutMeta(key string, value []byte) error
 }
+
+// SharedReader may be implemented by a Tx that keeps the anchors it has
+// read (a group's read cache). SharedAnchor is Reader.Anchor without the
+// copy: it returns the reader's own value, which the caller must not
+// modify and which stays as it is while the caller holds it (a write of
+// the anchor replaces the reader's value, it does not change it). Apply
+// then copies only what it may change, and works out the index entries of
+// an anchor as stored only if it writes the anchor.
+type SharedReader interface {
+	SharedAnchor(id anchor.ID) (*anchor.Anchor, error)
+}
