@@ -83,25 +83,41 @@ func (g *committer) submit(ctx context.Context, j *job) error {
 func (g *committer) loop() {
 	defer close(g.done)
 	group := make([]*job, 0, g.max)
+	last := 0 // the size of the group before
 	for j := range g.reqs {
 		group = append(group[:0], j)
 		// Let walkers that were just answered queue their next batch
-		// before draining: it costs microseconds and saves fsyncs.
-		runtime.Gosched()
-	drain:
+		// before draining: it costs microseconds and saves fsyncs. Yield
+		// again while batches keep arriving, until the group is as large
+		// as the one before (those walkers were woken together and are
+		// on their way back) or no batch arrived since the last yield.
 		for len(group) < g.max {
-			select {
-			case j, ok := <-g.reqs:
-				if !ok {
-					break drain
-				}
-				group = append(group, j)
-			default:
-				break drain
+			runtime.Gosched()
+			n := len(group)
+			group = g.drain(group)
+			if len(group) == n || len(group) >= last {
+				break
 			}
 		}
+		last = len(group)
 		g.flush(group)
 	}
+}
+
+// drain appends the queued jobs to group, up to g.max, without waiting.
+func (g *committer) drain(group []*job) []*job {
+	for len(group) < g.max {
+		select {
+		case j, ok := <-g.reqs:
+			if !ok {
+				return group
+			}
+			group = append(group, j)
+		default:
+			return group
+		}
+	}
+	return group
 }
 
 // flush hands the group's jobs that are still wanted to run, which claims
