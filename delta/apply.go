@@ -41,8 +41,7 @@ func Apply(tx Tx, env Env, w Write) (Result, error) {
 			return Result{}, err
 		}
 	}
-	p := &plan{tx: tx, stamp: env.Stamp, local: env.Replica, maxFields: env.Limits.WithDefaults().MaxFields,
-		cache: make(map[anchor.ID]*anchor.Anchor), adj: make(map[adjKey]*anchor.Adj)}
+	p := &plan{tx: tx, stamp: env.Stamp, local: env.Replica, maxFields: env.Limits.WithDefaults().MaxFields}
 	p.dirty = p.dirtyBuf[:0]
 	if err := w.apply(p); err != nil {
 		return Result{}, err
@@ -125,19 +124,19 @@ type plan struct {
 	held          held              // a Merge's held edges (hold.go)
 	once          writeOnce         // the store's write-once types (writeonce.go)
 
-	cache    map[anchor.ID]*anchor.Anchor // anchors read or written, copies
-	dirty    []anchor.ID                  // anchors to write, in first-dirtied order
-	dirtyBuf [8]anchor.ID                 // dirty's first array: most batches write a few anchors
-	isDir    map[anchor.ID]bool           // the set of dirty, once it outgrows dirtyBuf (isDirty)
-	adj      map[adjKey]*anchor.Adj       // planned rows; nil value = delete
+	cache    smallMap[anchor.ID, *anchor.Anchor] // anchors read or written, copies
+	dirty    []anchor.ID                         // anchors to write, in first-dirtied order
+	dirtyBuf [8]anchor.ID                        // dirty's first array: most batches write a few anchors
+	isDir    map[anchor.ID]bool                  // the set of dirty, once it outgrows dirtyBuf (isDirty)
+	adj      smallMap[adjKey, *anchor.Adj]       // planned rows; nil value = delete
 
-	ix       *Indexes                     // the store's declared indexes (index.go)
-	before   map[anchor.ID][]entry        // index entries of anchors as stored (storedEntries)
-	stored   map[anchor.ID]*anchor.Anchor // anchors as a SharedReader stored them, not to be modified
-	ixPut    []entry                      // planned index entries
-	ixDel    []delKey                     // planned index deletes
-	released map[string]bool              // unique keys dirty anchors give up
-	found    anchor.Adj                   // what Batch.Once found
+	ix       *Indexes                            // the store's declared indexes (index.go)
+	before   map[anchor.ID][]entry               // index entries of anchors as stored (storedEntries)
+	stored   smallMap[anchor.ID, *anchor.Anchor] // anchors as a SharedReader stored them, not to be modified
+	ixPut    []entry                             // planned index entries
+	ixDel    []delKey                            // planned index deletes
+	released map[string]bool                     // unique keys dirty anchors give up
+	found    anchor.Adj                          // what Batch.Once found
 }
 
 func (p *plan) fail(op string, id anchor.ID, field string, err error) error {
@@ -147,7 +146,7 @@ func (p *plan) fail(op string, id anchor.ID, field string, err error) error {
 // get returns the anchor as it stands in this batch (stored state plus the
 // batch's earlier changes), or nil if it does not exist.
 func (p *plan) get(id anchor.ID) (*anchor.Anchor, error) {
-	if a, ok := p.cache[id]; ok {
+	if a, ok := p.cache.get(id); ok {
 		return a, nil
 	}
 	var a *anchor.Anchor
@@ -159,22 +158,19 @@ func (p *plan) get(id anchor.ID) (*anchor.Anchor, error) {
 		a, err = p.tx.Anchor(id)
 	}
 	if errors.Is(err, anchor.ErrNotFound) {
-		p.cache[id] = nil
+		p.cache.set(id, nil)
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
 	if shared {
-		if p.stored == nil {
-			p.stored = make(map[anchor.ID]*anchor.Anchor)
-		}
-		p.stored[id] = a // its index entries are worked out if it is written (storedEntries)
+		p.stored.set(id, a) // its index entries are worked out if it is written (storedEntries)
 		a = a.Clone()
 	} else if err := p.remember(a); err != nil {
 		return nil, err
 	}
-	p.cache[id] = a
+	p.cache.set(id, a)
 	return a, nil
 }
 
@@ -276,7 +272,7 @@ func (p *plan) create(c *Change) error {
 			}
 		}
 		for _, row := range n.Adjacency() {
-			p.adj[adjKey{row.Node, row.Edge}] = &row
+			p.adj.set(adjKey{row.Node, row.Edge}, &row)
 		}
 	} else {
 		n.Source, n.Target, n.Undirected = anchor.ID{}, anchor.ID{}, false
@@ -286,7 +282,7 @@ func (p *plan) create(c *Change) error {
 	for name, f := range n.Fields {
 		n.Fields[name] = anchor.Field{Value: f.Value, Stamp: p.stamp}
 	}
-	p.cache[n.ID] = n
+	p.cache.set(n.ID, n)
 	p.markDirty(n)
 	return nil
 }
@@ -420,7 +416,7 @@ func (p *plan) tombstoneAt(a *anchor.Anchor, stamp anchor.HLC) {
 	a.Deleted = stamp
 	if a.Kind == anchor.KindEdge {
 		for _, row := range a.Adjacency() {
-			p.adj[adjKey{row.Node, row.Edge}] = nil
+			p.adj.set(adjKey{row.Node, row.Edge}, nil)
 		}
 	}
 }

@@ -13,7 +13,7 @@ import (
 func (p *plan) adjacent(node anchor.ID) ([]anchor.Adj, error) {
 	var rows []anchor.Adj
 	err := Adjacent(p.tx, node, func(r anchor.Adj) error {
-		if _, planned := p.adj[adjKey{node, r.Edge}]; !planned {
+		if _, planned := p.adj.get(adjKey{node, r.Edge}); !planned {
 			rows = append(rows, r)
 		}
 		return nil
@@ -21,7 +21,7 @@ func (p *plan) adjacent(node anchor.ID) ([]anchor.Adj, error) {
 	if err != nil {
 		return nil, err
 	}
-	for k, r := range p.adj {
+	for k, r := range p.adj.all() {
 		if k.node == node && r != nil {
 			rows = append(rows, *r)
 		}
@@ -38,7 +38,7 @@ func (p *plan) adjacent(node anchor.ID) ([]anchor.Adj, error) {
 func (p *plan) flush() error {
 	slices.SortFunc(p.dirty, func(a, b anchor.ID) int { return bytes.Compare(a[:], b[:]) })
 	for _, id := range p.dirty {
-		if err := p.tx.PutAnchor(p.cache[id]); err != nil {
+		if err := p.tx.PutAnchor(p.cache.at(id)); err != nil {
 			return err
 		}
 		if err := p.tx.Logged(id); err != nil {

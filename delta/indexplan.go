@@ -75,11 +75,11 @@ func (p *plan) remember(a *anchor.Anchor) error {
 // storedEntries returns the index entries of anchor id as stored (none for
 // an anchor the plan creates).
 func (p *plan) storedEntries(id anchor.ID) ([]entry, error) {
-	if a, ok := p.stored[id]; ok {
+	if a, ok := p.stored.get(id); ok {
 		if err := p.remember(a); err != nil {
 			return nil, err
 		}
-		delete(p.stored, id)
+		p.stored.del(id)
 	}
 	return p.before[id], nil
 }
@@ -99,7 +99,7 @@ func (p *plan) planIndex() error {
 		if err != nil {
 			return err
 		}
-		a, err := p.indexed(ix, p.cache[id])
+		a, err := p.indexed(ix, p.cache.at(id))
 		if err != nil {
 			return err
 		}

@@ -297,7 +297,7 @@ func (p *plan) merge(remote *anchor.Anchor) error {
 		after := s.Clone()
 		after.Deleted = max(s.Deleted, r.Deleted)
 		if why := p.mayChange(before, after); why != "" {
-			p.cache[s.ID] = before // undo: nothing of this record is written
+			p.cache.set(s.ID, before) // undo: nothing of this record is written
 			p.refuse(r, "%s", why)
 			return nil
 		}
@@ -389,10 +389,10 @@ func (p *plan) insertRemote(r *anchor.Anchor) error {
 	}
 	if r.Kind == anchor.KindEdge && r.Live() {
 		for _, row := range r.Adjacency() {
-			p.adj[adjKey{row.Node, row.Edge}] = &row
+			p.adj.set(adjKey{row.Node, row.Edge}, &row)
 		}
 	}
-	p.cache[r.ID] = r
+	p.cache.set(r.ID, r)
 	p.markDirtyAt(r, max(r.Updated, r.Deleted))
 	p.stats.count(r.Kind, func(c *Counts) { c.Inserted++; c.Conflicts += conflict })
 	p.stats.MaxStamp = max(p.stats.MaxStamp, Latest(r))
