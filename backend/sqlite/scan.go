@@ -159,6 +159,17 @@ func (s *scanner) fill(ctx context.Context) error {
 		return err
 	}
 	tls, stmt := s.c.tls, s.stmt
+	// Hold the connection's mutex (sqlite3_db_mutex: modernc opens every
+	// connection serialized) for the whole batch: step and each
+	// sqlite3_column_value enter it themselves, and re-entering a
+	// recursive mutex this context already holds costs a counter, not a
+	// lock and an unlock each time. It also makes the values
+	// sqlite3_column_value returns protected ones, as the C API asks of
+	// values read with sqlite3_value_*. Nothing blocks on it meanwhile:
+	// the connection is ours until Raw returns.
+	mu := sqlite3.Xsqlite3_db_mutex(tls, s.c.db)
+	sqlite3.Xsqlite3_mutex_enter(tls, mu)
+	defer sqlite3.Xsqlite3_mutex_leave(tls, mu)
 	s.active = true
 	for len(s.rows) < scanBatchRows && len(s.buf) < scanBatchBytes {
 		switch rc := sqlite3.Xsqlite3_step(tls, stmt); rc {
