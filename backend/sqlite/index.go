@@ -13,9 +13,12 @@ import (
 // Each value carries delta's own checksum of key and value, checked by
 // delta on every read, so the table needs no crc column.
 const (
-	sqlIndex    = `SELECT k, v FROM idx WHERE k >= ?1 AND k < ?2 ORDER BY k`
-	sqlPutIndex = `INSERT OR REPLACE INTO idx (k, v) VALUES (?, ?)`
-	sqlDelIndex = `DELETE FROM idx WHERE k = ?`
+	sqlIndex = `SELECT k, v FROM idx WHERE k >= ?1 AND k < ?2 ORDER BY k`
+	// sqlIndexFrom is sqlIndex without its upper bound, which a View's
+	// scanner checks itself (see scan.go).
+	sqlIndexFrom = `SELECT k, v FROM idx WHERE k >= ?1 ORDER BY k`
+	sqlPutIndex  = `INSERT OR REPLACE INTO idx (k, v) VALUES (?, ?)`
+	sqlDelIndex  = `DELETE FROM idx WHERE k = ?`
 )
 
 // scanIndex calls fn for each entry through stmt (a prepared sqlIndex). An

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -22,9 +23,13 @@ import (
 // it holds the connection (inside (*sql.Conn).Raw, under database/sql's
 // lock), then hands them to the callback outside it, so that the callback
 // may read through the View meanwhile; the statement keeps its place
-// between batches. Every scan runs in the View's read transaction, on its
-// snapshot: it checks the View's context before each batch, and stops
-// before database/sql can have rolled the transaction back.
+// between batches. The statement is bounded below only: the scanner
+// stops at the first key not below the range's end itself, a Go byte
+// comparison of the key it copies anyway instead of SQLite's comparison
+// of each row's record with a bound. Every scan runs in the View's read
+// transaction, on its snapshot: it checks the View's context before each
+// batch, and stops before database/sql can have rolled the transaction
+// back.
 
 // Batch bounds: a batch ends after scanBatchRows rows or once the buffer
 // holds scanBatchBytes; a buffer that grew past scanKeepBytes (for a huge
@@ -55,6 +60,7 @@ type scanner struct {
 	stmt   uintptr // sqlite3_stmt*
 	bound  uintptr // C memory holding the bounds bound to the statement
 	nbound int     // its size
+	hi     []byte  // the scan's upper bound (exclusive), checked here
 	active bool    // stepped since it was last reset
 
 	buf  []byte
@@ -69,7 +75,7 @@ type span struct{ k0, k1, v0, v1 int }
 // prepare returns a new scanner on c.
 func prepare(c *readConn) (*scanner, error) {
 	s := &scanner{c: c}
-	z, err := libc.CString(sqlIndex) // the statement database/sql scans with, bounded the same way
+	z, err := libc.CString(sqlIndexFrom)
 	if err != nil {
 		return nil, err
 	}
@@ -111,11 +117,13 @@ func (s *scanner) err(rc int32) error {
 	return &stepError{code: int(rc), msg: fmt.Sprintf("%s (%d)", str, rc)}
 }
 
-// start binds the scan's bounds, [lo, hi). The bounds are copied into C
-// memory the statement refers to until the next start or close.
+// start binds the scan's bounds, [lo, hi). lo is copied into C memory
+// the statement refers to until the next start or close; the statement
+// has no upper bound: fill stops at the first key not below hi, which
+// spares SQLite a record comparison per row.
 func (s *scanner) start(lo, hi []byte) error {
 	tls := s.c.tls
-	n := len(lo) + len(hi)
+	n := len(lo)
 	if n+1 > s.nbound {
 		if s.bound != 0 {
 			libc.Xfree(tls, s.bound)
@@ -128,15 +136,11 @@ func (s *scanner) start(lo, hi []byte) error {
 		}
 		s.bound, s.nbound = p, n+1
 	}
-	b := unsafe.Slice((*byte)(cmem(s.bound)), s.nbound)
-	copy(b, lo)
-	copy(b[len(lo):], hi)
+	copy(unsafe.Slice((*byte)(cmem(s.bound)), s.nbound), lo)
 	if rc := sqlite3.Xsqlite3_bind_blob(tls, s.stmt, 1, s.bound, int32(len(lo)), sqlite3.SQLITE_STATIC); rc != sqlite3.SQLITE_OK {
 		return s.err(rc)
 	}
-	if rc := sqlite3.Xsqlite3_bind_blob(tls, s.stmt, 2, s.bound+uintptr(len(lo)), int32(len(hi)), sqlite3.SQLITE_STATIC); rc != sqlite3.SQLITE_OK {
-		return s.err(rc)
-	}
+	s.hi = append(s.hi[:0], hi...)
 	s.done = false
 	return nil
 }
@@ -185,6 +189,15 @@ func (s *scanner) fill(ctx context.Context) error {
 		}
 		var r span
 		r.k0, r.k1 = s.column(0)
+		// Keys come in order, all of them blobs (other types sort
+		// before any blob, so below lo), compared as SQLite compares
+		// blobs: the first not below hi ends the scan.
+		if r.k0 >= 0 && bytes.Compare(s.buf[r.k0:r.k1], s.hi) >= 0 {
+			s.buf = s.buf[:r.k0]
+			s.reset()
+			s.done = true
+			return nil
+		}
 		r.v0, r.v1 = s.column(1)
 		s.rows = append(s.rows, r)
 	}
