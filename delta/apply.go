@@ -143,51 +143,6 @@ func (p *plan) fail(op string, id anchor.ID, field string, err error) error {
 	return &anchor.Error{Op: op, ID: id, Field: field, Err: err}
 }
 
-// get returns the anchor as it stands in this batch (stored state plus the
-// batch's earlier changes), or nil if it does not exist.
-func (p *plan) get(id anchor.ID) (*anchor.Anchor, error) {
-	if a, ok := p.cache.get(id); ok {
-		return a, nil
-	}
-	var a *anchor.Anchor
-	var err error
-	sr, shared := p.tx.(SharedReader)
-	if shared {
-		a, err = sr.SharedAnchor(id)
-	} else {
-		a, err = p.tx.Anchor(id)
-	}
-	if errors.Is(err, anchor.ErrNotFound) {
-		p.cache.set(id, nil)
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	if shared {
-		p.stored.set(id, a) // its index entries are worked out if it is written (storedEntries)
-		a = a.Clone()
-	} else if err := p.remember(a); err != nil {
-		return nil, err
-	}
-	p.cache.set(id, a)
-	return a, nil
-}
-
-// live returns the anchor, failing with a typed error if it is missing or a tombstone.
-func (p *plan) live(op string, id anchor.ID) (*anchor.Anchor, error) {
-	a, err := p.get(id)
-	switch {
-	case err != nil:
-		return nil, err
-	case a == nil:
-		return nil, p.fail(op, id, "", anchor.ErrNotFound)
-	case !a.Live():
-		return nil, p.fail(op, id, "", anchor.ErrDeleted)
-	}
-	return a, nil
-}
-
 func (p *plan) markDirty(a *anchor.Anchor) { p.markDirtyAt(a, p.stamp) }
 
 // markDirtyAt queues a for writing with Updated = stamp.
@@ -260,7 +215,7 @@ func (p *plan) create(c *Change) error {
 	}
 	if n.Kind == anchor.KindEdge {
 		for _, end := range []anchor.ID{n.Source, n.Target} {
-			node, err := p.live("connect", end)
+			node, err := p.livePeek("connect", end) // only checked, never changed here
 			if err != nil {
 				return p.dangling(n.ID, end, err)
 			}

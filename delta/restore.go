@@ -72,10 +72,10 @@ func (p *plan) setEpochs(n *anchor.Anchor) {
 	if n.Kind != anchor.KindEdge {
 		return
 	}
-	if s, err := p.get(n.Source); err == nil && s != nil {
+	if s, err := p.peek(n.Source); err == nil && s != nil {
 		n.SourceEpoch = s.Restored
 	}
-	if t, err := p.get(n.Target); err == nil && t != nil {
+	if t, err := p.peek(n.Target); err == nil && t != nil {
 		n.TargetEpoch = t.Restored
 	}
 }

@@ -29,6 +29,7 @@ func Run(t *testing.T, open Opener) {
 		{"EdgeEndpointMustBeNode", testEdgeEndpointKind},
 		{"DeleteCascade", testDeleteCascade},
 		{"DeleteAndDisconnectInOneBatch", testDeleteAndDisconnect},
+		{"ConnectAndChangeEndInOneBatch", testConnectAndChangeEnd},
 		{"FieldMergeStaleWriters", testFieldMerge},
 		{"StalePutKeepsOthersWrites", testStalePut},
 		{"OptimisticConflict", testOptimisticConflict},
