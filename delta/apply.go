@@ -42,7 +42,7 @@ func Apply(tx Tx, env Env, w Write) (Result, error) {
 		}
 	}
 	p := &plan{tx: tx, stamp: env.Stamp, local: env.Replica, maxFields: env.Limits.WithDefaults().MaxFields}
-	p.dirty = p.dirtyBuf[:0]
+	p.dirty, p.ixPut = p.dirtyBuf[:0], p.ixPutBuf[:0]
 	if err := w.apply(p); err != nil {
 		return Result{}, err
 	}
@@ -108,6 +108,13 @@ func (c *Change) phase() int {
 
 type adjKey struct{ node, edge anchor.ID }
 
+// plannedRow is an adjacency row a batch plans: live is false for a row
+// it removes.
+type plannedRow struct {
+	row  anchor.Adj
+	live bool
+}
+
 // plan accumulates the writes of one batch. Reads go through it, so later
 // changes see earlier ones.
 type plan struct {
@@ -128,12 +135,13 @@ type plan struct {
 	dirty    []anchor.ID                         // anchors to write, in first-dirtied order
 	dirtyBuf [8]anchor.ID                        // dirty's first array: most batches write a few anchors
 	isDir    map[anchor.ID]bool                  // the set of dirty, once it outgrows dirtyBuf (isDirty)
-	adj      smallMap[adjKey, *anchor.Adj]       // planned rows; nil value = delete
+	adj      smallMap[adjKey, plannedRow]        // planned rows
 
 	ix       *Indexes                            // the store's declared indexes (index.go)
 	before   map[anchor.ID][]entry               // index entries of anchors as stored (storedEntries)
 	stored   smallMap[anchor.ID, *anchor.Anchor] // anchors as a SharedReader stored them, not to be modified
 	ixPut    []entry                             // planned index entries
+	ixPutBuf [8]entry                            // ixPut's first array
 	ixDel    []delKey                            // planned index deletes
 	released map[string]bool                     // unique keys dirty anchors give up
 	found    anchor.Adj                          // what Batch.Once found
@@ -227,7 +235,7 @@ func (p *plan) create(c *Change) error {
 			}
 		}
 		for _, row := range n.Adjacency() {
-			p.adj.set(adjKey{row.Node, row.Edge}, &row)
+			p.adj.set(adjKey{row.Node, row.Edge}, plannedRow{row, true})
 		}
 	} else {
 		n.Source, n.Target, n.Undirected = anchor.ID{}, anchor.ID{}, false
@@ -371,7 +379,7 @@ func (p *plan) tombstoneAt(a *anchor.Anchor, stamp anchor.HLC) {
 	a.Deleted = stamp
 	if a.Kind == anchor.KindEdge {
 		for _, row := range a.Adjacency() {
-			p.adj.set(adjKey{row.Node, row.Edge}, nil)
+			p.adj.set(adjKey{row.Node, row.Edge}, plannedRow{})
 		}
 	}
 }

@@ -22,8 +22,8 @@ func (p *plan) adjacent(node anchor.ID) ([]anchor.Adj, error) {
 		return nil, err
 	}
 	for k, r := range p.adj.all() {
-		if k.node == node && r != nil {
-			rows = append(rows, *r)
+		if k.node == node && r.live {
+			rows = append(rows, r.row)
 		}
 	}
 	return rows, nil

@@ -93,7 +93,7 @@ func (p *plan) planIndex() error {
 	if err != nil {
 		return err
 	}
-	var puts []claimed
+	puts := make([]claimed, 0, 8) // most batches write a few entries
 	for _, id := range p.dirty {
 		old, err := p.storedEntries(id)
 		if err != nil {

@@ -389,7 +389,7 @@ func (p *plan) insertRemote(r *anchor.Anchor) error {
 	}
 	if r.Kind == anchor.KindEdge && r.Live() {
 		for _, row := range r.Adjacency() {
-			p.adj.set(adjKey{row.Node, row.Edge}, &row)
+			p.adj.set(adjKey{row.Node, row.Edge}, plannedRow{row, true})
 		}
 	}
 	p.cache.set(r.ID, r)
