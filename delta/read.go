@@ -12,24 +12,22 @@ import (
 // value (peek), copied only if a later change of the batch needs it.
 
 // get returns the anchor as it stands in this batch (stored state plus the
-// batch's earlier changes), or nil if it does not exist.
+// batch's earlier changes), or nil if it does not exist. The batch may
+// change what it returns.
 func (p *plan) get(id anchor.ID) (*anchor.Anchor, error) {
 	if a, ok := p.cache.get(id); ok {
 		return a, nil
 	}
-	if s, ok := p.stored.get(id); ok { // peeked at before
-		a := s.Clone()
+	if _, shared := p.tx.(SharedReader); shared {
+		s, err := p.peek(id)
+		if err != nil || s == nil {
+			return nil, err
+		}
+		a := s.Clone() // the stored value (p.stored) stays as it is: storedEntries
 		p.cache.set(id, a)
 		return a, nil
 	}
-	var a *anchor.Anchor
-	var err error
-	sr, shared := p.tx.(SharedReader)
-	if shared {
-		a, err = sr.SharedAnchor(id)
-	} else {
-		a, err = p.tx.Anchor(id)
-	}
+	a, err := p.tx.Anchor(id)
 	if errors.Is(err, anchor.ErrNotFound) {
 		p.cache.set(id, nil)
 		return nil, nil
@@ -37,10 +35,7 @@ func (p *plan) get(id anchor.ID) (*anchor.Anchor, error) {
 	if err != nil {
 		return nil, err
 	}
-	if shared {
-		p.stored.set(id, a) // its index entries are worked out if it is written (storedEntries)
-		a = a.Clone()
-	} else if err := p.remember(a); err != nil {
+	if err := p.remember(a); err != nil {
 		return nil, err
 	}
 	p.cache.set(id, a)
@@ -49,7 +44,8 @@ func (p *plan) get(id anchor.ID) (*anchor.Anchor, error) {
 
 // peek is get for reading only: the caller must not modify what it
 // returns. An anchor the batch has not changed comes from a SharedReader
-// as it is, not copied (the shared root every connect checks).
+// as it is, not copied (the shared root every connect checks), and is
+// kept in p.stored; get copies it when a change needs it.
 func (p *plan) peek(id anchor.ID) (*anchor.Anchor, error) {
 	if a, ok := p.cache.get(id); ok {
 		return a, nil
@@ -69,7 +65,7 @@ func (p *plan) peek(id anchor.ID) (*anchor.Anchor, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.stored.set(id, a)
+	p.stored.set(id, a) // its index entries are worked out if it is written (storedEntries)
 	return a, nil
 }
 
