@@ -1,7 +1,6 @@
 package anchor
 
 import (
-	"bytes"
 	"encoding/binary"
 	"hash/crc32"
 	"math"
@@ -163,7 +162,7 @@ func appendWire(b []byte, a *Anchor) (_ []byte, refs bool) {
 	b = appendU8(appendStr(b, "a"), uint8(a.Access.All))
 	if len(a.Access.Roots) > 0 {
 		b = appendArrayLen(appendStr(b, "r"), len(a.Access.Roots))
-		for _, root := range sortedIDs(a.Access.Roots) {
+		for _, root := range SortedIDs(a.Access.Roots) {
 			b = appendID(appendArrayLen(b, 2), root, false)
 			b = appendU8(b, uint8(a.Access.Roots[root]))
 		}
@@ -176,7 +175,7 @@ func appendWire(b []byte, a *Anchor) (_ []byte, refs bool) {
 	}
 	if len(a.AccessStamps) > 0 {
 		b = appendArrayLen(appendStr(b, "am"), len(a.AccessStamps))
-		for _, root := range sortedIDs(a.AccessStamps) {
+		for _, root := range SortedIDs(a.AccessStamps) {
 			m := a.AccessStamps[root]
 			b = appendID(appendArrayLen(b, 3), root, true)
 			b = appendID(appendU64(b, uint64(m.At)), m.Origin, true)
@@ -223,14 +222,4 @@ func appendWire(b []byte, a *Anchor) (_ []byte, refs bool) {
 		}
 	}
 	return b, nrefs > 0
-}
-
-// sortedIDs returns m's keys in byte order.
-func sortedIDs[V any](m map[ID]V) []ID {
-	ids := make([]ID, 0, len(m))
-	for id := range m {
-		ids = append(ids, id)
-	}
-	slices.SortFunc(ids, func(x, y ID) int { return bytes.Compare(x[:], y[:]) })
-	return ids
 }

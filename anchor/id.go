@@ -1,9 +1,11 @@
 package anchor
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -108,4 +110,16 @@ func (id *ID) UnmarshalText(b []byte) error {
 	}
 	*id = v
 	return nil
+}
+
+// SortedIDs returns the keys of m in byte order (the order every backend
+// keeps IDs in), so that what is built from a map comes out the same
+// each time.
+func SortedIDs[V any](m map[ID]V) []ID {
+	ids := make([]ID, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(x, y ID) int { return bytes.Compare(x[:], y[:]) })
+	return ids
 }

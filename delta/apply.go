@@ -305,7 +305,7 @@ func (p *plan) update(c *Change) error {
 		a.Fields[name] = anchor.Field{Value: bytes.Clone(v), Stamp: p.stamp}
 		changed = true
 	}
-	for _, key := range sortedIDs(c.Grants) {
+	for _, key := range anchor.SortedIDs(c.Grants) {
 		lvl := c.Grants[key]
 		if at := MarkOf(a, key).At; p.optimistic && at > c.GrantBase[key] {
 			return p.fail("grant", a.ID, "access "+accessKey(key), fmt.Errorf("%w: stored at %s, walker's snapshot at %s", anchor.ErrConflict, at, c.GrantBase[key]))

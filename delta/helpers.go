@@ -1,10 +1,6 @@
 package delta
 
 import (
-	"bytes"
-	"maps"
-	"slices"
-
 	"github.com/anchorage-db/anchorage/anchor"
 )
 
@@ -21,8 +17,4 @@ func setMark(a *anchor.Anchor, key anchor.ID, m anchor.Mark) {
 		a.AccessStamps = make(map[anchor.ID]anchor.Mark)
 	}
 	a.AccessStamps[key] = m
-}
-
-func sortedIDs[V any](m map[anchor.ID]V) []anchor.ID {
-	return slices.SortedFunc(maps.Keys(m), func(a, b anchor.ID) int { return bytes.Compare(a[:], b[:]) })
 }

@@ -322,7 +322,7 @@ func (p *plan) merge(remote *anchor.Anchor) error {
 
 // accessKeys lists a's access entries, Access.All (SystemRoot) first.
 func accessKeys(a *anchor.Anchor) []anchor.ID {
-	return append([]anchor.ID{anchor.SystemRoot}, sortedIDs(a.Access.Roots)...)
+	return append([]anchor.ID{anchor.SystemRoot}, anchor.SortedIDs(a.Access.Roots)...)
 }
 
 // mayInsert says why the merge's principal may not insert r ("" if it may).

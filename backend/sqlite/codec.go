@@ -1,11 +1,8 @@
 package sqlite
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
-	"maps"
-	"slices"
 
 	"github.com/anchorage-db/anchorage/anchor"
 )
@@ -164,12 +161,12 @@ func encodeAccess(a *anchor.Anchor) []byte {
 	b := make([]byte, 0, 6+17*len(acc.Roots)+40*len(a.AccessStamps))
 	b = append(b, accessMarked, byte(acc.All))
 	b = binary.BigEndian.AppendUint16(b, uint16(len(acc.Roots)))
-	for _, r := range sortedIDs(acc.Roots) {
+	for _, r := range anchor.SortedIDs(acc.Roots) {
 		b = append(b, r[:]...)
 		b = append(b, byte(acc.Roots[r]))
 	}
 	b = binary.BigEndian.AppendUint16(b, uint16(len(a.AccessStamps)))
-	for _, k := range sortedIDs(a.AccessStamps) {
+	for _, k := range anchor.SortedIDs(a.AccessStamps) {
 		m := a.AccessStamps[k]
 		b = append(b, k[:]...)
 		b = binary.BigEndian.AppendUint64(b, uint64(m.At))
@@ -185,10 +182,6 @@ func encodeAccess(a *anchor.Anchor) []byte {
 
 // restoreTrailer is the size of the restore stamps ending an access column.
 const restoreTrailer = 3 * 8
-
-func sortedIDs[V any](m map[anchor.ID]V) []anchor.ID {
-	return slices.SortedFunc(maps.Keys(m), func(x, y anchor.ID) int { return bytes.Compare(x[:], y[:]) })
-}
 
 // decodeAccess fills a's Access and AccessStamps from the access column b;
 // legacy is the access_stamp column, the one stamp of the first layout.
