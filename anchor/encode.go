@@ -104,10 +104,8 @@ func appendBin(b, v []byte) []byte {
 		return append(b, mpNil)
 	case len(v) < 256:
 		b = append(b, mpBin8, byte(len(v)))
-	case len(v) <= math.MaxUint16:
-		b = binary.BigEndian.AppendUint16(append(b, mpBin16), uint16(len(v)))
-	default:
-		b = binary.BigEndian.AppendUint32(append(b, mpBin32), uint32(len(v)))
+	default: // bin has no fix form
+		b = appendLength(b, len(v), 0, 0, mpBin16, mpBin32)
 	}
 	return append(b, v...)
 }
