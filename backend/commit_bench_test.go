@@ -113,7 +113,7 @@ func BenchmarkCommitter(b *testing.B) {
 				stamp.Store(uint64(backendtest.Meta(b, bare).HLC) + 1<<20)
 				var bareTx atomic.Int64
 				run := bareRun(bare.Driver(), &stamp)
-				bc := backend.NewBareCommitter(64, func(ws []delta.Write) error {
+				bc := backend.NewBareCommitter(backend.DefaultMaxGroup, func(ws []delta.Write) error {
 					err := run(ws)
 					if err == nil {
 						bareTx.Add(1)

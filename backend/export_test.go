@@ -39,5 +39,8 @@ func (b *BareCommitter) Submit(ctx context.Context, w delta.Write) error {
 // Close stops the committer.
 func (b *BareCommitter) Close() { b.g.close() }
 
+// DefaultMaxGroup is Options.MaxGroup's default.
+const DefaultMaxGroup = defaultMaxGroup
+
 // GroupTx wraps tx in the engine's per-group read cache.
 func GroupTx(tx Tx) Tx { return newGroupTx(tx) }

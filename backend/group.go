@@ -34,6 +34,10 @@ type committer struct {
 	max  int
 	reqs chan *job
 
+	// waiting counts the callers inside submit: queued, in a group, or
+	// just answered. A group is capped at half of them (see limit).
+	waiting atomic.Int64
+
 	mu     sync.RWMutex
 	closed bool
 	done   chan struct{}
@@ -56,6 +60,8 @@ func newCommitter(run func([]*job), max int) *committer {
 // lies.
 func (g *committer) submit(ctx context.Context, j *job) error {
 	j.done = make(chan struct{})
+	g.waiting.Add(1)
+	defer g.waiting.Add(-1)
 	g.mu.RLock()
 	if g.closed {
 		g.mu.RUnlock()
@@ -85,16 +91,17 @@ func (g *committer) loop() {
 	group := make([]*job, 0, g.max)
 	last := 0 // the size of the group before
 	for j := range g.reqs {
+		limit := g.limit()
 		group = append(group[:0], j)
 		// Let walkers that were just answered queue their next batch
 		// before draining: it costs microseconds and saves fsyncs. Yield
 		// again while batches keep arriving, until the group is as large
 		// as the one before (those walkers were woken together and are
 		// on their way back) or no batch arrived since the last yield.
-		for len(group) < g.max {
+		for len(group) < limit {
 			runtime.Gosched()
 			n := len(group)
-			group = g.drain(group)
+			group = g.drain(group, limit)
 			if len(group) == n || len(group) >= last {
 				break
 			}
@@ -104,9 +111,21 @@ func (g *committer) loop() {
 	}
 }
 
-// drain appends the queued jobs to group, up to g.max, without waiting.
-func (g *committer) drain(group []*job) []*job {
-	for len(group) < g.max {
+// limit is the size the next group may grow to: half the callers
+// waiting, so that while one group commits the other half can run and
+// queue the next (a group of every caller would leave the walkers idle
+// during the commit and the committer idle while they run), but at least
+// minGroup and at most g.max.
+func (g *committer) limit() int {
+	return min(g.max, max(minGroup, int(g.waiting.Load()/2)))
+}
+
+// minGroup is the least a group is capped at (unless max is less).
+const minGroup = 64
+
+// drain appends the queued jobs to group, up to limit, without waiting.
+func (g *committer) drain(group []*job, limit int) []*job {
+	for len(group) < limit {
 		select {
 		case j, ok := <-g.reqs:
 			if !ok {

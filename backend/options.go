@@ -15,7 +15,10 @@ type Options struct {
 	// caller's goroutine instead of sharing one with concurrent callers.
 	// Slower (one durable commit per batch); the benchmarks' baseline.
 	NoGroupCommit bool
-	// MaxGroup caps how many batches share one transaction. Default 64.
+	// MaxGroup caps how many batches share one transaction. Default
+	// 1024. Below it a group is capped at half of the batches waiting,
+	// but not below 64: with many walkers two groups alternate, one
+	// committing while the other's walkers run.
 	MaxGroup int
 	// MaxBackoff bounds the randomised exponential pause (from 1ms)
 	// before a transaction that met a lock conflict runs again. Default
@@ -28,6 +31,9 @@ type Options struct {
 	// them fails alone with anchor.ErrTooLarge.
 	Limits delta.Limits
 }
+
+// defaultMaxGroup is Options.MaxGroup's default.
+const defaultMaxGroup = 1024
 
 // WithDefaults returns a copy of o (nil allowed) with every zero field
 // filled in, or an error wrapping ErrOptions. Backends call it from their
@@ -44,7 +50,7 @@ func (o *Options) WithDefaults() (Options, error) {
 		return c, fmt.Errorf("%w: MaxBackoff %s is negative", ErrOptions, c.MaxBackoff)
 	}
 	if c.MaxGroup == 0 {
-		c.MaxGroup = 64
+		c.MaxGroup = defaultMaxGroup
 	}
 	if c.MaxBackoff == 0 {
 		c.MaxBackoff = 10 * time.Millisecond

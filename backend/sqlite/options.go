@@ -56,7 +56,8 @@ type Options struct {
 	// caller's goroutine instead of sharing one with concurrent callers.
 	// Slower (one fsync per batch); the baseline for benchmarks.
 	NoGroupCommit bool
-	// MaxGroup caps how many batches share one transaction. Default 64.
+	// MaxGroup caps how many batches share one transaction (see
+	// backend.Options). Default 1024.
 	MaxGroup int
 	// Limits bound one write (see delta.Limits); zero fields: defaults.
 	Limits delta.Limits
