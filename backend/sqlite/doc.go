@@ -97,11 +97,15 @@
 // exclusive advisory lock on it (flock) before BEGIN IMMEDIATE and lets go
 // after COMMIT or ROLLBACK. A writer that finds it taken sleeps in the
 // kernel until the holder lets go, so waiting processes do not poll and a
-// released lock is taken at once. Two Stores in one process queue on it
-// like two processes. The wait is bounded by the caller's context only
-// (see below); a wait cut short goes on in the background and lets go of
-// the lock as soon as it gets it. The lock file holds no data: it may be
-// deleted while no Store has the database open.
+// released lock is taken at once. On Linux the waiters form a queue
+// (byte-range locks on the same file, and a ticket counter in its first
+// eight bytes): a release wakes the writer that has waited longest, not
+// every waiter, and waiters go in the order they came; a writer that
+// finds the lock free takes it at once. Two Stores in one process queue
+// on it like two processes. The wait is bounded by the caller's context
+// only (see below); a wait cut short goes on in the background and lets
+// go of the lock as soon as it gets it. The lock file holds no data: it
+// may be deleted while no Store has the database open.
 //
 // The lock file only orders Anchorage's writers; SQLite's own file locks
 // still guard the data. A writer that does not take the lock file (the

@@ -21,13 +21,22 @@ const lockSuffix = "-lock"
 // before.
 //
 // A lock is per open file description, so each Store opens its own and
-// two Stores in one process exclude each other like two processes.
+// two Stores in one process exclude each other like two processes. On
+// Linux a writer that finds it taken queues for it behind the writers
+// already waiting (the ticket queue, see queueEnter), so that a release
+// wakes one waiter, not all.
 //
 // lock and unlock are called by the one goroutine that runs the Store's
 // write transaction at a time; close may be called from any goroutine.
 type writeLock struct {
 	f  *os.File // nil: no lock file; lock and unlock do nothing
 	fd int
+
+	// ticket is the queue ticket of the holder (or of the acquisition
+	// under way), queued whether it has one; both belong to the
+	// goroutine that takes and releases the lock.
+	ticket int64
+	queued bool
 
 	mu      sync.Mutex
 	pending *lockWait // an acquisition still blocked in the kernel, or nil
@@ -57,11 +66,14 @@ func openWriteLock(path string) *writeLock {
 	if fi, err := os.Stat(path); err == nil {
 		perm = fi.Mode().Perm() & 0o666
 	}
-	// Read-only is enough for flock, and lets a writer lock a file it
-	// may read but another user created.
-	f, err := os.OpenFile(path+lockSuffix, os.O_RDONLY|os.O_CREATE, perm)
+	// The queue writes its ticket counter into the file; read-only is
+	// enough for flock, and lets a writer lock a file it may read but
+	// another user created (it then takes flock without queueing).
+	f, err := os.OpenFile(path+lockSuffix, os.O_RDWR|os.O_CREATE, perm)
 	if err != nil {
-		return &writeLock{}
+		if f, err = os.OpenFile(path+lockSuffix, os.O_RDONLY|os.O_CREATE, perm); err != nil {
+			return &writeLock{}
+		}
 	}
 	return &writeLock{f: f, fd: int(f.Fd())}
 }
@@ -106,16 +118,27 @@ func (l *writeLock) lock(ctx context.Context) (bool, error) {
 	}
 }
 
-// acquire blocks in flock until the lock is taken, then hands it to the
-// waiting lock call, or releases it if nobody waits any more.
+// acquire takes the lock if it is free, or else queues (queueEnter) and
+// blocks in flock until it is taken, then hands it to the waiting lock
+// call, or releases it if nobody waits any more.
 func (l *writeLock) acquire(w *lockWait) {
-	err := flockExclusive(l.fd)
+	var err error
+	if !flockTry(l.fd) {
+		l.ticket, l.queued = queueEnter(l.fd)
+		if l.queued {
+			queueWait(l.fd, l.ticket)
+		}
+		err = flockExclusive(l.fd)
+		if err != nil {
+			l.leaveQueue()
+		}
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.pending = nil
 	if w.abandoned {
 		if err == nil {
-			flockRelease(l.fd)
+			l.unlock()
 		}
 		if l.closed {
 			l.f.Close()
@@ -125,10 +148,20 @@ func (l *writeLock) acquire(w *lockWait) {
 	w.done <- err
 }
 
-// unlock releases the lock taken by lock.
+// unlock releases the lock taken by lock, then the queue's slot, so that
+// the next writer in the queue finds flock free.
 func (l *writeLock) unlock() {
 	if l.f != nil {
 		flockRelease(l.fd)
+		l.leaveQueue()
+	}
+}
+
+// leaveQueue lets go of the queue ticket, if any.
+func (l *writeLock) leaveQueue() {
+	if l.queued {
+		queueLeave(l.fd, l.ticket)
+		l.queued = false
 	}
 }
 

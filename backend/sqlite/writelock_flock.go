@@ -21,3 +21,6 @@ func flockExclusive(fd int) error {
 }
 
 func flockRelease(fd int) { syscall.Flock(fd, syscall.LOCK_UN) }
+
+// flockTry takes the exclusive flock if it is free, without waiting.
+func flockTry(fd int) bool { return syscall.Flock(fd, syscall.LOCK_EX|syscall.LOCK_NB) == nil }
