@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"sync"
+	"time"
 )
 
 // lockSuffix names the lock file next to the database: path + lockSuffix.
@@ -40,7 +41,10 @@ type writeLock struct {
 
 	mu      sync.Mutex
 	pending *lockWait // an acquisition still blocked in the kernel, or nil
-	closed  bool
+	// turns counts the waits for a predecessor (waitTurn) still blocked
+	// in the kernel; the file stays open until the last one returns.
+	turns  int
+	closed bool
 }
 
 // lockWait is one blocking acquisition, run in a goroutine of its own so
@@ -125,10 +129,9 @@ func (l *writeLock) acquire(w *lockWait) {
 	var err error
 	if !flockTry(l.fd) {
 		l.ticket, l.queued = queueEnter(l.fd)
-		if l.queued {
-			queueWait(l.fd, l.ticket)
+		if !l.queued || l.waitTurn() {
+			err = flockExclusive(l.fd)
 		}
-		err = flockExclusive(l.fd)
 		if err != nil {
 			l.leaveQueue()
 		}
@@ -140,12 +143,55 @@ func (l *writeLock) acquire(w *lockWait) {
 		if err == nil {
 			l.unlock()
 		}
-		if l.closed {
-			l.f.Close()
-		}
+		l.closeIfDone()
 		return
 	}
 	w.done <- err
+}
+
+// stallCheck is how often a queued writer looks whether flock is free
+// while it still waits for its predecessor. A predecessor stopped while
+// it waits (by a debugger, in a paused container) would otherwise hold
+// up every writer queued behind it, free as the database is.
+const stallCheck = 100 * time.Millisecond
+
+// waitTurn waits until the writer before l's ticket is done and reports
+// true; or, if it finds flock free meanwhile, takes it and reports false
+// (the wait for the predecessor goes on in the background and lets go of
+// its slot when it returns).
+func (l *writeLock) waitTurn() bool {
+	turn := make(chan struct{})
+	l.mu.Lock()
+	l.turns++
+	l.mu.Unlock()
+	go func(ticket int64) {
+		queueWait(l.fd, ticket)
+		close(turn)
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.turns--
+		l.closeIfDone()
+	}(l.ticket)
+	tick := time.NewTicker(stallCheck)
+	defer tick.Stop()
+	for {
+		select {
+		case <-turn:
+			return true
+		case <-tick.C:
+			if flockTry(l.fd) {
+				return false
+			}
+		}
+	}
+}
+
+// closeIfDone closes the file of a closed writeLock once no wait in the
+// kernel uses it any more. l.mu must be held.
+func (l *writeLock) closeIfDone() {
+	if l.closed && l.pending == nil && l.turns == 0 {
+		l.f.Close()
+	}
 }
 
 // unlock releases the lock taken by lock, then the queue's slot, so that
@@ -165,8 +211,9 @@ func (l *writeLock) leaveQueue() {
 	}
 }
 
-// close releases the lock and closes the file; an acquisition still
-// blocked in the kernel closes it once it returns. Idempotent.
+// close releases the lock and closes the file; an acquisition or a wait
+// for a predecessor still blocked in the kernel closes it once it
+// returns. Idempotent.
 func (l *writeLock) close() error {
 	if l.f == nil {
 		return nil
@@ -177,8 +224,10 @@ func (l *writeLock) close() error {
 		return nil
 	}
 	l.closed = true
-	if l.pending != nil {
-		l.pending.abandoned = true
+	if l.pending != nil || l.turns > 0 {
+		if l.pending != nil {
+			l.pending.abandoned = true
+		}
 		return nil
 	}
 	if err := l.f.Close(); err != nil && !errors.Is(err, os.ErrClosed) {

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"os"
 	"path/filepath"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
 
 // TestWriteLockQueue pins issue 11, item 4 (p99 of 32 processes): every
@@ -104,4 +106,48 @@ func TestWriteLockQueueReadOnlyFile(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, held)
 	b.unlock()
+}
+
+// TestWriteLockQueueStalledWaiter: a writer that took a ticket and then
+// stopped while it waited (a process stopped by a debugger or in a paused
+// container, simulated here by a ticket nobody acts on) does not hold up
+// the writers queued behind it once the lock is free: they check for a
+// free lock every stallCheck and take it.
+func TestWriteLockQueueStalledWaiter(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "anchorage.sqlite")
+	holder, stalled, w := openWriteLock(path), openWriteLock(path), openWriteLock(path)
+	held, err := holder.lock(ctx)
+	require.NoError(t, err)
+	require.True(t, held)
+	ticket, ok := queueEnter(stalled.fd)
+	require.True(t, ok)
+
+	got := make(chan error, 1)
+	go func() {
+		held, err := w.lock(ctx)
+		if err == nil && !held {
+			err = errors.New("lock returned without the lock")
+		}
+		got <- err
+	}()
+	require.Eventually(t, func() bool { // w queued behind the stalled ticket
+		b, err := os.ReadFile(path + lockSuffix)
+		return err == nil && len(b) >= queueBase && binary.LittleEndian.Uint64(b) == uint64(ticket+2)
+	}, 5*time.Second, time.Millisecond)
+	holder.unlock()
+	select {
+	case err := <-got:
+		require.NoError(t, err)
+	case <-time.After(10 * stallCheck):
+		t.Fatal("a stalled waiter holds up the writers queued behind it while the lock is free")
+	}
+	w.unlock()
+
+	// The stalled writer wakes up and leaves; everything closes cleanly.
+	queueLeave(stalled.fd, ticket)
+	for _, l := range []*writeLock{holder, stalled, w} {
+		require.NoError(t, l.close())
+	}
+	goleak.VerifyNone(t)
 }
