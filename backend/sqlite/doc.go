@@ -101,7 +101,9 @@
 // (byte-range locks on the same file, and a ticket counter in its first
 // eight bytes): a release wakes the writer that has waited longest, not
 // every waiter, and waiters go in the order they came; a writer that
-// finds the lock free takes it at once. Two Stores in one process queue
+// finds the lock free takes it at once, and so does a waiter that finds
+// it free while the writer before it in the queue has stopped (it looks
+// every 100 ms). Two Stores in one process queue
 // on it like two processes. The wait is bounded by the caller's context
 // only (see below); a wait cut short goes on in the background and lets
 // go of the lock as soon as it gets it. The lock file holds no data: it
