@@ -81,6 +81,10 @@ type throughputPoint struct {
 	CommitsPerSec float64 `json:"commits_per_sec"`
 	P50Ms         float64 `json:"p50_ms"`
 	P99Ms         float64 `json:"p99_ms"`
+	// Cores is the CPU time the whole process used during the point
+	// (walkers, committer, garbage collector) over its wall time: 2.0 on
+	// a two-core machine is both cores busy. 0 where it is not known.
+	Cores float64 `json:"cores"`
 }
 
 // hubPoint is the cost of adding one edge to a node that already has
@@ -140,8 +144,9 @@ to a shared user root: load it into a fresh walker memory, create a node,
 connect it to the root, commit (one batch, one edge). Reported per backend
 and commit mode (group: concurrent batches share one transaction and one
 fsync; nogroup: one transaction per batch), and for the naive whole-document
-writer: commits/s, p50/p99 commit latency, and edges lost (commits whose
-edge is missing from the root afterwards).
+writer: commits/s, p50/p99 commit latency, edges lost (commits whose
+edge is missing from the root afterwards), and cores (the process's CPU
+time over the point's wall time: 2.00 keeps two cores busy).
 
 Hub: one walker adding edges, one per commit, to a node that already has
 10, 10^3, 10^5, 10^6 edges (--hub-sizes). The hub is grown between sizes with large batches

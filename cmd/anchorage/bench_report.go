@@ -25,10 +25,10 @@ func printBench(w io.Writer, out benchOutput) {
 	if len(out.Throughput) > 0 {
 		fmt.Fprintln(w, "\nthroughput: each commit adds one node and one edge to a shared user root")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "backend\tmode\twalkers\tcommits\tcommits/s\tp50 ms\tp99 ms\tedges lost\terrors\t")
+		fmt.Fprintln(tw, "backend\tmode\twalkers\tcommits\tcommits/s\tp50 ms\tp99 ms\tedges lost\terrors\tcores\t")
 		for _, p := range out.Throughput {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.0f\t%.2f\t%.2f\t%d\t%d\t\n", p.Backend, p.Mode, p.Walkers, p.Commits,
-				p.CommitsPerSec, p.P50Ms, p.P99Ms, p.EdgesLost, p.Errors)
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.0f\t%.2f\t%.2f\t%d\t%d\t%.2f\t\n", p.Backend, p.Mode, p.Walkers, p.Commits,
+				p.CommitsPerSec, p.P50Ms, p.P99Ms, p.EdgesLost, p.Errors, p.Cores)
 		}
 		tw.Flush()
 	}
@@ -51,17 +51,17 @@ func writeBenchCSV(path string, out benchOutput) error {
 	}
 	cw := csv.NewWriter(f)
 	_ = cw.Write([]string{"section", "backend", "mode", "walkers", "hub_edges", "ops", "errors", "edges_lost",
-		"seconds", "ops_per_sec", "p50_ms", "p99_ms", "grow_seconds"})
+		"seconds", "ops_per_sec", "p50_ms", "p99_ms", "grow_seconds", "cores"})
 	ff := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 	for _, p := range out.Throughput {
 		_ = cw.Write([]string{"throughput", p.Backend, p.Mode, strconv.Itoa(p.Walkers), "",
 			strconv.FormatInt(p.Commits, 10), strconv.FormatInt(p.Errors, 10), strconv.FormatInt(p.EdgesLost, 10),
-			ff(p.Seconds), ff(p.CommitsPerSec), ff(p.P50Ms), ff(p.P99Ms), ""})
+			ff(p.Seconds), ff(p.CommitsPerSec), ff(p.P50Ms), ff(p.P99Ms), "", ff(p.Cores)})
 	}
 	for _, p := range out.Hub {
 		_ = cw.Write([]string{"hub", p.Backend, p.Mode, "1", strconv.Itoa(p.HubEdges),
 			strconv.Itoa(p.Adds), strconv.Itoa(p.Errors), "",
-			ff(p.Seconds), ff(p.AddsPerSec), ff(p.P50Ms), ff(p.P99Ms), ff(p.BuildSeconds)})
+			ff(p.Seconds), ff(p.AddsPerSec), ff(p.P50Ms), ff(p.P99Ms), ff(p.BuildSeconds), ""})
 	}
 	cw.Flush()
 	if err := cw.Error(); err != nil {

@@ -131,10 +131,10 @@ func benchThroughput(ctx context.Context, cfg benchConfig, name, mode string, wa
 			lat.add(local)
 		})
 	}
-	t0 := time.Now()
+	t0, cpu0 := time.Now(), processCPU()
 	close(start)
 	wg.Wait()
-	elapsed := time.Since(t0)
+	elapsed, cpu := time.Since(t0), processCPU()-cpu0
 	if err := ctx.Err(); err != nil {
 		return p, err
 	}
@@ -146,6 +146,7 @@ func benchThroughput(ctx context.Context, cfg benchConfig, name, mode string, wa
 	p.EdgesLost = p.Commits - int64(n)
 	p.CommitsPerSec = float64(p.Commits) / elapsed.Seconds()
 	p.P50Ms, p.P99Ms = percentile(lat.d, 0.50), percentile(lat.d, 0.99)
+	p.Cores = cpu.Seconds() / elapsed.Seconds()
 	return p, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -27,6 +28,9 @@ func TestBench(t *testing.T) {
 		require.Zero(t, p.Errors, "%+v", p)
 		require.Positive(t, p.CommitsPerSec)
 		require.LessOrEqual(t, p.P50Ms, p.P99Ms)
+		if runtime.GOOS == "linux" {
+			require.Positive(t, p.Cores, "the CPU the point used: %+v", p)
+		}
 		if p.Backend != naiveName {
 			require.Zero(t, p.EdgesLost, "%+v", p)
 		}
@@ -71,5 +75,6 @@ func TestBench(t *testing.T) {
 	requireOK(t, r)
 	require.Contains(t, r.stdout, "commits/s")
 	require.Contains(t, r.stdout, "p99 ms")
+	require.Contains(t, r.stdout, "cores")
 	require.NotContains(t, r.stdout, "hub:")
 }
