@@ -31,14 +31,7 @@ func TestWriteLockQueue(t *testing.T) {
 		t.Cleanup(func() { l.close() })
 		locks = append(locks, l)
 	}
-	next := func() uint64 { // the queue's next ticket, as stored
-		b, err := os.ReadFile(path + lockSuffix)
-		require.NoError(t, err)
-		if len(b) < queueBase {
-			return 0
-		}
-		return binary.LittleEndian.Uint64(b)
-	}
+	next := func() uint64 { return queueNext(t, path) }
 
 	var mu sync.Mutex
 	var order []int
@@ -131,10 +124,8 @@ func TestWriteLockQueueStalledWaiter(t *testing.T) {
 		}
 		got <- err
 	}()
-	require.Eventually(t, func() bool { // w queued behind the stalled ticket
-		b, err := os.ReadFile(path + lockSuffix)
-		return err == nil && len(b) >= queueBase && binary.LittleEndian.Uint64(b) == uint64(ticket+2)
-	}, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return queueNext(t, path) == uint64(ticket+2) }, // w queued behind the stalled ticket
+		5*time.Second, time.Millisecond)
 	holder.unlock()
 	select {
 	case err := <-got:
@@ -150,4 +141,15 @@ func TestWriteLockQueueStalledWaiter(t *testing.T) {
 		require.NoError(t, l.close())
 	}
 	goleak.VerifyNone(t)
+}
+
+// queueNext returns the next ticket of the lock file of the database at
+// path, as stored (0 before the first).
+func queueNext(t *testing.T, path string) uint64 {
+	b, err := os.ReadFile(path + lockSuffix)
+	require.NoError(t, err)
+	if len(b) < queueBase {
+		return 0
+	}
+	return binary.LittleEndian.Uint64(b)
 }
