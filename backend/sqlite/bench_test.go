@@ -157,7 +157,7 @@ func BenchmarkProcesses32(b *testing.B) {
 				if profDir != "" {
 					rs = runProcessesWith(b, walkers, cfg, func(i int, c *childConfig) {
 						c.CPUProfile = filepath.Join(profDir, fmt.Sprintf("child-%s-%02d.pprof", strings.TrimPrefix(mode.name, "sync="), i))
-					})
+					}, nil)
 				} else {
 					rs = runProcesses(b, walkers, cfg)
 				}

@@ -153,12 +153,14 @@ func commitEdge(m *tiered.Memory, root anchor.ID, i int) error {
 // each reported.
 func runProcesses(t testing.TB, procs int, cfg childConfig) []childResult {
 	t.Helper()
-	return runProcessesWith(t, procs, cfg, nil)
+	return runProcessesWith(t, procs, cfg, nil, nil)
 }
 
 // runProcessesWith is runProcesses with edit, if not nil, changing the
-// config of child i before it starts.
-func runProcessesWith(t testing.TB, procs int, cfg childConfig, edit func(i int, c *childConfig)) []childResult {
+// config of child i before it starts, and during, if not nil, called once
+// the children have started their work, with a function that kills child
+// i (SIGKILL); a killed child's result is left zero.
+func runProcessesWith(t testing.TB, procs int, cfg childConfig, edit func(i int, c *childConfig), during func(kill func(i int))) []childResult {
 	t.Helper()
 	type child struct {
 		cmd    *exec.Cmd
@@ -202,8 +204,19 @@ func runProcessesWith(t testing.TB, procs int, cfg childConfig, edit func(i int,
 		_, err := io.WriteString(c.stdin, "GO\n")
 		require.NoError(t, err)
 	}
+	killed := make(map[int]bool)
+	if during != nil {
+		during(func(i int) {
+			require.NoError(t, children[i].cmd.Process.Kill())
+			killed[i] = true
+		})
+	}
 	results := make([]childResult, procs)
 	for i, c := range children {
+		if killed[i] {
+			c.cmd.Wait()
+			continue
+		}
 		require.NoError(t, json.Unmarshal([]byte(strings.TrimSpace(expect(c, "RESULT "))), &results[i]))
 		for c.lines.Scan() {
 		}
