@@ -32,7 +32,9 @@ import (
 // read, a slot somebody else holds) takes flock directly; so does a
 // build without the queue. If a queued writer dies, the kernel drops
 // its locks and its successor moves up to flock, where it waits for the
-// holder as before.
+// holder as before; if one stops while it waits (a debugger, a paused
+// container), the writers behind it take flock once they find it free
+// (writeLock.waitTurn).
 
 // queueBase is the offset of ticket 0's byte; tickets wrap below
 // queueSlots so that offsets stay far from overflowing.
