@@ -89,11 +89,7 @@ func BenchmarkProcesses(b *testing.B) {
 	for _, mode := range benchModes {
 		b.Run(mode.name, func(b *testing.B) {
 			opts := mode.opts
-			path := filepath.Join(b.TempDir(), "shared.sqlite")
-			s, err := sqlite.Open(path, &opts)
-			require.NoError(b, err)
-			root := backendtest.NewRootNode(b, s, anchor.Access{All: anchor.Connect})
-			require.NoError(b, s.Close())
+			path, root := sharedStore(b, opts)
 			var commits int
 			var busy time.Duration
 			for b.Loop() {
@@ -110,7 +106,7 @@ func BenchmarkProcesses(b *testing.B) {
 				busy += time.Duration(hi - lo)
 			}
 			b.ReportMetric(float64(commits)/busy.Seconds(), "commits/s")
-			s, err = sqlite.Open(path, &opts)
+			s, err := sqlite.Open(path, &opts)
 			require.NoError(b, err)
 			defer s.Close()
 			b.ReportMetric(float64(commits+0*b.N-backendtest.EdgeCount(b, s, root)), "edges-lost")
@@ -142,7 +138,7 @@ func BenchmarkProcesses32(b *testing.B) {
 			var one, many runStats
 			for b.Loop() {
 				// (a) one process, 32 goroutines.
-				path, root := benchStore(b, opts)
+				path, root := sharedStore(b, opts)
 				s, err := sqlite.Open(path, &opts)
 				require.NoError(b, err)
 				r := runWalkers(s, root, walkers, per)
@@ -151,7 +147,7 @@ func BenchmarkProcesses32(b *testing.B) {
 				require.NoError(b, s.Close())
 
 				// (b) 32 processes, one walker each.
-				path, root = benchStore(b, opts)
+				path, root = sharedStore(b, opts)
 				cfg := childConfig{Path: path, Root: root, Walkers: 1, Per: per, Sync: mode.sync}
 				var rs []childResult
 				if profDir != "" {
@@ -214,17 +210,6 @@ func (st *runStats) pct(p int) float64 {
 	l := slices.Clone(st.lat)
 	slices.Sort(l)
 	return float64(l[(len(l)*p+99)/100-1]) / 1000
-}
-
-// benchStore creates a store with a root node every walker may connect
-// to, and returns its path and the root, closed.
-func benchStore(b *testing.B, opts sqlite.Options) (string, anchor.ID) {
-	path := filepath.Join(b.TempDir(), "shared.sqlite")
-	s, err := sqlite.Open(path, &opts)
-	require.NoError(b, err)
-	root := backendtest.NewRootNode(b, s, anchor.Access{All: anchor.Connect})
-	require.NoError(b, s.Close())
-	return path, root
 }
 
 // requireEdges fails the benchmark if the root lacks an edge of an

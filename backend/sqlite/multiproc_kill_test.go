@@ -3,7 +3,6 @@ package sqlite_test
 import (
 	"encoding/binary"
 	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"testing"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/anchorage-db/anchorage/anchor"
 	"github.com/anchorage-db/anchorage/backend/backendtest"
 	"github.com/anchorage-db/anchorage/backend/sqlite"
 )
@@ -24,12 +22,8 @@ import (
 // every edge they were told of.
 func TestMultiProcessKilledWriters(t *testing.T) {
 	const procs, per = 8, 150
-	path := filepath.Join(t.TempDir(), "shared.sqlite")
 	opts := sqlite.Options{Synchronous: sqlite.SyncNormal}
-	s, err := sqlite.Open(path, &opts)
-	require.NoError(t, err)
-	root := backendtest.NewRootNode(t, s, anchor.Access{All: anchor.Connect})
-	require.NoError(t, s.Close())
+	path, root := sharedStore(t, opts)
 
 	victims := []int{1, 4, 6}
 	results := runProcessesWith(t, procs, childConfig{Path: path, Root: root, Walkers: 1, Per: per, Sync: opts.Synchronous}, nil,
@@ -58,7 +52,7 @@ func TestMultiProcessKilledWriters(t *testing.T) {
 		require.Positive(t, binary.LittleEndian.Uint64(b), "the writers queued: tickets were taken")
 	}
 
-	s, err = sqlite.Open(path, &opts)
+	s, err := sqlite.Open(path, &opts)
 	require.NoError(t, err)
 	defer s.Close()
 	require.GreaterOrEqual(t, backendtest.EdgeCount(t, s, root), acknowledged, "edges lost")

@@ -148,6 +148,17 @@ func commitEdge(m *tiered.Memory, root anchor.ID, i int) error {
 	return nil
 }
 
+// sharedStore creates a store with a root node every walker may connect
+// to, for processes to share, and returns its path and the root, closed.
+func sharedStore(t testing.TB, opts sqlite.Options) (string, anchor.ID) {
+	path := filepath.Join(t.TempDir(), "shared.sqlite")
+	s, err := sqlite.Open(path, &opts)
+	require.NoError(t, err)
+	root := backendtest.NewRootNode(t, s, anchor.Access{All: anchor.Connect})
+	require.NoError(t, s.Close())
+	return path, root
+}
+
 // runProcesses runs procs child processes of this test binary against the
 // store at cfg.Path, starts their work at the same moment, and returns what
 // each reported.
@@ -237,12 +248,8 @@ func runProcessesWith(t testing.TB, procs int, cfg childConfig, edit func(i int,
 // locking and retries are the same as with SyncFull.
 func TestMultiProcess(t *testing.T) {
 	const procs, walkers, per = 4, 16, 125 // 2,000 edges per process
-	path := filepath.Join(t.TempDir(), "shared.sqlite")
 	opts := sqlite.Options{Synchronous: sqlite.SyncNormal}
-	s, err := sqlite.Open(path, &opts)
-	require.NoError(t, err)
-	root := backendtest.NewRootNode(t, s, anchor.Access{All: anchor.Connect})
-	require.NoError(t, s.Close())
+	path, root := sharedStore(t, opts)
 
 	start := time.Now()
 	results := runProcesses(t, procs, childConfig{Path: path, Root: root, Walkers: walkers, Per: per, Sync: opts.Synchronous})
@@ -259,7 +266,7 @@ func TestMultiProcess(t *testing.T) {
 	}
 
 	t0 := time.Now()
-	s, err = sqlite.Open(path, &opts)
+	s, err := sqlite.Open(path, &opts)
 	require.NoError(t, err)
 	defer s.Close()
 	t.Logf("reopen %s", time.Since(t0))

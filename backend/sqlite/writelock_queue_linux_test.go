@@ -31,7 +31,6 @@ func TestWriteLockQueue(t *testing.T) {
 		t.Cleanup(func() { l.close() })
 		locks = append(locks, l)
 	}
-	next := func() uint64 { return queueNext(t, path) }
 
 	var mu sync.Mutex
 	var order []int
@@ -39,7 +38,7 @@ func TestWriteLockQueue(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, held)
 	require.False(t, locks[0].queued, "a free lock is taken without a ticket")
-	require.Zero(t, next())
+	require.Zero(t, queueNext(t, path))
 	var wg sync.WaitGroup
 	for i := 1; i < len(locks); i++ {
 		wg.Go(func() {
@@ -53,7 +52,7 @@ func TestWriteLockQueue(t *testing.T) {
 			locks[i].unlock()
 		})
 		// Writer i holds ticket i-1 before writer i+1 asks.
-		require.Eventually(t, func() bool { return next() == uint64(i) }, 5*time.Second, time.Millisecond)
+		require.Eventually(t, func() bool { return queueNext(t, path) == uint64(i) }, 5*time.Second, time.Millisecond)
 	}
 	locks[0].unlock()
 	wg.Wait()
