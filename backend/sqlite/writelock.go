@@ -224,11 +224,11 @@ func (l *writeLock) close() error {
 		return nil
 	}
 	l.closed = true
+	if l.pending != nil {
+		l.pending.abandoned = true
+	}
 	if l.pending != nil || l.turns > 0 {
-		if l.pending != nil {
-			l.pending.abandoned = true
-		}
-		return nil
+		return nil // closed by closeIfDone when the last wait returns
 	}
 	if err := l.f.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
 		return err
