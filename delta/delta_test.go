@@ -132,3 +132,29 @@ func TestApplyOwnerCannotBeForged(t *testing.T) {
 	// The system root may create on anyone's behalf.
 	require.NoError(t, tx.apply(&delta.Batch{Changes: []delta.Change{create(node(victim, nil))}}))
 }
+
+// TestDiffSameMapValue pins a bug (fixed in 0f39752): anchor.EncodeValue
+// did not sort map keys (anchor's TestEncodeValueDeterministic), so setting
+// a map-valued field to the value it already held yielded other bytes;
+// Diff saw a change and Apply re-stamped and re-logged the field, though
+// DESIGN.md says nothing unchanged is re-stamped or re-logged.
+func TestDiffSameMapValue(t *testing.T) {
+	v := map[string]any{"a": 1, "b": 2, "c": 3, "d": 4}
+	snap := node(anchor.NewID(), map[string]any{"prefs": v})
+	tx := newMemTx()
+	require.NoError(t, tx.apply(&delta.Batch{Changes: []delta.Change{create(snap)}}))
+	seq := tx.seq
+	for range 20 {
+		cur := snap.Clone()
+		require.NoError(t, cur.SetField("prefs", v))
+		if c, ok := delta.Diff(snap, cur, nil); ok {
+			t.Errorf("setting field prefs to the value it holds diffs to a change: %x", c.Set["prefs"])
+		}
+		b, err := anchor.EncodeValue(v)
+		require.NoError(t, err)
+		require.NoError(t, tx.apply(&delta.Batch{Changes: []delta.Change{{ID: snap.ID, Set: map[string][]byte{"prefs": b}}}}))
+		if tx.seq != seq {
+			t.Fatalf("writing the value prefs already holds re-stamped and re-logged it (log sequence %d -> %d)", seq, tx.seq)
+		}
+	}
+}
