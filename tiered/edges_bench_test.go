@@ -2,8 +2,10 @@ package tiered_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"testing"
 
 	"github.com/anchorage-db/anchorage/anchor"
@@ -13,14 +15,28 @@ import (
 	"github.com/anchorage-db/anchorage/tiered"
 )
 
-// hubEdges is the hub's size in BenchmarkHubEdges: large enough that the
-// per-edge costs dominate, small enough to build in seconds.
-const hubEdges = 200_000
+// defaultHubEdges is the hub's size in BenchmarkHubEdges: large enough
+// that the per-edge costs dominate, small enough to build in seconds.
+// ANCHORAGE_HUB_EDGES sets another (10^6 takes a few minutes to build).
+const defaultHubEdges = 200_000
+
+// hubSize returns the hub's size: ANCHORAGE_HUB_EDGES, or defaultHubEdges.
+func hubSize(b *testing.B) int {
+	v := os.Getenv("ANCHORAGE_HUB_EDGES")
+	if v == "" {
+		return defaultHubEdges
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 2 {
+		b.Fatalf("ANCHORAGE_HUB_EDGES=%q: want a number of edges, at least 2", v)
+	}
+	return n
+}
 
 // hubStore builds a bolt store (fsync off) with a node of hubEdges edges,
 // each readable by every root, written as the system root in large
 // batches. It returns the store and the hub.
-func hubStore(b *testing.B) (backend.Store, anchor.ID) {
+func hubStore(b *testing.B, hubEdges int) (backend.Store, anchor.ID) {
 	s, err := bolt.Open(filepath.Join(b.TempDir(), "hub.db"), &bolt.Options{NoSync: true})
 	if err != nil {
 		b.Fatal(err)
@@ -35,7 +51,7 @@ func hubStore(b *testing.B) (backend.Store, anchor.ID) {
 	const per = 20_000
 	for done := 0; done < hubEdges; done += per {
 		batch := &delta.Batch{}
-		for range per {
+		for range min(per, hubEdges-done) {
 			n := &anchor.Anchor{ID: anchor.NewID(), Kind: anchor.KindNode, Owner: owner, Type: "Item", Access: anchor.Access{All: anchor.Read}}
 			e := &anchor.Anchor{ID: anchor.NewID(), Kind: anchor.KindEdge, Owner: owner, Type: "Has", Source: hub.ID, Target: n.ID, Access: anchor.Access{All: anchor.Read}}
 			batch.Changes = append(batch.Changes, delta.Change{ID: n.ID, Create: n}, delta.Change{ID: e.ID, Create: e})
@@ -55,7 +71,7 @@ func liveHeap() uint64 {
 	return ms.HeapAlloc
 }
 
-// BenchmarkHubEdges lists a hub's hubEdges edges four ways in one run: a
+// BenchmarkHubEdges lists a hub of hubSize edges four ways in one run: a
 // bare scan of the driver's index entries under the hub's prefix (the
 // floor: no checksum, no decoding), the store's streaming View.Adjacent
 // (checksums and decoding, no access checks), the walker's streaming
@@ -64,7 +80,8 @@ func liveHeap() uint64 {
 // live_B: the live heap the listing holds, sampled half-way through a
 // stream, or with Edges' result in hand.
 func BenchmarkHubEdges(b *testing.B) {
-	s, hub := hubStore(b)
+	hubEdges := hubSize(b)
+	s, hub := hubStore(b, hubEdges)
 	ctx := context.Background()
 	walker := anchor.NewID()
 	run := func(b *testing.B, list func(mid func()) int) {
@@ -77,7 +94,7 @@ func BenchmarkHubEdges(b *testing.B) {
 				b.Fatalf("listed %d edges, want %d", n, hubEdges)
 			}
 		}
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/hubEdges, "ns/edge")
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(hubEdges), "ns/edge")
 		b.ReportMetric(float64(live), "live_B")
 	}
 	// scan lists the hub through one View with each, counting rows.
