@@ -15,6 +15,12 @@ import (
 // such an edge (counted as Held) instead of refusing it, and every later
 // merge applies the held edges whose endpoints have arrived. Held edges are not anchors:
 // they are invisible to walkers and to Verify until they are applied.
+//
+// A held edge keeps the root its merge acted as (Merge.Root) and is
+// applied as that root, whichever merge brings its endpoint: the checks
+// that needed the endpoint (Connect on it) run then. An edge held by a
+// build older than this rule carries no root and is applied as before, as
+// the root of the merge that releases it.
 const HeldKey = "delta/held-edges"
 
 // held is the merge's view of the held edges: records as anchor.Marshal
@@ -28,6 +34,9 @@ type held struct {
 type heldRec struct {
 	ID  anchor.ID `msgpack:"i"`
 	Rec []byte    `msgpack:"r"`
+	// Root is the root the holding merge acted as (zero: trusted), or
+	// absent in a record of an older build (see HeldKey).
+	Root *anchor.ID `msgpack:"o,omitempty"`
 }
 
 func (p *plan) loadHeld() error {
@@ -55,12 +64,13 @@ func (p *plan) hold(r *anchor.Anchor) error {
 		return err
 	}
 	p.stats.count(r.Kind, func(c *Counts) { c.Held++ })
+	root := p.root
 	for _, h := range p.held.recs {
-		if h.ID == r.ID && bytes.Equal(h.Rec, rec) {
-			return nil // the same version held already
+		if h.ID == r.ID && bytes.Equal(h.Rec, rec) && h.Root != nil && *h.Root == root {
+			return nil // the same version held already, for the same root
 		}
 	}
-	p.held.recs = append(p.held.recs, heldRec{r.ID, rec})
+	p.held.recs = append(p.held.recs, heldRec{ID: r.ID, Rec: rec, Root: &root})
 	p.held.changed = true
 	return nil
 }
@@ -88,7 +98,7 @@ func (p *plan) releaseHeld() error {
 			continue
 		}
 		p.held.changed = true
-		if err := p.merge(r); err != nil {
+		if err := p.mergeAs(rec.Root, r); err != nil {
 			return err
 		}
 	}
@@ -108,6 +118,18 @@ func (p *plan) releaseHeld() error {
 	}
 	p.meta[HeldKey] = raw
 	return nil
+}
+
+// mergeAs merges held edge r as the root that sent it (nil: as the
+// releasing merge's root, for a record of an older build).
+func (p *plan) mergeAs(root *anchor.ID, r *anchor.Anchor) error {
+	if root == nil {
+		return p.merge(r)
+	}
+	releasing := p.root
+	p.root = *root
+	defer func() { p.root = releasing }()
+	return p.merge(r)
 }
 
 // ready reports whether held edge r can be merged now.

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/anchorage-db/anchorage/anchor"
 	"github.com/anchorage-db/anchorage/delta"
@@ -250,4 +251,32 @@ func TestRestoreTie(t *testing.T) {
 			require.Equal(t, [3]anchor.HLC{want.Deleted, want.Restored, want.Updated}, [3]anchor.HLC{got.Deleted, got.Restored, got.Updated})
 		}
 	}
+}
+
+// TestHeldEdgeOfOlderBuild: a held edge written before held edges kept the
+// root that sent them (no "o" in its record) is still applied, as the
+// root of the merge that brings its endpoint, as that build did.
+func TestHeldEdgeOfOlderBuild(t *testing.T) {
+	r := newReplica()
+	owner := anchor.NewID()
+	src, dst := node(owner, nil), node(owner, nil)
+	for _, n := range []*anchor.Anchor{src, dst} {
+		n.Created, n.Updated = 5, 5
+	}
+	e := &anchor.Anchor{ID: anchor.NewID(), Kind: anchor.KindEdge, Owner: owner, Type: "E", Source: src.ID, Target: dst.ID, Created: 6, Updated: 6}
+	rec, err := anchor.Marshal(e)
+	require.NoError(t, err)
+	old, err := msgpack.Marshal([]struct {
+		ID  anchor.ID `msgpack:"i"`
+		Rec []byte    `msgpack:"r"`
+	}{{e.ID, rec}})
+	require.NoError(t, err)
+	require.NoError(t, r.PutMeta(delta.HeldKey, old))
+	r.clock = 10
+	res, err := delta.Apply(r, delta.Env{Stamp: r.clock, Replica: r.id}, &delta.Merge{From: anchor.NewID(), Anchors: []*anchor.Anchor{src, dst}})
+	require.NoError(t, err)
+	require.Empty(t, res.Stats.Refusals)
+	require.Equal(t, 1, res.Stats.ByKind[anchor.KindEdge].Inserted)
+	require.True(t, r.get(e.ID).Live())
+	require.Empty(t, r.kv[delta.HeldKey], "nothing is held any more")
 }

@@ -42,6 +42,7 @@ func Run(t *testing.T, open Opener) {
 		{"ReopenKeepsEverything", testReopen},
 		{"GrantsMergePerEntry", testGrantsMerge},
 		{"MergeChecksPrincipal", testMergeChecksPrincipal},
+		{"HeldEdgeKeepsPrincipal", testHeldEdgeKeepsPrincipal},
 		{"InvalidInputIsolated", testInvalidInputIsolated},
 		{"DeniedLeavesNoTrace", testDeniedLeavesNoTrace},
 		{"ReadRechecked", testReadRechecked},

@@ -44,3 +44,53 @@ func testMergeMetaAndCursor(t *testing.T, h *Harness) {
 	require.Equal(t, seq, Meta(t, s).Seq, "re-applying the same state logs nothing")
 	require.Equal(t, stored, Stored(t, s, n.ID))
 }
+
+// testHeldEdgeKeepsPrincipal pins a hole of the held edges (delta.HeldKey):
+// a held edge did not remember the root whose merge sent it, and was
+// applied later as the root of whichever merge brought its endpoint. So
+// root B, lacking Connect on A's node N, connected to N by sending the
+// edge before N reached the store (held: no endpoint to check), and the
+// owner's trusted replication of N then applied it unchecked; and B's
+// legitimate edge, released by a merge acting as A, was refused and lost
+// ("A may not create an anchor owned by B"). A held edge is now applied as
+// the root that sent it, with every check done once its endpoints are here.
+func testHeldEdgeKeepsPrincipal(t *testing.T, h *Harness) {
+	s := h.Open()
+	a, b := NewRootNode(t, s, anchor.Access{}), NewRootNode(t, s, anchor.Access{})
+	stamp := Meta(t, s).HLC + 10
+	node := func(acc anchor.Access) *anchor.Anchor {
+		return &anchor.Anchor{ID: anchor.NewID(), Kind: anchor.KindNode, Owner: a, Type: "Doc", Access: acc, Created: stamp, Updated: stamp}
+	}
+	edge := func(to anchor.ID) *anchor.Anchor {
+		return &anchor.Anchor{ID: anchor.NewID(), Kind: anchor.KindEdge, Owner: b, Type: "Likes", Source: b, Target: to, Created: stamp, Updated: stamp}
+	}
+	closed := node(anchor.Access{})                                                   // B may not connect to it
+	open := node(anchor.Access{Roots: map[anchor.ID]anchor.Level{b: anchor.Connect}}) // B may
+	forged, fair, fairViaA := edge(closed.ID), edge(open.ID), edge(open.ID)
+
+	// B sends its edges before their endpoints are here: held, not refused.
+	res, err := s.Apply(ctx, &delta.Merge{From: anchor.NewID(), Root: b, Anchors: []*anchor.Anchor{forged, fair, fairViaA}})
+	require.NoError(t, err)
+	require.Equal(t, 3, res.Stats.Total().Held)
+	require.Zero(t, res.Stats.Total().Refused)
+
+	// The owner's trusted replication brings the closed node: B's edge to
+	// it is checked as B, and refused.
+	res, err = s.Apply(ctx, &delta.Merge{From: anchor.NewID(), Anchors: []*anchor.Anchor{closed}})
+	require.NoError(t, err)
+	require.Len(t, res.Stats.Refusals, 1, "B's edge to a node it may not connect to")
+	require.Equal(t, forged.ID, res.Stats.Refusals[0].ID)
+	require.Contains(t, res.Stats.Refusals[0].Reason, "lacks connect")
+	err = s.View(ctx, func(v backend.View) error { _, err := v.Anchor(forged.ID); return err })
+	requireAnchorErr(t, err, anchor.ErrNotFound, forged.ID) // the forged edge was not written
+	require.Zero(t, EdgeCount(t, s, closed.ID))
+
+	// A merge acting as A brings the open node: B's edges to it are
+	// applied as B (they are B's), not refused as A's.
+	res, err = s.Apply(ctx, &delta.Merge{From: anchor.NewID(), Root: a, Anchors: []*anchor.Anchor{open}})
+	require.NoError(t, err)
+	require.Empty(t, res.Stats.Refusals)
+	require.Equal(t, 2, res.Stats.ByKind[anchor.KindEdge].Inserted)
+	require.Equal(t, 2, EdgeCount(t, s, open.ID))
+	require.Equal(t, b, Stored(t, s, fair.ID).Owner)
+}
