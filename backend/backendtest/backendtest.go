@@ -50,6 +50,7 @@ func Run(t *testing.T, open Opener) {
 		{"StaleRemoveSucceeds", testStaleRemoveSucceeds},
 		{"OnlyOwnerChangesAccess", testOnlyOwnerChangesAccess},
 		{"MergeMetaAndCursor", testMergeMetaAndCursor},
+		{"MergeRefusesHeaderChanges", testMergeRefusesHeaderChanges},
 		{"Restore", testRestore},
 	}
 	for _, tc := range tests {

@@ -94,3 +94,65 @@ func testHeldEdgeKeepsPrincipal(t *testing.T, h *Harness) {
 	require.Equal(t, 2, EdgeCount(t, s, open.ID))
 	require.Equal(t, b, Stored(t, s, fair.ID).Owner)
 }
+
+// testMergeRefusesHeaderChanges: the header of a stored anchor (kind,
+// owner, type, an edge's endpoints) never changes, and a remote record
+// that is malformed or names an endpoint that is not a node is refused:
+// each is counted and reported, nothing of it is written, and the rest of
+// the merge lands.
+func testMergeRefusesHeaderChanges(t *testing.T, h *Harness) {
+	s := h.Open()
+	owner := NewRootNode(t, s, anchor.Access{})
+	stamp := Meta(t, s).HLC + 10
+	mk := func(kind anchor.Kind, typ string) *anchor.Anchor {
+		return &anchor.Anchor{ID: anchor.NewID(), Kind: kind, Owner: owner, Type: typ, Created: stamp, Updated: stamp}
+	}
+	n1, n2, obj := mk(anchor.KindNode, "N"), mk(anchor.KindNode, "N"), mk(anchor.KindObject, "O")
+	e := mk(anchor.KindEdge, "E")
+	e.Source, e.Target = n1.ID, n2.ID
+	res, err := s.Apply(ctx, &delta.Merge{From: anchor.NewID(), Anchors: []*anchor.Anchor{n1, n2, obj, e}})
+	require.NoError(t, err)
+	require.Equal(t, 4, res.Stats.Total().Inserted)
+
+	later := func(a *anchor.Anchor, edit func(*anchor.Anchor)) *anchor.Anchor {
+		c := a.Clone()
+		c.Updated = stamp + 5
+		edit(c)
+		return c
+	}
+	toObject := mk(anchor.KindEdge, "E")
+	toObject.Source, toObject.Target = n1.ID, obj.ID
+	cases := map[string]*anchor.Anchor{
+		"owner":          later(n1, func(a *anchor.Anchor) { a.Owner = anchor.NewID() }),
+		"type":           later(n2, func(a *anchor.Anchor) { a.Type = "Other" }),
+		"kind":           later(obj, func(a *anchor.Anchor) { a.Kind = anchor.KindWalker }),
+		"endpoints":      later(e, func(a *anchor.Anchor) { a.Target = n1.ID }),
+		"unknown kind":   later(mk(anchor.KindNode, "N"), func(a *anchor.Anchor) { a.Kind = 200 }),
+		"bad type name":  later(mk(anchor.KindNode, "N"), func(a *anchor.Anchor) { a.Type = "bad\x00" }),
+		"bad access":     later(mk(anchor.KindNode, "N"), func(a *anchor.Anchor) { a.Access.All = 99 }),
+		"edge to object": toObject,
+	}
+	for name, r := range cases {
+		before := Meta(t, s).Seq
+		fresh := mk(anchor.KindNode, "Fine")
+		res, err := s.Apply(ctx, &delta.Merge{From: anchor.NewID(), Anchors: []*anchor.Anchor{r, fresh}})
+		require.NoError(t, err, name)
+		require.Len(t, res.Stats.Refusals, 1, name)
+		require.Equal(t, r.ID, res.Stats.Refusals[0].ID, name)
+		require.Equal(t, 1, res.Stats.Total().Inserted, "%s: the rest of the merge lands", name)
+		require.Equal(t, before+1, Meta(t, s).Seq, "%s: only the fine record was logged", name)
+	}
+	for _, a := range []*anchor.Anchor{n1, n2, obj, e} {
+		got := Stored(t, s, a.ID)
+		require.Equal(t, a.Kind, got.Kind)
+		require.Equal(t, a.Owner, got.Owner)
+		require.Equal(t, a.Type, got.Type)
+		require.Equal(t, a.Source, got.Source)
+		require.Equal(t, a.Target, got.Target)
+		require.Equal(t, stamp, got.Updated, "no refused record changed %s", a.ID)
+	}
+	err = s.View(ctx, func(v backend.View) error { _, err := v.Anchor(toObject.ID); return err })
+	requireAnchorErr(t, err, anchor.ErrNotFound, toObject.ID)
+	require.Equal(t, 1, EdgeCount(t, s, n2.ID))
+	RequireClean(t, s)
+}
