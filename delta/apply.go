@@ -128,7 +128,8 @@ type plan struct {
 	maxRemote     anchor.HLC // bound on remote stamps (0: none)
 	stats         MergeStats
 	meta          map[string][]byte // a Merge's small values, written last
-	held          held              // a Merge's held edges (hold.go)
+	arrived       []anchor.ID       // nodes a Merge brought, whose held edges it looks at (hold.go)
+	heldPut       map[string]bool   // held-edge entries planned (hold.go)
 	once          writeOnce         // the store's write-once types (writeonce.go)
 
 	cache    smallMap[anchor.ID, *anchor.Anchor] // anchors read or written, copies

@@ -2,126 +2,205 @@ package delta
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/anchorage-db/anchorage/anchor"
 )
 
-// HeldKey is the small value under which a store keeps the remote edges
-// that arrived before one of their endpoints (or before the restore that
-// began the endpoint's life they belong to, see restore.go): a merge holds
-// such an edge (counted as Held) instead of refusing it, and every later
-// merge applies the held edges whose endpoints have arrived. Held edges are not anchors:
-// they are invisible to walkers and to Verify until they are applied.
+// keyHeld tags the held-edge entries in the index key space (see
+// CountHeld):
 //
-// A held edge keeps the root its merge acted as (Merge.Root) and is
-// applied as that root, whichever merge brings its endpoint: the checks
-// that needed the endpoint (Connect on it) run then. An edge held by a
-// build older than this rule carries no root and is applied as before, as
-// the root of the merge that releases it.
+//	'h' awaited edge sum  -> flags root record
+//
+// sum is a CRC-32C of the value, so distinct versions of one edge are all
+// kept and a version held again is one key; flags say whether root, the
+// root the holding merge acted as (Merge.Root), is known.
+const keyHeld = 'h'
+
+// HeldKey is the small value under which builds before held-edge entries
+// kept every held edge in one list (msgpack of heldRec); the first merge
+// of this build moves them to entries and empties it.
 const HeldKey = "delta/held-edges"
 
-// held is the merge's view of the held edges: records as anchor.Marshal
-// wrote them, origins filled in.
-type held struct {
-	loaded  bool
-	changed bool
-	recs    []heldRec
-}
-
+// heldRec is one edge of the HeldKey list.
 type heldRec struct {
 	ID  anchor.ID `msgpack:"i"`
 	Rec []byte    `msgpack:"r"`
-	// Root is the root the holding merge acted as (zero: trusted), or
-	// absent in a record of an older build (see HeldKey).
+	// Root is the root the holding merge acted as; absent (nil) in lists
+	// of builds that did not keep it, whose edges are applied as the
+	// root of the merge that releases them, as those builds did.
 	Root *anchor.ID `msgpack:"o,omitempty"`
 }
 
-func (p *plan) loadHeld() error {
-	if p.held.loaded {
-		return nil
+// heldRootKnown is the flag of a held entry that names its root.
+const heldRootKnown = 1
+
+func heldPrefix(awaited anchor.ID) []byte { return append([]byte{keyHeld}, awaited[:]...) }
+
+// heldValue is a held entry's value: flags, root, then the edge's record.
+func heldValue(root *anchor.ID, rec []byte) []byte {
+	v := make([]byte, 1+16, 1+16+len(rec))
+	if root != nil {
+		v[0] = heldRootKnown
+		copy(v[1:], root[:])
 	}
-	p.held.loaded = true
-	raw, err := p.tx.Meta(HeldKey)
-	if err != nil || len(raw) == 0 {
-		return err
-	}
-	if err := msgpack.Unmarshal(raw, &p.held.recs); err != nil {
-		return fmt.Errorf("%w: %s: %v", anchor.ErrCorrupt, HeldKey, err)
-	}
-	return nil
+	return append(v, rec...)
 }
 
-// hold keeps r, an edge one of whose endpoints does not exist here yet.
-func (p *plan) hold(r *anchor.Anchor) error {
-	if err := p.loadHeld(); err != nil {
-		return err
+// openHeld decodes held entry (k, v): the edge and the root to apply it as
+// (nil: the releasing merge's).
+func openHeld(k, v []byte) (*anchor.Anchor, *anchor.ID, error) {
+	if len(k) != 1+16+16+4 || len(v) < 1+16 {
+		return nil, nil, fmt.Errorf("%w: held edge entry %x of %d bytes", anchor.ErrCorrupt, k, len(v))
 	}
+	r, err := anchor.Unmarshal(anchor.ID(k[17:33]), v[17:])
+	if err != nil {
+		return nil, nil, fmt.Errorf("held edge entry %x: %w", k, err)
+	}
+	if r.Kind != anchor.KindEdge {
+		return nil, nil, fmt.Errorf("%w: held entry %x holds a %s", anchor.ErrCorrupt, k, r.Kind)
+	}
+	if v[0]&heldRootKnown == 0 {
+		return r, nil, nil
+	}
+	root := anchor.ID(v[1:17])
+	return r, &root, nil
+}
+
+// CountHeld returns how many held edge versions r holds.
+//
+// A merge holds a remote edge that arrived before one of its endpoints (or
+// before the restore that began the endpoint's life it belongs to),
+// instead of refusing it (MergeStats counts it as Held), and the merge
+// that brings that endpoint applies it. Held edges are not anchors:
+// walkers do not see them, and Verify checks only their checksums.
+//
+// Each held edge is an index entry of its own, keyed by the endpoint it
+// waits for, so holding one costs one put and the merge that brings a node
+// reads only the edges waiting for it: a hub whose record arrives after
+// its 10^6 edges costs each of them O(1). A held edge is applied as the
+// root whose merge sent it (zero: trusted), so the checks that needed the
+// endpoint (Connect on it) run when it arrives, whoever's merge brings it.
+func CountHeld(r Reader) (int, error) {
+	n := 0
+	err := r.Index([]byte{keyHeld}, nil, func([]byte, []byte) error { n++; return nil })
+	return n, err
+}
+
+// hold keeps r, an edge whose endpoint awaited is not here yet (or not in
+// the life r belongs to), until a merge brings it.
+func (p *plan) hold(r *anchor.Anchor, awaited anchor.ID) error {
+	p.stats.count(r.Kind, func(c *Counts) { c.Held++ })
+	root := p.root
+	return p.putHeld(r, awaited, &root)
+}
+
+// putHeld plans r's held entry under awaited, unless the same version is
+// held there already for the same root.
+func (p *plan) putHeld(r *anchor.Anchor, awaited anchor.ID, root *anchor.ID) error {
 	rec, err := anchor.Marshal(r)
 	if err != nil {
 		return err
 	}
-	p.stats.count(r.Kind, func(c *Counts) { c.Held++ })
-	root := p.root
-	for _, h := range p.held.recs {
-		if h.ID == r.ID && bytes.Equal(h.Rec, rec) && h.Root != nil && *h.Root == root {
-			return nil // the same version held already, for the same root
-		}
+	v := heldValue(root, rec)
+	k := binary.LittleEndian.AppendUint32(append(heldPrefix(awaited), r.ID[:]...), crc32.Checksum(v, castagnoli))
+	if p.heldPut[string(k)] {
+		return nil
 	}
-	p.held.recs = append(p.held.recs, heldRec{ID: r.ID, Rec: rec, Root: &root})
-	p.held.changed = true
+	stored, err := getEntry(p.tx, k)
+	if err != nil || stored != nil {
+		return err
+	}
+	if p.heldPut == nil {
+		p.heldPut = make(map[string]bool)
+	}
+	p.heldPut[string(k)] = true
+	p.ixPut = append(p.ixPut, entry{k: k, v: v})
 	return nil
 }
 
-// releaseHeld merges every held edge that can now be applied: it exists
-// here (a tombstone arrived meanwhile) or both its endpoints do, in the
-// lives the edge belongs to or later ones. The rest stay held; the list
-// is written with the merge when it changed.
+// arrive notes that node id arrived (inserted, or a later life of it):
+// the edges held for it are looked at when the merge ends.
+func (p *plan) arrive(id anchor.ID) { p.arrived = append(p.arrived, id) }
+
+// releaseHeld ends a merge: it moves a list of an older build to entries,
+// then applies each edge held for a node that arrived, as the root that
+// sent it, or moves it to the endpoint it still waits for.
 func (p *plan) releaseHeld() error {
-	if err := p.loadHeld(); err != nil {
+	if err := p.moveHeldList(); err != nil {
 		return err
 	}
-	keep := p.held.recs[:0:0]
-	for _, rec := range p.held.recs {
-		r, err := anchor.Unmarshal(rec.ID, rec.Rec)
-		if err != nil {
-			return fmt.Errorf("%w: %s: %v", anchor.ErrCorrupt, HeldKey, err)
-		}
-		ready, err := p.ready(r)
-		if err != nil {
-			return err
-		}
-		if !ready {
-			keep = append(keep, rec)
-			continue
-		}
-		p.held.changed = true
-		if err := p.mergeAs(rec.Root, r); err != nil {
-			return err
-		}
-	}
-	p.held.recs = keep
-	if !p.held.changed {
+	if len(p.arrived) == 0 {
 		return nil
 	}
-	raw, err := msgpack.Marshal(p.held.recs)
-	if err != nil {
+	// Lock the arrived nodes before looking for their held edges: a
+	// concurrent merge (PostgreSQL) that read one of them as missing to
+	// hold an edge for it holds its lock until it commits, so either this
+	// transaction sees that edge or that one sees the node.
+	for _, id := range p.arrived {
+		if err := p.tx.Lock(id); err != nil {
+			return err
+		}
+	}
+	some := false
+	err := p.tx.Index([]byte{keyHeld}, nil, func([]byte, []byte) error { some = true; return errStopScan })
+	if err != nil && !isStop(err) {
 		return err
 	}
-	if len(p.held.recs) == 0 {
-		raw = []byte{}
+	if !some {
+		return nil
 	}
-	if p.meta == nil {
-		p.meta = make(map[string][]byte)
+	seen := make(map[anchor.ID]bool, len(p.arrived))
+	for _, id := range p.arrived {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		var keys, vals [][]byte
+		err := p.tx.Index(heldPrefix(id), nil, func(k, stored []byte) error {
+			v, err := OpenEntry(k, stored)
+			if err != nil {
+				return err
+			}
+			keys, vals = append(keys, bytes.Clone(k)), append(vals, bytes.Clone(v))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for i, k := range keys {
+			r, root, err := openHeld(k, vals[i])
+			if err != nil {
+				return err
+			}
+			if err := p.release(id, k, r, root); err != nil {
+				return err
+			}
+		}
 	}
-	p.meta[HeldKey] = raw
 	return nil
+}
+
+// release applies held edge r (entry k, held for id) if it can be applied
+// now, or moves it to the endpoint it still waits for.
+func (p *plan) release(id anchor.ID, k []byte, r *anchor.Anchor, root *anchor.ID) error {
+	awaited, err := p.awaited(r)
+	if err != nil || awaited == id {
+		return err // still waiting for id (a later life of it)
+	}
+	p.ixDel = append(p.ixDel, delKey{k: k})
+	if !awaited.IsZero() {
+		return p.putHeld(r, awaited, root)
+	}
+	return p.mergeAs(root, r)
 }
 
 // mergeAs merges held edge r as the root that sent it (nil: as the
-// releasing merge's root, for a record of an older build).
+// releasing merge's root, for an edge an older build held).
 func (p *plan) mergeAs(root *anchor.ID, r *anchor.Anchor) error {
 	if root == nil {
 		return p.merge(r)
@@ -132,19 +211,57 @@ func (p *plan) mergeAs(root *anchor.ID, r *anchor.Anchor) error {
 	return p.merge(r)
 }
 
-// ready reports whether held edge r can be merged now.
-func (p *plan) ready(r *anchor.Anchor) (bool, error) {
+// awaited returns the endpoint held edge r still waits for, or zero if it
+// can be merged now: it exists here (a tombstone arrived meanwhile) or
+// both its endpoints do, in the lives it belongs to or later ones.
+func (p *plan) awaited(r *anchor.Anchor) (anchor.ID, error) {
 	if s, err := p.get(r.ID); err != nil || s != nil {
-		return s != nil, err
+		return anchor.ID{}, err
 	}
 	for _, end := range []anchor.ID{r.Source, r.Target} {
 		n, err := p.get(end)
-		if err != nil || n == nil {
-			return false, err
+		if err != nil {
+			return anchor.ID{}, err
+		}
+		if n == nil {
+			return end, nil
 		}
 		if wait, _ := endpointLife(r, n); wait {
-			return false, nil // the endpoint's life r belongs to is not here yet
+			return end, nil // the endpoint's life r belongs to is not here yet
 		}
 	}
-	return true, nil
+	return anchor.ID{}, nil
+}
+
+// moveHeldList moves the edges of an older build's HeldKey list to held
+// entries (applying those that can be applied now) and empties the list.
+func (p *plan) moveHeldList() error {
+	raw, err := p.tx.Meta(HeldKey)
+	if err != nil || len(raw) == 0 {
+		return err
+	}
+	var recs []heldRec
+	if err := msgpack.Unmarshal(raw, &recs); err != nil {
+		return fmt.Errorf("%w: %s: %v", anchor.ErrCorrupt, HeldKey, err)
+	}
+	for _, h := range recs {
+		r, err := anchor.Unmarshal(h.ID, h.Rec)
+		if err != nil {
+			return fmt.Errorf("%w: %s: %v", anchor.ErrCorrupt, HeldKey, err)
+		}
+		awaited, err := p.awaited(r)
+		if err != nil {
+			return err
+		}
+		if awaited.IsZero() {
+			err = p.mergeAs(h.Root, r)
+		} else {
+			err = p.putHeld(r, awaited, h.Root)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	p.putMeta(HeldKey, []byte{})
+	return nil
 }

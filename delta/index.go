@@ -16,9 +16,10 @@ import (
 
 // Secondary indexes. Apply keeps them in the same transaction as the data
 // they index, as entries in one ordered key space of the driver (Tx.PutIndex,
-// Reader.Index). Every entry is a pure function of one stored anchor
-// (entries), so an index never disagrees with the data: Verify rebuilds
-// them from the anchors and compares. Tombstones have no entries.
+// Reader.Index). Every entry but a held edge's is a pure function of one
+// stored anchor (entries), so an index never disagrees with the data:
+// Verify rebuilds them from the anchors and compares. Tombstones have no
+// entries.
 //
 // Keys (names never hold a NUL byte, so 0 ends them):
 //
@@ -27,6 +28,7 @@ import (
 //	'f' type 0 field 0 len value id        a declared (archetype, field) index
 //	'u' type 0 field 0 value               -> id: a declared unique index
 //	'g' node type 0                        -> edge: a declared create-once edge type
+//	'h' awaited edge sum                   -> flags root record: a held edge (see CountHeld), the one kind implied by no anchor
 //
 // created is the edge's Created stamp (big-endian), which every replica
 // shares, so a node's edges come back in the order they were created,

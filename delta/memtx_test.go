@@ -21,6 +21,7 @@ type memTx struct {
 	last    delta.Result // of the latest apply
 	failPut error        // returned by PutAnchor when set
 	writes  int
+	bytes   int // written by PutIndex, PutMeta and PutAnchor
 }
 
 func newMemTx() *memTx {
@@ -48,6 +49,7 @@ func (t *memTx) PutIndex(k, v []byte) error {
 		return errors.New("memtx: index key put twice")
 	}
 	t.writes++
+	t.bytes += len(k) + len(v)
 	t.idx[string(k)] = append([]byte(nil), v...)
 	return nil
 }
@@ -87,6 +89,7 @@ func (t *memTx) PutMeta(key string, v []byte) error {
 	if t.kv == nil {
 		t.kv = map[string][]byte{}
 	}
+	t.bytes += len(key) + len(v)
 	t.kv[key] = v
 	return nil
 }
@@ -100,6 +103,7 @@ func (t *memTx) PutAnchor(a *anchor.Anchor) error {
 		return err
 	}
 	t.writes++
+	t.bytes += len(b)
 	t.anchors[a.ID] = b
 	return nil
 }

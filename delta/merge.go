@@ -27,7 +27,7 @@ import (
 //     differs, so converged replicas hold identical records;
 //   - a live edge whose endpoint is deleted here is stored as a tombstone
 //     (counted as a conflict); one whose endpoint does not exist here yet
-//     is held (see HeldKey) and applied by the merge that brings it;
+//     is held (see CountHeld) and applied by the merge that brings it;
 //   - kind, owner, type and edge endpoints never change after creation:
 //     a remote record that disagrees is refused and reported;
 //   - an anchor of a write-once type (see WriteOnceKey) keeps its fields:
@@ -89,7 +89,7 @@ type Counts struct {
 	Skipped   int // existing here, nothing newer in the remote state
 	Conflicts int // a remote field or liveness lost to newer local state
 	Refused   int // not applied: see MergeStats.Refusals
-	Held      int // edges kept until an endpoint arrives (see HeldKey)
+	Held      int // edges kept until an endpoint arrives (see CountHeld)
 }
 
 // Refusal says why one remote anchor was not applied.
@@ -367,7 +367,7 @@ func (p *plan) insertRemote(r *anchor.Anchor) error {
 			case err != nil:
 				return err
 			case n == nil:
-				return p.hold(r) // applied by the merge that brings the endpoint
+				return p.hold(r, end) // applied by the merge that brings the endpoint
 			case n.Kind != anchor.KindNode:
 				p.refuse(r, "endpoint %s is a %s", end, n.Kind)
 				return nil
@@ -376,7 +376,7 @@ func (p *plan) insertRemote(r *anchor.Anchor) error {
 			// edge; an edge of a life not here yet waits for it.
 			switch wait, at := endpointLife(r, n); {
 			case wait:
-				return p.hold(r)
+				return p.hold(r, end)
 			case at != 0:
 				r.Deleted = at
 				conflict = 1
@@ -386,6 +386,9 @@ func (p *plan) insertRemote(r *anchor.Anchor) error {
 	if r.Kind != anchor.KindEdge {
 		r.Source, r.Target, r.Undirected = anchor.ID{}, anchor.ID{}, false
 		r.SourceEpoch, r.TargetEpoch = 0, 0
+	}
+	if r.Kind == anchor.KindNode {
+		p.arrive(r.ID)
 	}
 	if r.Kind == anchor.KindEdge && r.Live() {
 		for _, row := range r.Adjacency() {

@@ -39,7 +39,7 @@ import (
 // while both endpoints are live in those same lives: when an endpoint
 // moves on to a later life the edge is tombstoned (at the later of the new
 // life's restore stamp and the edge's creation), and an edge arriving for
-// a life of its endpoint this store has not seen yet is held (see HeldKey)
+// a life of its endpoint this store has not seen yet is held (see CountHeld)
 // until that life arrives, as an edge whose endpoint has not arrived.
 
 // restore is a walker's undelete of id: access is checked (Write, as for a
@@ -131,6 +131,7 @@ func (p *plan) mergeLife(s, r *anchor.Anchor) (changed, conflict bool, err error
 			if err := p.supersede(s.ID, s.Restored); err != nil {
 				return false, false, err
 			}
+			p.arrive(s.ID) // edges of the new life may be held for it
 		}
 		return true, false, nil
 	case r.Restored < s.Restored:

@@ -11,7 +11,7 @@
 // starts a later life, see below) and a node's tombstone takes its edges
 // with it; a record's Updated stamp is the latest any replica gave it, so
 // converged replicas hold byte-identical records. An edge whose endpoint
-// has not arrived yet is held aside (delta.HeldKey) and applied by the
+// has not arrived yet is held aside (delta.CountHeld) and applied by the
 // import that brings the endpoint. Merging is idempotent: re-importing the
 // same data changes nothing and logs nothing. Counters (inserted, updated,
 // skipped, conflicts, refused, held) come back per kind in

@@ -37,7 +37,7 @@ type ExportResult struct {
 // covers, so an importer's cursor advances chunk by chunk and a sync
 // interrupted anywhere resumes after its last applied chunk. An edge may
 // come before an endpoint that changed after it; the importer holds it
-// until the endpoint arrives (see delta.HeldKey). Fields written by s's own
+// until the endpoint arrives (see delta.CountHeld). Fields written by s's own
 // replica are stamped with its replica ID on the way out, so every field in
 // an export names its origin. An export after a sequence older than s's
 // purge horizon is refused with a *PurgedError (errors.Is ErrPurged).

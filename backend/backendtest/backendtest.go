@@ -51,6 +51,7 @@ func Run(t *testing.T, open Opener) {
 		{"OnlyOwnerChangesAccess", testOnlyOwnerChangesAccess},
 		{"MergeMetaAndCursor", testMergeMetaAndCursor},
 		{"MergeRefusesHeaderChanges", testMergeRefusesHeaderChanges},
+		{"HeldEdgesWaitForHub", testHeldEdgesWaitForHub},
 		{"Restore", testRestore},
 	}
 	for _, tc := range tests {

@@ -45,7 +45,7 @@ func testMergeMetaAndCursor(t *testing.T, h *Harness) {
 	require.Equal(t, stored, Stored(t, s, n.ID))
 }
 
-// testHeldEdgeKeepsPrincipal pins a hole of the held edges (delta.HeldKey):
+// testHeldEdgeKeepsPrincipal pins a hole of the held edges (delta.CountHeld):
 // a held edge did not remember the root whose merge sent it, and was
 // applied later as the root of whichever merge brought its endpoint. So
 // root B, lacking Connect on A's node N, connected to N by sending the
@@ -154,5 +154,60 @@ func testMergeRefusesHeaderChanges(t *testing.T, h *Harness) {
 	err = s.View(ctx, func(v backend.View) error { _, err := v.Anchor(toObject.ID); return err })
 	requireAnchorErr(t, err, anchor.ErrNotFound, toObject.ID)
 	require.Equal(t, 1, EdgeCount(t, s, n2.ID))
+	RequireClean(t, s)
+}
+
+// testHeldEdgesWaitForHub: many edges held for one node (a hub whose
+// record arrives after its edges), over several merges, are kept one
+// entry each (Verify stays clean meanwhile) and all applied by the merge
+// that brings the hub; an edge both of whose endpoints are missing waits
+// for one, then the other.
+func testHeldEdgesWaitForHub(t *testing.T, h *Harness) {
+	s := h.Open()
+	owner := anchor.NewID()
+	stamp := Meta(t, s).HLC + 10
+	mk := func() *anchor.Anchor {
+		return &anchor.Anchor{ID: anchor.NewID(), Kind: anchor.KindNode, Owner: owner, Type: "N", Created: stamp, Updated: stamp}
+	}
+	edge := func(from, to anchor.ID) *anchor.Anchor {
+		return &anchor.Anchor{ID: anchor.NewID(), Kind: anchor.KindEdge, Owner: owner, Type: "E", Source: from, Target: to, Created: stamp + 1, Updated: stamp + 1}
+	}
+	merge := func(as ...*anchor.Anchor) *delta.MergeStats {
+		t.Helper()
+		res, err := s.Apply(ctx, &delta.Merge{From: anchor.NewID(), Anchors: as})
+		require.NoError(t, err)
+		return &res.Stats
+	}
+	heldNow := func() int {
+		t.Helper()
+		var n int
+		require.NoError(t, s.View(ctx, func(v backend.View) (err error) { n, err = delta.CountHeld(v); return err }))
+		return n
+	}
+	hub, x, y := mk(), mk(), mk()
+	const leaves = 200
+	var ls, es []*anchor.Anchor
+	for range leaves {
+		l := mk()
+		ls, es = append(ls, l), append(es, edge(hub.ID, l.ID))
+	}
+	merge(ls...)
+	for i := 0; i < leaves; i += 50 {
+		require.Equal(t, 50, merge(es[i:i+50]...).Total().Held)
+	}
+	chained := edge(x.ID, y.ID)
+	require.Equal(t, 1, merge(chained).Total().Held)
+	require.Equal(t, leaves+1, heldNow())
+	RequireClean(t, s) // held edges are no stale index entries
+
+	st := merge(hub)
+	require.Equal(t, leaves, st.ByKind[anchor.KindEdge].Inserted)
+	require.Equal(t, leaves, EdgeCount(t, s, hub.ID))
+	require.Equal(t, 1, heldNow())
+	merge(x)
+	require.Equal(t, 1, heldNow(), "the chained edge now waits for its other endpoint")
+	require.Equal(t, 1, merge(y).ByKind[anchor.KindEdge].Inserted)
+	require.Zero(t, heldNow())
+	require.True(t, Stored(t, s, chained.ID).Live())
 	RequireClean(t, s)
 }
