@@ -81,6 +81,9 @@ func (b *Batch) apply(p *plan) error {
 			}
 		}
 	}
+	if len(p.arrived) > 0 {
+		return p.releaseHeld() // a restore: edges held for the node (hold.go)
+	}
 	return nil
 }
 
@@ -128,7 +131,7 @@ type plan struct {
 	maxRemote     anchor.HLC // bound on remote stamps (0: none)
 	stats         MergeStats
 	meta          map[string][]byte // a Merge's small values, written last
-	arrived       []anchor.ID       // nodes a Merge brought, whose held edges it looks at (hold.go)
+	arrived       []arrival         // nodes a Merge brought, whose held edges it looks at (hold.go)
 	heldPut       map[string]bool   // held-edge entries planned (hold.go)
 	once          writeOnce         // the store's write-once types (writeonce.go)
 

@@ -123,9 +123,19 @@ func (p *plan) putHeld(r *anchor.Anchor, awaited anchor.ID, root *anchor.ID) err
 	return nil
 }
 
-// arrive notes that node id arrived (inserted, or a later life of it):
-// the edges held for it are looked at when the merge ends.
-func (p *plan) arrive(id anchor.ID) { p.arrived = append(p.arrived, id) }
+// arrive notes that a merge inserted node id (created) or merged a record
+// of it: the edges held for it are looked at when the merge ends. created:
+// it is new here, so a concurrent merge may have read it absent (see
+// releaseHeld).
+func (p *plan) arrive(id anchor.ID, created bool) {
+	p.arrived = append(p.arrived, arrival{id, created})
+}
+
+// arrival is a node a merge brought.
+type arrival struct {
+	id      anchor.ID
+	created bool
+}
 
 // releaseHeld ends a merge: it moves a list of an older build to entries,
 // then applies each edge held for a node that arrived, as the root that
@@ -137,13 +147,16 @@ func (p *plan) releaseHeld() error {
 	if len(p.arrived) == 0 {
 		return nil
 	}
-	// Lock the arrived nodes before looking for their held edges: a
+	// Lock the created nodes before looking for their held edges: a
 	// concurrent merge (PostgreSQL) that read one of them as missing to
 	// hold an edge for it holds its lock until it commits, so either this
-	// transaction sees that edge or that one sees the node.
-	for _, id := range p.arrived {
-		if err := p.tx.Lock(id); err != nil {
-			return err
+	// transaction sees that edge or that one sees the node. (A node that
+	// was here is locked already if this merge changed it.)
+	for _, a := range p.arrived {
+		if a.created {
+			if err := p.tx.Lock(a.id); err != nil {
+				return err
+			}
 		}
 	}
 	some := false
@@ -155,7 +168,8 @@ func (p *plan) releaseHeld() error {
 		return nil
 	}
 	seen := make(map[anchor.ID]bool, len(p.arrived))
-	for _, id := range p.arrived {
+	for _, a := range p.arrived {
+		id := a.id
 		if seen[id] {
 			continue
 		}

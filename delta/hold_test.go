@@ -84,3 +84,37 @@ func TestHeldEdgeWaitsForEachEndpoint(t *testing.T) {
 		require.True(t, r.get(e.ID).Live())
 	}
 }
+
+// TestHeldEdgeOfSupersededLife: an edge held for a life of its endpoint
+// that has not arrived is applied, as a tombstone, once the endpoint is
+// restored here into a later life, by the local restore itself; Verify's
+// index check would otherwise find it waiting for a node that is here.
+func TestHeldEdgeOfSupersededLife(t *testing.T) {
+	a, b := newReplica(), newReplica()
+	owner := anchor.NewID()
+	root, n := node(owner, nil), node(owner, nil)
+	require.NoError(t, a.apply(&delta.Batch{Changes: []delta.Change{create(root), create(n)}}))
+	require.NoError(t, a.apply(&delta.Batch{Changes: []delta.Change{{ID: n.ID, Delete: true}}}))
+	b.from(t, a, root.ID, n.ID)
+	require.False(t, b.get(n.ID).Live())
+
+	require.NoError(t, a.apply(&delta.Batch{Changes: []delta.Change{{ID: n.ID, Restore: true}}}))
+	e := edge(owner, root.ID, n.ID)
+	require.NoError(t, a.apply(&delta.Batch{Changes: []delta.Change{create(e)}}))
+	st := b.from(t, a, e.ID)
+	require.Equal(t, 1, st.Total().Held, "an edge of a life b has not seen")
+
+	require.NoError(t, b.apply(&delta.Batch{Changes: []delta.Change{{ID: n.ID, Restore: true}}}))
+	require.Greater(t, b.get(n.ID).Restored, a.get(n.ID).Restored)
+	held, err := delta.CountHeld(b)
+	require.NoError(t, err)
+	require.Zero(t, held)
+	got := b.get(e.ID)
+	require.False(t, got.Live(), "an edge of an earlier life than the node's is a tombstone")
+
+	check := delta.NewIndexCheck(delta.Indexes{})
+	for id := range b.anchors {
+		check.Add(b.get(id))
+	}
+	require.NoError(t, check.Compare(b, func(k []byte, detail string) { t.Errorf("index entry %x: %s", k, detail) }))
+}

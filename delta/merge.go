@@ -241,6 +241,9 @@ func (p *plan) merge(remote *anchor.Anchor) error {
 		p.refuse(r, "header disagrees with the stored %s (kind, owner, type and endpoints never change)", s)
 		return nil
 	}
+	if s.Kind == anchor.KindNode {
+		p.arrive(s.ID, false) // held edges may wait for a life of it this merge brings, or an earlier one
+	}
 	before := s.Clone()
 	changed, conflicts := false, 0
 	once, err := p.isWriteOnce(s.Type)
@@ -388,7 +391,7 @@ func (p *plan) insertRemote(r *anchor.Anchor) error {
 		r.SourceEpoch, r.TargetEpoch = 0, 0
 	}
 	if r.Kind == anchor.KindNode {
-		p.arrive(r.ID)
+		p.arrive(r.ID, true)
 	}
 	if r.Kind == anchor.KindEdge && r.Live() {
 		for _, row := range r.Adjacency() {

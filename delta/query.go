@@ -92,18 +92,22 @@ func Lookup(r MetaReader, typ, field string, value []byte, fn func(id anchor.ID)
 // IndexCheck compares a store's index entries with the ones its anchors
 // imply (Verify): add every stored anchor, then Compare.
 type IndexCheck struct {
-	ix   Indexes
-	want map[string][]byte
-	alts map[string][][]byte // unique keys with several holders (after merges): every holder
+	ix    Indexes
+	want  map[string][]byte
+	alts  map[string][][]byte      // unique keys with several holders (after merges): every holder
+	lives map[anchor.ID]anchor.HLC // every node's life (Restored), for held edges
 }
 
 // NewIndexCheck starts a check of a store that declares ix.
 func NewIndexCheck(ix Indexes) *IndexCheck {
-	return &IndexCheck{ix: ix, want: make(map[string][]byte), alts: make(map[string][][]byte)}
+	return &IndexCheck{ix: ix, want: make(map[string][]byte), alts: make(map[string][][]byte), lives: make(map[anchor.ID]anchor.HLC)}
 }
 
 // Add records the entries anchor a implies.
 func (c *IndexCheck) Add(a *anchor.Anchor) {
+	if a.Kind == anchor.KindNode {
+		c.lives[a.ID] = a.Restored
+	}
 	for _, e := range c.ix.entries(a) {
 		k := string(e.k)
 		if old, dup := c.want[k]; dup && unique(e.k) {
@@ -129,8 +133,11 @@ func (c *IndexCheck) Compare(r Reader, report func(key []byte, detail string)) e
 			delete(c.want, string(k))
 			return nil
 		}
-		if k[0] == keyHeld {
-			return nil // a held edge (hold.go): implied by no anchor
+		if k[0] == keyHeld { // a held edge (hold.go): implied by no anchor
+			if detail := c.heldProblem(k, v); detail != "" {
+				report(bytes.Clone(k), detail)
+			}
+			return nil
 		}
 		want, ok := c.want[string(k)]
 		switch {
@@ -151,6 +158,21 @@ func (c *IndexCheck) Compare(r Reader, report func(key []byte, detail string)) e
 		report([]byte(k), "missing entry")
 	}
 	return nil
+}
+
+// heldProblem says what is wrong with held edge entry (k, v), "" if
+// nothing: it does not decode, or the endpoint it waits for is here in the
+// life it waits for (the merge that brought it missed it).
+func (c *IndexCheck) heldProblem(k, v []byte) string {
+	r, _, err := openHeld(k, v)
+	if err != nil {
+		return err.Error()
+	}
+	awaited := anchor.ID(k[1:17])
+	if life, ok := c.lives[awaited]; ok && epochOf(r, awaited) <= life {
+		return fmt.Sprintf("held edge %s waits for %s, which is here", r.ID, awaited)
+	}
+	return ""
 }
 
 // isStop reports whether err is the early stop of an index read.

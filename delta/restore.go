@@ -61,6 +61,9 @@ func (p *plan) restore(id anchor.ID) error {
 	}
 	a.Deleted, a.Restored = 0, p.stamp
 	p.markDirty(a)
+	if a.Kind == anchor.KindNode {
+		p.arrive(id, false) // edges held for an earlier life of it are applied (as tombstones)
+	}
 	return nil
 }
 
@@ -131,7 +134,6 @@ func (p *plan) mergeLife(s, r *anchor.Anchor) (changed, conflict bool, err error
 			if err := p.supersede(s.ID, s.Restored); err != nil {
 				return false, false, err
 			}
-			p.arrive(s.ID) // edges of the new life may be held for it
 		}
 		return true, false, nil
 	case r.Restored < s.Restored:
