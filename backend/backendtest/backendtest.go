@@ -52,6 +52,7 @@ func Run(t *testing.T, open Opener) {
 		{"MergeMetaAndCursor", testMergeMetaAndCursor},
 		{"MergeRefusesHeaderChanges", testMergeRefusesHeaderChanges},
 		{"HeldEdgesWaitForHub", testHeldEdgesWaitForHub},
+		{"HeldEdgeRacesItsNode", testHeldEdgeRacesItsNode},
 		{"Restore", testRestore},
 	}
 	for _, tc := range tests {

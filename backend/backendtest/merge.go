@@ -1,6 +1,8 @@
 package backendtest
 
 import (
+	"errors"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -210,4 +212,51 @@ func testHeldEdgesWaitForHub(t *testing.T, h *Harness) {
 	require.Zero(t, heldNow())
 	require.True(t, Stored(t, s, chained.ID).Live())
 	RequireClean(t, s)
+}
+
+// testHeldEdgeRacesItsNode runs RaceHeldEdge on one store (PostgreSQL
+// runs it across two stores on one schema too).
+func testHeldEdgeRacesItsNode(t *testing.T, h *Harness) {
+	s := h.Open()
+	RaceHeldEdge(t, s, s)
+}
+
+// RaceHeldEdge merges, round after round, a node through nodes and an
+// edge to it through edges at once (separate transactions where the
+// stores allow them: PostgreSQL, or two stores on one database):
+// whichever commits first, the edge ends up applied and nothing stays
+// held.
+func RaceHeldEdge(t testing.TB, nodes, edges backend.Store) {
+	owner := anchor.NewID()
+	stamp := Meta(t, nodes).HLC + 10
+	root := &anchor.Anchor{ID: anchor.NewID(), Kind: anchor.KindNode, Owner: owner, Type: "N", Created: stamp, Updated: stamp}
+	_, err := nodes.Apply(ctx, &delta.Merge{From: anchor.NewID(), Anchors: []*anchor.Anchor{root}})
+	require.NoError(t, err)
+	const rounds = 40
+	var ids []anchor.ID
+	for range rounds {
+		n := &anchor.Anchor{ID: anchor.NewID(), Kind: anchor.KindNode, Owner: owner, Type: "N", Created: stamp, Updated: stamp}
+		e := &anchor.Anchor{ID: anchor.NewID(), Kind: anchor.KindEdge, Owner: owner, Type: "E", Source: root.ID, Target: n.ID, Created: stamp + 1, Updated: stamp + 1}
+		ids = append(ids, e.ID)
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i, w := range []struct {
+			s backend.Store
+			a *anchor.Anchor
+		}{{nodes, n}, {edges, e}} {
+			wg.Go(func() {
+				_, errs[i] = w.s.Apply(ctx, &delta.Merge{From: anchor.NewID(), Anchors: []*anchor.Anchor{w.a}})
+			})
+		}
+		wg.Wait()
+		require.NoError(t, errors.Join(errs...))
+	}
+	var held int
+	require.NoError(t, nodes.View(ctx, func(v backend.View) (err error) { held, err = delta.CountHeld(v); return err }))
+	require.Zero(t, held, "an edge was left held next to its node")
+	for _, id := range ids {
+		require.True(t, Stored(t, nodes, id).Live())
+	}
+	require.Equal(t, rounds, EdgeCount(t, nodes, root.ID))
+	RequireClean(t, nodes)
 }

@@ -65,3 +65,19 @@ func TestManyStoresOneSchema(t *testing.T) {
 	require.Equal(t, machines*walkers*per, items)
 	require.Equal(t, machines*walkers*per, edges)
 }
+
+// TestHeldEdgeRacesItsNodeAcrossStores: on two stores of one schema (two
+// machines), a merge bringing a node and one bringing an edge held for it
+// run at once, round after round; the edge is never left held.
+func TestHeldEdgeRacesItsNodeAcrossStores(t *testing.T) {
+	server := pgtest.Shared(t)
+	schema := server.NewSchema(t)
+	var stores [2]backend.Store
+	for i := range stores {
+		s, err := postgres.Open(server.DSN("postgres"), &postgres.Options{Schema: schema})
+		require.NoError(t, err)
+		defer s.Close()
+		stores[i] = s
+	}
+	backendtest.RaceHeldEdge(t, stores[0], stores[1])
+}
