@@ -47,8 +47,9 @@ const cursorLen = 8 + 16
 const mergeChunk = 64
 
 // Edges calls fn for each of node's rows that q selects, in creation
-// order.
-func Edges(r Reader, node anchor.ID, q EdgeQuery, fn func(EdgeEntry) error) error {
+// order. The entry fn gets is valid only during the call (Edges reuses
+// it for the next row).
+func Edges(r Reader, node anchor.ID, q EdgeQuery, fn func(*EdgeEntry) error) error {
 	if q.Type != "" {
 		if err := anchor.ValidName("type", q.Type); err != nil {
 			return err
@@ -162,7 +163,8 @@ func (g *groupHead) fill(r Reader) error {
 // merge lists several groups' rows in one creation order.
 type merge struct {
 	r     Reader
-	fn    func(EdgeEntry) error
+	fn    func(*EdgeEntry) error
+	entry EdgeEntry // the row handed to fn, reused
 	heads []*groupHead
 	last  string // the previous row's type: rows of one type share its string
 }
@@ -201,10 +203,10 @@ func (m *merge) emit(k, v, cursor []byte) error {
 	if err != nil {
 		return err
 	}
-	row, owner, public, err := decodeEdge(k, val, m.last)
-	if err != nil {
+	e := &m.entry
+	if e.Adj, e.Owner, e.Public, err = decodeEdge(k, val, m.last); err != nil {
 		return err
 	}
-	m.last = row.Type
-	return m.fn(EdgeEntry{Adj: row, Owner: owner, Public: public, Cursor: cursor})
+	m.last, e.Cursor = e.Type, cursor
+	return m.fn(e)
 }

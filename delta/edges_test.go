@@ -62,7 +62,7 @@ func TestEdgesMergeOrder(t *testing.T) {
 			for {
 				n := 0
 				var next []byte
-				err := delta.Edges(tx, node, q, func(e delta.EdgeEntry) error {
+				err := delta.Edges(tx, node, q, func(e *delta.EdgeEntry) error {
 					if n == page {
 						return errFull
 					}
@@ -80,6 +80,6 @@ func TestEdgesMergeOrder(t *testing.T) {
 			require.Equal(t, want(q), got, "query %+v in pages of %d", q, page)
 		}
 	}
-	err := delta.Edges(tx, node, delta.EdgeQuery{After: []byte("short")}, func(delta.EdgeEntry) error { return nil })
+	err := delta.Edges(tx, node, delta.EdgeQuery{After: []byte("short")}, func(*delta.EdgeEntry) error { return nil })
 	require.ErrorIs(t, err, anchor.ErrInvalid)
 }

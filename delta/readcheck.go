@@ -58,7 +58,7 @@ func (p *plan) checkReads(checks []ReadCheck) error {
 		q.After = nil
 		i := 0
 		changed := false
-		err := Edges(p.tx, l.Node, q, func(r EdgeEntry) error {
+		err := Edges(p.tx, l.Node, q, func(r *EdgeEntry) error {
 			if i == len(l.Edges) {
 				changed = l.Complete
 				return errStopScan

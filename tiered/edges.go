@@ -133,7 +133,7 @@ func (m *Memory) page(ctx context.Context, node anchor.ID, q delta.EdgeQuery, n 
 		if !a.Allows(m.root, anchor.Read) {
 			return &anchor.Error{Op: "edges", ID: node, Need: anchor.Read, Root: m.root, Err: anchor.ErrAccessDenied}
 		}
-		return delta.Edges(v, node, q, func(r delta.EdgeEntry) error {
+		return delta.Edges(v, node, q, func(r *delta.EdgeEntry) error {
 			if len(rows) == n {
 				return errPageFull
 			}

@@ -85,7 +85,7 @@ of the page are read, however many edges the node has.`,
 				if _, err := lookup(cmd, v, id); err != nil {
 					return err
 				}
-				err := delta.Edges(v, id, q, func(r delta.EdgeEntry) error {
+				err := delta.Edges(v, id, q, func(r *delta.EdgeEntry) error {
 					if len(out.Edges) == limit {
 						return errPageDone
 					}
