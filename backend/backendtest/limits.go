@@ -60,6 +60,33 @@ func RunLimits(t *testing.T, open Opener) {
 	require.Equal(t, seq, Meta(t, s).Seq, "nothing of it landed")
 	b.Changes = b.Changes[:16]
 	require.NoError(t, Apply(ctx, s, b), "at the limit")
+
+	// A merge (replication) is held to the same limits: its anchors, each
+	// anchor's fields and each value.
+	stamp := Meta(t, s).HLC + 10
+	remote := func(fields int, size int) *anchor.Anchor {
+		a := &anchor.Anchor{ID: anchor.NewID(), Kind: anchor.KindNode, Owner: root, Type: "R", Created: stamp, Updated: stamp, Fields: map[string]anchor.Field{}}
+		for i := range fields {
+			a.Fields[fmt.Sprintf("f%d", i)] = anchor.Field{Value: make([]byte, size), Stamp: stamp}
+		}
+		return a
+	}
+	merges := map[string]*delta.Merge{
+		"17 anchors": {From: anchor.NewID()},
+		"9 fields":   {From: anchor.NewID(), Anchors: []*anchor.Anchor{remote(9, 1)}},
+		"big value":  {From: anchor.NewID(), Anchors: []*anchor.Anchor{remote(1, 4<<10+1)}},
+	}
+	for range 17 {
+		merges["17 anchors"].Anchors = append(merges["17 anchors"].Anchors, remote(1, 1))
+	}
+	for name, mg := range merges {
+		seq := Meta(t, s).Seq
+		_, err := s.Apply(ctx, mg)
+		require.ErrorIs(t, err, anchor.ErrTooLarge, name)
+		require.Equal(t, seq, Meta(t, s).Seq, "%s: nothing of it landed", name)
+	}
+	_, err = s.Apply(ctx, &delta.Merge{From: anchor.NewID(), Anchors: []*anchor.Anchor{remote(8, 4<<10)}})
+	require.NoError(t, err, "a merge at the limits")
 }
 
 // LimitsOptions are the small limits RunLimits expects.
