@@ -272,3 +272,40 @@ func TestBenchChecksOutputsFirst(t *testing.T) {
 		require.Contains(t, r.stderr, c.msg, c.args)
 	}
 }
+
+// TestStatsCountsHeldEdges: stats reports the replicated edges a store
+// holds until an endpoint arrives, and none once it has.
+func TestStatsCountsHeldEdges(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "held.db")
+	s, err := bolt.Open(path, nil)
+	require.NoError(t, err)
+	owner := anchor.NewID()
+	n := &anchor.Anchor{ID: anchor.NewID(), Kind: anchor.KindNode, Owner: owner, Type: "N", Created: 5, Updated: 5}
+	m := &anchor.Anchor{ID: anchor.NewID(), Kind: anchor.KindNode, Owner: owner, Type: "N", Created: 5, Updated: 5}
+	e := &anchor.Anchor{ID: anchor.NewID(), Kind: anchor.KindEdge, Owner: owner, Type: "E", Source: n.ID, Target: m.ID, Created: 6, Updated: 6}
+	_, err = s.Apply(t.Context(), &delta.Merge{From: anchor.NewID(), Anchors: []*anchor.Anchor{n, e}})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+
+	stats := func() statsJSON {
+		t.Helper()
+		r := cli(t, "stats", "--db", path, "--json")
+		requireOK(t, r)
+		var st statsJSON
+		require.NoError(t, json.Unmarshal([]byte(r.stdout), &st), r.stdout)
+		return st
+	}
+	require.Equal(t, 1, stats().HeldEdges)
+	r := cli(t, "stats", "--db", path)
+	requireOK(t, r)
+	require.Contains(t, r.stdout, "held edges")
+
+	s, err = bolt.Open(path, nil)
+	require.NoError(t, err)
+	_, err = s.Apply(t.Context(), &delta.Merge{From: anchor.NewID(), Anchors: []*anchor.Anchor{m}})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	st := stats()
+	require.Zero(t, st.HeldEdges)
+	require.Equal(t, 1, st.Edges)
+}

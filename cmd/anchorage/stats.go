@@ -12,6 +12,7 @@ import (
 
 	"github.com/anchorage-db/anchorage/anchor"
 	"github.com/anchorage-db/anchorage/backend"
+	"github.com/anchorage-db/anchorage/delta"
 )
 
 type kindStats struct {
@@ -31,6 +32,7 @@ type statsJSON struct {
 	Corrupt    int                  `json:"corrupt_records"`
 	Edges      int                  `json:"edges"` // live edge anchors
 	Adjacency  int                  `json:"adjacency_rows"`
+	HeldEdges  int                  `json:"held_edges"` // replicated edges waiting for an endpoint (delta.CountHeld)
 	LogEntries int                  `json:"change_log_entries"`
 	LastSeq    uint64               `json:"last_seq"`
 	FileBytes  int64                `json:"file_bytes"`         // -1 if the backend cannot tell
@@ -101,6 +103,9 @@ write-ahead log).`,
 				if err := v.Adjacency(func(anchor.Adj) error { st.Adjacency++; return nil }); err != nil {
 					return err
 				}
+				if st.HeldEdges, err = delta.CountHeld(v); err != nil {
+					return err
+				}
 				return v.Changes(0, func(uint64, anchor.ID) error { st.LogEntries++; return nil })
 			})
 			if err != nil {
@@ -130,6 +135,9 @@ func printStats(w io.Writer, st statsJSON) {
 	}
 	fmt.Fprintf(tw, "edges\t%d live, %s\n", st.Edges, plural(st.Adjacency, "adjacency row"))
 	fmt.Fprintf(tw, "change log\t%s, last seq %d\n", plural(st.LogEntries, "entry"), st.LastSeq)
+	if st.HeldEdges > 0 {
+		fmt.Fprintf(tw, "held edges\t%d replicated, waiting for an endpoint to arrive\n", st.HeldEdges)
+	}
 	if st.PurgedSeq > 0 {
 		fmt.Fprintf(tw, "purged\ttombstones deleted before %s, through seq %d\n", st.PurgedTime, st.PurgedSeq)
 	}
