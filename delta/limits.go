@@ -14,7 +14,9 @@ type Limits struct {
 	// MaxValueBytes bounds one field value's encoded size. Default 16 MiB.
 	MaxValueBytes int
 	// MaxFields bounds how many fields one anchor holds after the write.
-	// Default 4096.
+	// Default 4096. A merged record that would take a stored anchor past
+	// it (its fields and the stored ones together) is refused and
+	// reported, as a record the merge's root may not write is.
 	MaxFields int
 	// MaxChanges bounds the changes of one Batch, or the anchors of one
 	// Merge. Default 1,000,000. A node's cascade delete is one change,

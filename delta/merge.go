@@ -299,7 +299,11 @@ func (p *plan) merge(remote *anchor.Anchor) error {
 	if changed || (!r.Live() && s.Live()) || r.Restored > s.Restored {
 		after := s.Clone()
 		after.Deleted = max(s.Deleted, r.Deleted)
-		if why := p.mayChange(before, after); why != "" {
+		why := p.mayChange(before, after)
+		if why == "" && over(p.maxFields, len(s.Fields)) {
+			why = fmt.Sprintf("the anchor would hold %d fields (at most %d)", len(s.Fields), p.maxFields)
+		}
+		if why != "" {
 			p.cache.set(s.ID, before) // undo: nothing of this record is written
 			p.refuse(r, "%s", why)
 			return nil

@@ -85,8 +85,22 @@ func RunLimits(t *testing.T, open Opener) {
 		require.ErrorIs(t, err, anchor.ErrTooLarge, name)
 		require.Equal(t, seq, Meta(t, s).Seq, "%s: nothing of it landed", name)
 	}
-	_, err = s.Apply(ctx, &delta.Merge{From: anchor.NewID(), Anchors: []*anchor.Anchor{remote(8, 4<<10)}})
+	full := remote(8, 4<<10)
+	_, err = s.Apply(ctx, &delta.Merge{From: anchor.NewID(), Anchors: []*anchor.Anchor{full}})
 	require.NoError(t, err, "a merge at the limits")
+
+	// A record whose fields, with the stored ones, would pass MaxFields is
+	// refused alone: merges cannot grow an anchor past what a walker may.
+	wider := &anchor.Anchor{ID: full.ID, Kind: full.Kind, Owner: full.Owner, Type: full.Type, Created: stamp, Updated: stamp + 1,
+		Fields: map[string]anchor.Field{"g0": {Value: []byte{1}, Stamp: stamp + 1}}}
+	before := Stored(t, s, full.ID)
+	res, err := s.Apply(ctx, &delta.Merge{From: anchor.NewID(), Anchors: []*anchor.Anchor{wider, remote(1, 1)}})
+	require.NoError(t, err)
+	require.Len(t, res.Stats.Refusals, 1)
+	require.Equal(t, full.ID, res.Stats.Refusals[0].ID)
+	require.Contains(t, res.Stats.Refusals[0].Reason, "9 fields")
+	require.Equal(t, 1, res.Stats.Total().Inserted, "the rest of the merge lands")
+	require.Equal(t, before, Stored(t, s, full.ID))
 }
 
 // LimitsOptions are the small limits RunLimits expects.
