@@ -133,6 +133,9 @@ func testMergeRefusesHeaderChanges(t *testing.T, h *Harness) {
 		"bad type name":  later(mk(anchor.KindNode, "N"), func(a *anchor.Anchor) { a.Type = "bad\x00" }),
 		"bad access":     later(mk(anchor.KindNode, "N"), func(a *anchor.Anchor) { a.Access.All = 99 }),
 		"edge to object": toObject,
+		"edge restored":  later(e, func(a *anchor.Anchor) { a.Restored = a.Updated }),
+		"edge lives":     later(e, func(a *anchor.Anchor) { a.SourceEpoch = stamp }),
+		"restored later": later(n2, func(a *anchor.Anchor) { a.Restored = a.Updated + 1 }),
 	}
 	for name, r := range cases {
 		before := Meta(t, s).Seq
