@@ -201,6 +201,18 @@ func (p *plan) merge(remote *anchor.Anchor) error {
 		p.refuse(r, "%v", err)
 		return nil
 	}
+	if r.Kind == anchor.KindEdge {
+		// An edge to no anchor, or to itself, would be held for an
+		// endpoint that never arrives.
+		switch {
+		case r.Source.IsZero() || r.Target.IsZero():
+			p.refuse(r, "an edge without both endpoints")
+			return nil
+		case r.Source == r.ID || r.Target == r.ID:
+			p.refuse(r, "an edge is not its own endpoint")
+			return nil
+		}
+	}
 	if top := Latest(r); p.maxRemote != 0 && top > p.maxRemote {
 		p.refuse(r, "%s", FutureReason(top, p.maxRemote))
 		p.stats.Refusals[len(p.stats.Refusals)-1].Retry = true

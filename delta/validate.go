@@ -64,6 +64,9 @@ func (c *Change) validate() error {
 
 // validAnchor checks what a stored anchor's names and levels may hold.
 func validAnchor(a *anchor.Anchor) error {
+	if a.ID.IsZero() {
+		return fmt.Errorf("%w: an anchor with the zero ID (the system root's)", anchor.ErrInvalid)
+	}
 	if err := anchor.ValidName("type", a.Type); err != nil {
 		return err
 	}

@@ -136,6 +136,9 @@ func testMergeRefusesHeaderChanges(t *testing.T, h *Harness) {
 		"edge restored":  later(e, func(a *anchor.Anchor) { a.Restored = a.Updated }),
 		"edge lives":     later(e, func(a *anchor.Anchor) { a.SourceEpoch = stamp }),
 		"restored later": later(n2, func(a *anchor.Anchor) { a.Restored = a.Updated + 1 }),
+		"zero ID":        later(mk(anchor.KindNode, "N"), func(a *anchor.Anchor) { a.ID = anchor.ID{} }),
+		"edge to zero":   later(mk(anchor.KindEdge, "E"), func(a *anchor.Anchor) { a.Source, a.Target = n1.ID, anchor.ID{} }),
+		"edge to itself": later(mk(anchor.KindEdge, "E"), func(a *anchor.Anchor) { a.Source, a.Target = a.ID, n1.ID }),
 	}
 	for name, r := range cases {
 		before := Meta(t, s).Seq

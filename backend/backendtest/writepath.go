@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/anchorage-db/anchorage/anchor"
+	"github.com/anchorage-db/anchorage/backend"
 	"github.com/anchorage-db/anchorage/delta"
 	"github.com/anchorage-db/anchorage/tiered"
 )
@@ -142,6 +143,12 @@ func testInvalidInputIsolated(t *testing.T, h *Harness) {
 		}
 		require.ErrorIs(t, err, anchor.ErrInvalid, "type %q", typ)
 	}
+	// The zero ID is the system root's: no anchor may take it.
+	zero := &anchor.Anchor{Kind: anchor.KindNode, Owner: root, Type: "N"}
+	err := Apply(ctx, s, &delta.Batch{Root: root, Changes: []delta.Change{{Create: zero}}})
+	require.ErrorIs(t, err, anchor.ErrInvalid, "an anchor with the zero ID")
+	err = s.View(ctx, func(v backend.View) error { _, err := v.Anchor(anchor.ID{}); return err })
+	require.ErrorIs(t, err, anchor.ErrNotFound)
 }
 
 // testDeniedLeavesNoTrace pins defect 5: a denied batch advanced the
