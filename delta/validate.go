@@ -70,9 +70,14 @@ func validAnchor(a *anchor.Anchor) error {
 	if err := anchor.ValidName("type", a.Type); err != nil {
 		return err
 	}
-	for name := range a.Fields {
+	for name, f := range a.Fields {
 		if err := anchor.ValidName("field", name); err != nil {
 			return err
+		}
+		if f.Ref != nil {
+			// A reference names a value a store keeps out of line; a
+			// write brings the value itself.
+			return fmt.Errorf("%w: field %q comes as a reference to a value kept out of line, not as its value", anchor.ErrInvalid, name)
 		}
 	}
 	if a.Access.All > anchor.Write {

@@ -139,6 +139,9 @@ func testMergeRefusesHeaderChanges(t *testing.T, h *Harness) {
 		"zero ID":        later(mk(anchor.KindNode, "N"), func(a *anchor.Anchor) { a.ID = anchor.ID{} }),
 		"edge to zero":   later(mk(anchor.KindEdge, "E"), func(a *anchor.Anchor) { a.Source, a.Target = n1.ID, anchor.ID{} }),
 		"edge to itself": later(mk(anchor.KindEdge, "E"), func(a *anchor.Anchor) { a.Source, a.Target = a.ID, n1.ID }),
+		"field by reference": later(mk(anchor.KindNode, "N"), func(a *anchor.Anchor) {
+			a.Fields = map[string]anchor.Field{"f": {Ref: &anchor.Ref{Size: 10}, Stamp: stamp}}
+		}),
 	}
 	for name, r := range cases {
 		before := Meta(t, s).Seq

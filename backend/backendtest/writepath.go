@@ -149,6 +149,12 @@ func testInvalidInputIsolated(t *testing.T, h *Harness) {
 	require.ErrorIs(t, err, anchor.ErrInvalid, "an anchor with the zero ID")
 	err = s.View(ctx, func(v backend.View) error { _, err := v.Anchor(anchor.ID{}); return err })
 	require.ErrorIs(t, err, anchor.ErrNotFound)
+	// A field comes with its value, never as a reference to one kept out
+	// of line (the store would hold a reference to nothing).
+	byRef := &anchor.Anchor{ID: anchor.NewID(), Kind: anchor.KindNode, Owner: root, Type: "N",
+		Fields: map[string]anchor.Field{"f": {Ref: &anchor.Ref{Size: 10}}}}
+	err = Apply(ctx, s, &delta.Batch{Root: root, Changes: []delta.Change{{ID: byRef.ID, Create: byRef}}})
+	require.ErrorIs(t, err, anchor.ErrInvalid, "a field given as a reference")
 }
 
 // testDeniedLeavesNoTrace pins defect 5: a denied batch advanced the
