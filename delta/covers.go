@@ -1,8 +1,6 @@
 package delta
 
 import (
-	"bytes"
-
 	"github.com/anchorage-db/anchorage/anchor"
 )
 
@@ -26,7 +24,7 @@ func Covers(stored, remote *anchor.Anchor, from, local anchor.ID) bool {
 			return false
 		}
 		rm, sm := anchor.Mark{At: rf.Stamp, Origin: rf.Origin}, anchor.Mark{At: sf.Stamp, Origin: sf.Origin}
-		if wins(rm, sm, rf.Value, sf.Value, from, local) && !(sf.Stamp == rf.Stamp && bytes.Equal(sf.Value, rf.Value)) {
+		if wins(rm, sm, rf.Value, sf.Value, from, local) {
 			return false
 		}
 	}

@@ -276,9 +276,9 @@ func (p *plan) merge(remote *anchor.Anchor) error {
 		}
 		switch {
 		case !had || wins(anchor.Mark{At: rf.Stamp, Origin: rf.Origin}, anchor.Mark{At: sf.Stamp, Origin: sf.Origin}, rf.Value, sf.Value, p.remote, p.local):
-			if had && bytes.Equal(sf.Value, rf.Value) && sf.Stamp == rf.Stamp {
-				continue
-			}
+			// (Equal stamps and values with a greater origin win too: two
+			// replicas that wrote the same value at the same stamp end
+			// with the same origin, so their records are identical.)
 			if s.Fields == nil {
 				s.Fields = make(map[string]anchor.Field)
 			}

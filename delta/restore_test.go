@@ -280,3 +280,35 @@ func TestHeldEdgeOfOlderBuild(t *testing.T) {
 	require.True(t, r.get(e.ID).Live())
 	require.Empty(t, r.kv[delta.HeldKey], "nothing is held any more")
 }
+
+// TestTiedWritesConverge pins a divergence the ring soak found (seed 60 of
+// ANCHORAGE_SOAK=30): two replicas that wrote the same value to a field at
+// the same stamp each kept their own origin, because a merge skipped a
+// remote field of equal stamp and value even when its origin won, and
+// Covers let the sender leave it out. Now the greater origin wins there
+// too, and the records are the same on both replicas.
+func TestTiedWritesConverge(t *testing.T) {
+	a, b := newReplica(), newReplica()
+	owner := anchor.NewID()
+	n := node(owner, nil)
+	require.NoError(t, a.apply(&delta.Batch{Changes: []delta.Change{create(n)}}))
+	b.from(t, a, n.ID)
+	v, err := anchor.EncodeValue(0)
+	require.NoError(t, err)
+	a.clock, b.clock = 100, 100
+	for _, r := range []*replicaTx{a, b} {
+		require.NoError(t, r.apply(&delta.Batch{Changes: []delta.Change{{ID: n.ID, Set: map[string][]byte{"f": v}}}}))
+		require.Equal(t, anchor.HLC(101), r.get(n.ID).Fields["f"].Stamp)
+	}
+	b.from(t, a, n.ID)
+	a.from(t, b, n.ID)
+	origin := func(r *replicaTx) anchor.ID {
+		if o := r.get(n.ID).Fields["f"].Origin; !o.IsZero() {
+			return o
+		}
+		return r.id
+	}
+	want := max(a.id.String(), b.id.String())
+	require.Equal(t, want, origin(a).String(), "on a")
+	require.Equal(t, want, origin(b).String(), "on b")
+}

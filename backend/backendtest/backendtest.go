@@ -53,6 +53,7 @@ func Run(t *testing.T, open Opener) {
 		{"MergeRefusesHeaderChanges", testMergeRefusesHeaderChanges},
 		{"HeldEdgesWaitForHub", testHeldEdgesWaitForHub},
 		{"HeldEdgeRacesItsNode", testHeldEdgeRacesItsNode},
+		{"MergeTieTakesGreaterOrigin", testMergeTieTakesGreaterOrigin},
 		{"Restore", testRestore},
 	}
 	for _, tc := range tests {

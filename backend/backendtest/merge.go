@@ -269,3 +269,32 @@ func RaceHeldEdge(t testing.TB, nodes, edges backend.Store) {
 	require.Equal(t, rounds, EdgeCount(t, nodes, root.ID))
 	RequireClean(t, nodes)
 }
+
+// testMergeTieTakesGreaterOrigin: a merged field of the same stamp and
+// value as the stored one but a greater origin wins, so that replicas
+// that wrote the same value at the same stamp end with identical records
+// (a merge used to skip it and keep each replica's own origin).
+func testMergeTieTakesGreaterOrigin(t *testing.T, h *Harness) {
+	s := h.Open()
+	stamp := Meta(t, s).HLC + 10
+	lo, hi := anchor.NewID(), anchor.NewID()
+	if lo.String() > hi.String() {
+		lo, hi = hi, lo
+	}
+	v, err := anchor.EncodeValue(0)
+	require.NoError(t, err)
+	rec := func(origin anchor.ID) *anchor.Anchor {
+		return &anchor.Anchor{ID: anchor.ID{1}, Kind: anchor.KindNode, Owner: anchor.ID{2}, Type: "N", Created: stamp, Updated: stamp,
+			Fields: map[string]anchor.Field{"f": {Value: v, Stamp: stamp, Origin: origin}}}
+	}
+	origin := func() anchor.ID { return Stored(t, s, anchor.ID{1}).Fields["f"].Origin }
+	for i, from := range []anchor.ID{lo, hi, lo} {
+		_, err := s.Apply(ctx, &delta.Merge{From: from, Anchors: []*anchor.Anchor{rec(from)}})
+		require.NoError(t, err)
+		if i == 0 {
+			require.Equal(t, lo, origin())
+			continue
+		}
+		require.Equal(t, hi, origin(), "merge %d: the greater origin holds the tie", i)
+	}
+}
