@@ -124,22 +124,23 @@ func (p *plan) putHeld(r *anchor.Anchor, awaited anchor.ID, root *anchor.ID) err
 }
 
 // arrive notes that a merge inserted node id (created) or merged a record
-// of it: the edges held for it are looked at when the merge ends. created:
-// it is new here, so a concurrent merge may have read it absent (see
-// releaseHeld).
+// of it, or that a walker restored it: the edges held for it are looked
+// at when the write ends. created: it is new here, so a concurrent merge
+// may have read it absent (see releaseHeld).
 func (p *plan) arrive(id anchor.ID, created bool) {
 	p.arrived = append(p.arrived, arrival{id, created})
 }
 
-// arrival is a node a merge brought.
+// arrival is a node a write brought.
 type arrival struct {
 	id      anchor.ID
 	created bool
 }
 
-// releaseHeld ends a merge: it moves a list of an older build to entries,
-// then applies each edge held for a node that arrived, as the root that
-// sent it, or moves it to the endpoint it still waits for.
+// releaseHeld ends a merge (or a batch that restored a node): it moves a
+// list of an older build to entries, then applies each edge held for a
+// node that arrived, as the root that sent it, or moves it to the endpoint
+// it still waits for.
 func (p *plan) releaseHeld() error {
 	if err := p.moveHeldList(); err != nil {
 		return err
