@@ -123,15 +123,16 @@ func (p *plan) putHeld(r *anchor.Anchor, awaited anchor.ID, root *anchor.ID) err
 	return nil
 }
 
-// arrive notes that a merge inserted node id (created) or merged a record
-// of it, or that a walker restored it: the edges held for it are looked
-// at when the write ends. created: it is new here, so a concurrent merge
-// may have read it absent (see releaseHeld).
+// arrive notes that a merge inserted anchor id (created) or merged a
+// record of it, or that a walker restored it: the edges held for it are
+// looked at when the write ends (applied, or refused if it is not a node).
+// created: it is new here, so a concurrent merge may have read it absent
+// (see releaseHeld).
 func (p *plan) arrive(id anchor.ID, created bool) {
 	p.arrived = append(p.arrived, arrival{id, created})
 }
 
-// arrival is a node a write brought.
+// arrival is an anchor a write brought.
 type arrival struct {
 	id      anchor.ID
 	created bool

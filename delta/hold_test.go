@@ -118,3 +118,30 @@ func TestHeldEdgeOfSupersededLife(t *testing.T) {
 	}
 	require.NoError(t, check.Compare(b, func(k []byte, detail string) { t.Errorf("index entry %x: %s", k, detail) }))
 }
+
+// TestHeldEdgeToAnObject: an edge held for an endpoint that then arrives
+// as an object (edges join nodes only) is refused by the merge that brings
+// it, not held for ever.
+func TestHeldEdgeToAnObject(t *testing.T) {
+	r := newReplica()
+	owner := anchor.NewID()
+	n := node(owner, nil)
+	n.Created, n.Updated = 5, 5
+	obj := &anchor.Anchor{ID: anchor.NewID(), Kind: anchor.KindObject, Owner: owner, Type: "O", Created: 5, Updated: 5}
+	e := &anchor.Anchor{ID: anchor.NewID(), Kind: anchor.KindEdge, Owner: owner, Type: "E", Source: n.ID, Target: obj.ID, Created: 6, Updated: 6}
+	merge := func(as ...*anchor.Anchor) delta.MergeStats {
+		t.Helper()
+		r.clock++
+		res, err := delta.Apply(r, delta.Env{Stamp: r.clock, Replica: r.id}, &delta.Merge{From: anchor.NewID(), Anchors: as})
+		require.NoError(t, err)
+		return res.Stats
+	}
+	st := merge(n, e)
+	require.Equal(t, 1, st.Total().Held)
+	st = merge(obj)
+	require.Len(t, st.Refusals, 1)
+	require.Equal(t, e.ID, st.Refusals[0].ID)
+	held, err := delta.CountHeld(r)
+	require.NoError(t, err)
+	require.Zero(t, held)
+}

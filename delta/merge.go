@@ -253,9 +253,7 @@ func (p *plan) merge(remote *anchor.Anchor) error {
 		p.refuse(r, "header disagrees with the stored %s (kind, owner, type and endpoints never change)", s)
 		return nil
 	}
-	if s.Kind == anchor.KindNode {
-		p.arrive(s.ID, false) // held edges may wait for a life of it this merge brings, or an earlier one
-	}
+	p.arrive(s.ID, false) // held edges may wait for a life of it this merge brings, or an earlier one
 	before := s.Clone()
 	changed, conflicts := false, 0
 	once, err := p.isWriteOnce(s.Type)
@@ -406,9 +404,7 @@ func (p *plan) insertRemote(r *anchor.Anchor) error {
 		r.Source, r.Target, r.Undirected = anchor.ID{}, anchor.ID{}, false
 		r.SourceEpoch, r.TargetEpoch = 0, 0
 	}
-	if r.Kind == anchor.KindNode {
-		p.arrive(r.ID, true)
-	}
+	p.arrive(r.ID, true) // (edges held for it are applied, or refused if it is no node)
 	if r.Kind == anchor.KindEdge && r.Live() {
 		for _, row := range r.Adjacency() {
 			p.adj.set(adjKey{row.Node, row.Edge}, plannedRow{row, true})

@@ -95,7 +95,7 @@ type IndexCheck struct {
 	ix    Indexes
 	want  map[string][]byte
 	alts  map[string][][]byte      // unique keys with several holders (after merges): every holder
-	lives map[anchor.ID]anchor.HLC // every node's life (Restored), for held edges
+	lives map[anchor.ID]anchor.HLC // every anchor's life (Restored), for held edges
 }
 
 // NewIndexCheck starts a check of a store that declares ix.
@@ -105,9 +105,7 @@ func NewIndexCheck(ix Indexes) *IndexCheck {
 
 // Add records the entries anchor a implies.
 func (c *IndexCheck) Add(a *anchor.Anchor) {
-	if a.Kind == anchor.KindNode {
-		c.lives[a.ID] = a.Restored
-	}
+	c.lives[a.ID] = a.Restored
 	for _, e := range c.ix.entries(a) {
 		k := string(e.k)
 		if old, dup := c.want[k]; dup && unique(e.k) {
