@@ -242,6 +242,9 @@ func (p *plan) awaited(r *anchor.Anchor) (anchor.ID, error) {
 		if n == nil {
 			return end, nil
 		}
+		if n.Kind != anchor.KindNode {
+			return anchor.ID{}, nil // no endpoint: the merge refuses r
+		}
 		if wait, _ := endpointLife(r, n); wait {
 			return end, nil // the endpoint's life r belongs to is not here yet
 		}

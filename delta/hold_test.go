@@ -128,7 +128,8 @@ func TestHeldEdgeToAnObject(t *testing.T) {
 	n := node(owner, nil)
 	n.Created, n.Updated = 5, 5
 	obj := &anchor.Anchor{ID: anchor.NewID(), Kind: anchor.KindObject, Owner: owner, Type: "O", Created: 5, Updated: 5}
-	e := &anchor.Anchor{ID: anchor.NewID(), Kind: anchor.KindEdge, Owner: owner, Type: "E", Source: n.ID, Target: obj.ID, Created: 6, Updated: 6}
+	e := &anchor.Anchor{ID: anchor.NewID(), Kind: anchor.KindEdge, Owner: owner, Type: "E", Source: n.ID, Target: obj.ID, Created: 6, Updated: 6,
+		TargetEpoch: 3} // as if of a later life: an object has none
 	merge := func(as ...*anchor.Anchor) delta.MergeStats {
 		t.Helper()
 		r.clock++

@@ -95,17 +95,22 @@ type IndexCheck struct {
 	ix    Indexes
 	want  map[string][]byte
 	alts  map[string][][]byte      // unique keys with several holders (after merges): every holder
-	lives map[anchor.ID]anchor.HLC // every anchor's life (Restored), for held edges
+	lives map[anchor.ID]anchor.HLC // every node's life (Restored), for held edges
+	other map[anchor.ID]bool       // every other anchor, for held edges
 }
 
 // NewIndexCheck starts a check of a store that declares ix.
 func NewIndexCheck(ix Indexes) *IndexCheck {
-	return &IndexCheck{ix: ix, want: make(map[string][]byte), alts: make(map[string][][]byte), lives: make(map[anchor.ID]anchor.HLC)}
+	return &IndexCheck{ix: ix, want: make(map[string][]byte), alts: make(map[string][][]byte), lives: make(map[anchor.ID]anchor.HLC), other: make(map[anchor.ID]bool)}
 }
 
 // Add records the entries anchor a implies.
 func (c *IndexCheck) Add(a *anchor.Anchor) {
-	c.lives[a.ID] = a.Restored
+	if a.Kind == anchor.KindNode {
+		c.lives[a.ID] = a.Restored
+	} else {
+		c.other[a.ID] = true
+	}
 	for _, e := range c.ix.entries(a) {
 		k := string(e.k)
 		if old, dup := c.want[k]; dup && unique(e.k) {
@@ -160,14 +165,15 @@ func (c *IndexCheck) Compare(r Reader, report func(key []byte, detail string)) e
 
 // heldProblem says what is wrong with held edge entry (k, v), "" if
 // nothing: it does not decode, or the endpoint it waits for is here in the
-// life it waits for (the merge that brought it missed it).
+// life it waits for, or is here and no node (the merge that brought it
+// missed it).
 func (c *IndexCheck) heldProblem(k, v []byte) string {
 	r, _, err := openHeld(k, v)
 	if err != nil {
 		return err.Error()
 	}
 	awaited := anchor.ID(k[1:17])
-	if life, ok := c.lives[awaited]; ok && epochOf(r, awaited) <= life {
+	if life, ok := c.lives[awaited]; (ok && epochOf(r, awaited) <= life) || c.other[awaited] {
 		return fmt.Sprintf("held edge %s waits for %s, which is here", r.ID, awaited)
 	}
 	return ""
